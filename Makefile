@@ -1,0 +1,30 @@
+# The two commands of README: `make run` (API + worker + beat on the embedded defaults) and `make test`.
+# Each creates .venv/ with the locked dependencies first if needed; only python3 (3.11) is required.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+UV_VERSION := 0.13.8
+PORT ?= 8000
+
+.PHONY: install run test lint bench-engine bench-pipeline
+
+$(VENV)/.installed: pyproject.toml uv.lock
+	@test -x $(BIN)/uv || { python3 -m venv $(VENV) && $(BIN)/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"; }
+	@$(BIN)/uv sync --frozen --quiet
+	@touch $@
+
+install: $(VENV)/.installed
+
+var/secret_key: | $(VENV)/.installed
+	@mkdir -p var && $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+
+run: install var/secret_key
+	@export PATH="$(BIN):$$PATH" SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}"; \
+	python manage.py migrate --noinput && \
+	exec honcho --procfile Procfile start --port $(PORT)
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy .

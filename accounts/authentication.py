@@ -1,0 +1,73 @@
+"""DRF authentication for both surfaces. Both look credentials up by a digest and compare in constant time."""
+
+import json
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+
+from accounts import services
+from accounts.models import Account, ApiKey, ApiToken
+from crush.errors import AccountDisabled, Unauthenticated
+
+
+def _checked(account: Account) -> Account:
+    if not account.is_active or (account.parent is not None and not account.parent.is_active):
+        raise exceptions.PermissionDenied(AccountDisabled.default_message)
+    return account
+
+
+class BearerTokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <token>` on /v1/."""
+
+    def authenticate(self, request: Request) -> tuple[Account, ApiToken]:
+        scheme, _, raw_token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme.lower() != "bearer" or not raw_token.strip():
+            raise exceptions.NotAuthenticated("Missing credentials: send Authorization: Bearer <token>")
+        try:
+            token = services.api_token_authenticate(raw_token=raw_token.strip())
+        except Unauthenticated as error:
+            raise exceptions.AuthenticationFailed(str(error.message)) from error
+        return _checked(token.account), token
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="crush"'
+
+
+def _auth_parameter(request: Request) -> Any:
+    """The ImageRecycle `auth` value from the query string or the body (form, multipart or JSON)."""
+    for source in (request.query_params, request.data if request.method not in ("GET", "DELETE") else {}):
+        if not hasattr(source, "get"):
+            continue
+        if source.get("auth") not in (None, ""):
+            return source.get("auth")
+        if source.get("auth[key]") is not None:
+            return {"key": source.get("auth[key]"), "secret": source.get("auth[secret]")}
+    return None
+
+
+class ImageRecycleAuthentication(BaseAuthentication):
+    """`auth={"key": …, "secret": …}` on /imagerecycle/v1/."""
+
+    def authenticate(self, request: Request) -> tuple[Account, ApiKey]:
+        value = _auth_parameter(request)
+        if value is None:
+            raise exceptions.NotAuthenticated('Missing parameter auth={"key": …, "secret": …}')
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError as error:
+                raise exceptions.ParseError("The auth parameter is not valid JSON") from error
+        if not isinstance(value, dict) or not isinstance(value.get("key"), str) or not isinstance(
+            value.get("secret"), str
+        ):
+            raise exceptions.ParseError('The auth parameter must be {"key": "…", "secret": "…"}')
+        try:
+            api_key = services.api_key_authenticate(key=value["key"], secret=value["secret"])
+        except Unauthenticated as error:
+            raise exceptions.AuthenticationFailed(str(error.message)) from error
+        return _checked(api_key.account), api_key
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'ImageRecycle realm="crush"'

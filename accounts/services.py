@@ -1,0 +1,217 @@
+"""Writes for accounts: creation, credentials, quota reservations and the consumption ledger."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts import credentials
+from accounts.models import Account, ApiKey, ApiToken, ConsumptionDay, QuotaPeriod
+from crush.errors import QuotaExceeded, Unauthenticated, ValidationFailed
+
+LAST_USED_GRANULARITY = datetime.timedelta(minutes=1)  # at most one write per credential a minute
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: ApiToken
+    raw: str  # shown once, never stored
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    api_key: ApiKey
+    secret: str  # shown once, never stored
+
+
+def month_start(moment: datetime.datetime | None = None) -> datetime.date:
+    moment = moment or timezone.now()
+    return moment.astimezone(datetime.UTC).date().replace(day=1)
+
+
+# --- accounts
+
+
+@transaction.atomic
+def account_create(
+    *,
+    login: str,
+    email: str = "",
+    parent: Account | None = None,
+    plan_bytes: int | None = None,
+    file_max_size: int | None = None,
+    title: str = "",
+    description: str = "",
+) -> Account:
+    if Account.objects.filter(login=login).exists():
+        raise ValidationFailed({"login": ["An account with this login already exists."]})
+    account = Account(
+        login=login,
+        email=email,
+        parent=parent,
+        title=title,
+        description=description,
+        plan_bytes=plan_bytes if plan_bytes is not None else settings.CRUSH_DEFAULT_PLAN_BYTES,
+        file_max_size=file_max_size or (parent.file_max_size if parent else settings.CRUSH_DEFAULT_FILE_MAX_SIZE_BYTES),
+    )
+    if parent is not None:
+        account.compression_type = parent.compression_type
+        account.compression_level_jpg = parent.compression_level_jpg
+        account.compression_level_png = parent.compression_level_png
+        account.compression_level_gif = parent.compression_level_gif
+    account.full_clean()
+    account.save()
+    return account
+
+
+def account_update(*, account: Account, **fields: Any) -> Account:
+    for name, value in fields.items():
+        setattr(account, name, value)
+    account.save(update_fields=[*fields, "updated_at"])
+    return account
+
+
+def account_deactivate(*, account: Account) -> None:
+    Account.objects.filter(pk=account.pk).update(is_active=False, updated_at=timezone.now())
+
+
+# --- credentials
+
+
+def api_token_create(*, account: Account, name: str = "") -> IssuedToken:
+    raw = credentials.new_token()
+    token = ApiToken.objects.create(
+        account=account, name=name, prefix=credentials.visible_prefix(raw), token_hash=credentials.digest(raw)
+    )
+    return IssuedToken(token=token, raw=raw)
+
+
+@transaction.atomic
+def api_token_rotate(*, account: Account) -> IssuedToken:
+    """Revokes every live token of the account and issues a new one."""
+    api_tokens_revoke(account=account)
+    return api_token_create(account=account, name="rotated")
+
+
+def api_tokens_revoke(*, account: Account) -> int:
+    return ApiToken.objects.filter(account=account, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def api_token_authenticate(*, raw_token: str) -> ApiToken:
+    token = (
+        ApiToken.objects.select_related("account", "account__parent")
+        .filter(token_hash=credentials.digest(raw_token), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not credentials.matches(raw_token, token.token_hash):
+        raise Unauthenticated("Invalid or revoked token")
+    _touch(ApiToken, token.pk)
+    return token
+
+
+def api_key_create(*, account: Account) -> IssuedKey:
+    secret = credentials.new_secret()
+    api_key = ApiKey.objects.create(account=account, key=credentials.new_key(), secret_hash=credentials.digest(secret))
+    return IssuedKey(api_key=api_key, secret=secret)
+
+
+@transaction.atomic
+def api_key_reset_secret(*, account: Account) -> IssuedKey:
+    """Gives the account's live key a new secret (creating a key if it has none); the old secret stops working."""
+    api_key = ApiKey.objects.select_for_update().filter(account=account, revoked_at__isnull=True).first()
+    if api_key is None:
+        return api_key_create(account=account)
+    secret = credentials.new_secret()
+    api_key.secret_hash = credentials.digest(secret)
+    api_key.save(update_fields=["secret_hash"])
+    return IssuedKey(api_key=api_key, secret=secret)
+
+
+def api_keys_revoke(*, account: Account) -> int:
+    return ApiKey.objects.filter(account=account, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def api_key_authenticate(*, key: str, secret: str) -> ApiKey:
+    api_key = ApiKey.objects.select_related("account", "account__parent").filter(key=key, revoked_at__isnull=True).first()
+    # Compare against a dummy digest when the key is unknown so both paths cost the same.
+    stored = api_key.secret_hash if api_key else credentials.digest("unknown-key")
+    if not credentials.matches(secret, stored) or api_key is None:
+        raise Unauthenticated("Invalid key or secret")
+    _touch(ApiKey, api_key.pk)
+    return api_key
+
+
+def _touch(model: type[ApiToken] | type[ApiKey], pk: int) -> None:
+    now = timezone.now()
+    model.objects.filter(pk=pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_GRANULARITY)
+    ).update(last_used_at=now)
+
+
+# --- quota: reserve at accept, commit when compressed, release when refused
+
+
+def _chain(account: Account) -> list[Account]:
+    """The account and its parent, parent first: every reservation locks rows in this order (no deadlock)."""
+    return [account.parent, account] if account.parent_id else [account]  # type: ignore[list-item]
+
+
+def _period(account: Account, month: datetime.date) -> None:
+    try:
+        with transaction.atomic():
+            QuotaPeriod.objects.get_or_create(account=account, month=month)
+    except IntegrityError:
+        pass  # a parallel request created it
+
+
+@transaction.atomic
+def quota_reserve(*, account: Account, size_bytes: int) -> datetime.date:
+    """Counts `size_bytes` against this month's allowance of the account and its parent, or raises QuotaExceeded.
+
+    Each counter moves by one conditional UPDATE, so concurrent uploads never overspend. Returns the month
+    the bytes were counted in (pass it to quota_release).
+    """
+    month = month_start()
+    for holder in _chain(account):
+        _period(holder, month)
+        periods = QuotaPeriod.objects.filter(account=holder, month=month)
+        if holder.plan_bytes is not None:
+            periods = periods.filter(used_bytes__lte=holder.plan_bytes - size_bytes)
+        if periods.update(used_bytes=F("used_bytes") + size_bytes) != 1:
+            raise QuotaExceeded()
+    return month
+
+
+@transaction.atomic
+def quota_release(*, account: Account, size_bytes: int, month: datetime.date) -> None:
+    for holder in _chain(account):
+        QuotaPeriod.objects.filter(account=holder, month=month, used_bytes__gte=size_bytes).update(
+            used_bytes=F("used_bytes") - size_bytes
+        )
+
+
+def quota_reset(*, account: Account) -> None:
+    """Sets this month's usage of the account to zero (its parent keeps counting what it used)."""
+    QuotaPeriod.objects.filter(account=account, month=month_start()).update(used_bytes=0)
+
+
+def consumption_record(
+    *, account: Account, origin: str, bytes_before: int, bytes_after: int, day: datetime.date | None = None
+) -> None:
+    """Adds one compressed original to the ledger row of (account, UTC day, origin)."""
+    day = day or timezone.now().astimezone(datetime.UTC).date()
+    try:
+        with transaction.atomic():
+            ConsumptionDay.objects.get_or_create(account=account, day=day, origin=origin)
+    except IntegrityError:
+        pass
+    ConsumptionDay.objects.filter(account=account, day=day, origin=origin).update(
+        bytes_before=F("bytes_before") + bytes_before, bytes_after=F("bytes_after") + bytes_after, files=F("files") + 1
+    )
+

@@ -1,0 +1,77 @@
+"""Request ids on every response and log line; the HTTPS rule for the API surfaces."""
+
+import ipaddress
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from crush.surfaces import Surface, error_body, surface_of
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_request_id: ContextVar[str] = ContextVar("request_id", default="-")
+logger = logging.getLogger(__name__)
+
+
+class RequestIdLogFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = _request_id.get()
+        return True
+
+
+class RequestIdMiddleware:
+    """Takes a well-formed X-Request-ID from the caller or makes one; echoes it and logs with it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        token = _request_id.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            _request_id.reset(token)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        surface = surface_of(request.path)
+        if surface is Surface.OTHER:
+            return None
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        return JsonResponse(error_body(surface, 500, "Internal server error", "server_error"), status=500)
+
+
+def _is_trusted_proxy(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(network, strict=False) for network in settings.CRUSH_TRUSTED_PROXIES)
+
+
+class RequireHttpsMiddleware:
+    """Marks requests forwarded as HTTPS by a trusted proxy as secure, and refuses plain-HTTP API calls.
+
+    A redirect would make clients resend their token in clear, so the answer is a 403, never a 301.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        forwarded_proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        if forwarded_proto == "https" and _is_trusted_proxy(request.META.get("REMOTE_ADDR", "")):
+            request.META["wsgi.url_scheme"] = "https"
+            request.environ["wsgi.url_scheme"] = "https"  # type: ignore[attr-defined]
+        surface = surface_of(request.path)
+        if settings.CRUSH_REQUIRE_HTTPS and surface.is_api and not request.is_secure():
+            return JsonResponse(error_body(surface, 403, "HTTPS is required", "https_required"), status=403)
+        return self.get_response(request)

@@ -1,0 +1,235 @@
+"""All configuration comes from environment variables (see README "Configuration" and .env.example).
+
+Infrastructure left unset falls back to the embedded defaults (SQLite, files and an embedded broker under
+./var/); a value that is set but wrong fails at start-up with ImproperlyConfigured.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(environ.Env().str("CRUSH_VAR_DIR", default=str(BASE_DIR / "var")))
+
+env = environ.Env()
+if env.bool("CRUSH_READ_DOT_ENV", default=False):
+    environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (make run generates one in ./var).")
+    SECRET_KEY = "insecure-debug-only-key"  # noqa: S105 - only reachable with DEBUG on
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "accounts",
+    "compression",
+    "webhooks",
+]
+
+MIDDLEWARE = [
+    "crush.middleware.RequestIdMiddleware",
+    "crush.middleware.RequireHttpsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "crush.urls"
+WSGI_APPLICATION = "crush.wsgi.application"
+APPEND_SLASH = False  # API routes match with and without the slash themselves; never redirect a POST
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "crush" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database: SQLite under ./var by default, DATABASE_URL (postgres://…) in production
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'crush.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # WAL lets the web process read while a worker writes; IMMEDIATE avoids lock-upgrade deadlocks.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+        }
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- cache (rate limiting, shared by every process): Redis in production, files under ./var otherwise
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+_default_cache = CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else f"filecache://{VAR_DIR / 'cache'}"
+CACHES = {"default": env.cache("CACHE_URL", default=_default_cache)}
+
+# --- Celery: embedded filesystem broker under ./var by default, Redis in production
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env.int("CRUSH_WORKER_MAX_TASKS_PER_CHILD", default=200)  # bounds libvips memory
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "compression.tasks.*": {"queue": "compression"},
+    "webhooks.tasks.*": {"queue": "webhooks"},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+if CELERY_BROKER_URL.startswith("filesystem"):
+    _broker_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "control", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "control_folder": str(_broker_dir / "control"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+elif CELERY_BROKER_URL.startswith("redis"):
+    # Must exceed the hard job time limit, or Redis redelivers a job that is still running.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CRUSH_BROKER_VISIBILITY_TIMEOUT_SECONDS", default=3600),
+    }
+else:
+    raise ImproperlyConfigured("CELERY_BROKER_URL must be redis://… or rediss://… (or unset for the embedded broker)")
+
+# --- storage: local files under ./var/media by default, S3 (or MinIO/moto) when a bucket is set
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="us-east-1")
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
+AWS_DEFAULT_ACL = None
+AWS_QUERYSTRING_AUTH = True
+AWS_QUERYSTRING_EXPIRE = 300  # presigned download links live five minutes
+AWS_S3_FILE_OVERWRITE = True  # keys are deterministic: a re-run job overwrites its own output
+MEDIA_ROOT = VAR_DIR / "media"
+if AWS_STORAGE_BUCKET_NAME:
+    _files_storage = {"BACKEND": "storages.backends.s3.S3Storage"}
+else:
+    _files_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": MEDIA_ROOT}}
+STORAGES = {
+    "default": _files_storage,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # collectstatic target; whitenoise wants it to exist
+WHITENOISE_USE_FINDERS = True  # serves admin and Swagger UI assets without a collectstatic step
+
+# --- uploads: large files go to a temporary file, not memory
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 2**20
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("CRUSH_MAX_INPUT_BYTES", default=100 * 2**20)
+FILE_UPLOAD_TEMP_DIR = None
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+# --- HTTPS: plain-HTTP API calls get 403 (never a redirect, which would leak the token)
+CRUSH_REQUIRE_HTTPS = env.bool("CRUSH_REQUIRE_HTTPS", default=False)
+# X-Forwarded-Proto is believed only from these proxies (IP addresses or networks).
+CRUSH_TRUSTED_PROXIES = env.list("CRUSH_TRUSTED_PROXIES", default=["127.0.0.1/32", "::1/128"])
+
+# --- outbound requests (image_url downloads, webhooks)
+CRUSH_ALLOW_PRIVATE_URLS = env.bool("CRUSH_ALLOW_PRIVATE_URLS", default=False)
+CRUSH_FETCH_CONNECT_TIMEOUT_SECONDS = env.float("CRUSH_FETCH_CONNECT_TIMEOUT_SECONDS", default=5.0)
+CRUSH_FETCH_READ_TIMEOUT_SECONDS = env.float("CRUSH_FETCH_READ_TIMEOUT_SECONDS", default=30.0)
+
+# --- input limits, checked before any pixel is decoded
+CRUSH_MAX_INPUT_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE  # hard cap above every account's file_max_size
+CRUSH_MAX_PIXELS = env.int("CRUSH_MAX_PIXELS", default=100_000_000)  # 100 MP: a 10000×10000 poster
+CRUSH_MAX_FRAMES = env.int("CRUSH_MAX_FRAMES", default=1000)  # long screencast GIFs stay under this
+CRUSH_MAX_PDF_PAGES = env.int("CRUSH_MAX_PDF_PAGES", default=2000)  # large manuals
+CRUSH_MAX_SVG_BYTES = env.int("CRUSH_MAX_SVG_BYTES", default=5 * 2**20)  # SVG is parsed fully in memory
+CRUSH_JOB_TIME_LIMIT_SECONDS = env.int("CRUSH_JOB_TIME_LIMIT_SECONDS", default=300)
+CRUSH_MAX_RESIZE_STYLES = 10
+
+# --- accounts
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=30)
+CRUSH_DEFAULT_PLAN_BYTES = env.int("CRUSH_DEFAULT_PLAN_BYTES", default=1024 * 2**20)  # 1 GiB a month
+CRUSH_DEFAULT_FILE_MAX_SIZE_BYTES = env.int("CRUSH_DEFAULT_FILE_MAX_SIZE_BYTES", default=32 * 2**20)
+CRUSH_RATE_LIMIT = env.str("CRUSH_RATE_LIMIT", default="1200/min")  # per API token or key
+
+# --- REST framework and OpenAPI
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "EXCEPTION_HANDLER": "crush.exceptions.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {"token": CRUSH_RATE_LIMIT},
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Crush API",
+    "DESCRIPTION": "Image & PDF compression: the Crush.pics-compatible /v1/ surface and the ImageRecycle surface.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- logging: one line per record, with the request id
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "crush.middleware.RequestIdLogFilter"}},
+    "formatters": {
+        "line": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["request_id"]},
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}

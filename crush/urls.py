@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from crush.exceptions import api_not_found
+from crush.routing import slash_optional
+
+handler400 = "crush.exceptions.handler400"
+handler403 = "crush.exceptions.handler403"
+handler404 = "crush.exceptions.handler404"
+handler500 = "crush.exceptions.handler500"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    *slash_optional("v1/schema", SpectacularAPIView.as_view(), "schema"),
+    *slash_optional("v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), "swagger-ui"),
+    path("v1/", include("accounts.api.urls")),
+    path("v1/", include("compression.api.urls")),
+    path("v1/", include("webhooks.api.urls")),
+    path("imagerecycle/v1/", include("accounts.api.imagerecycle_urls")),
+    path("imagerecycle/v1/", include("compression.api.imagerecycle.urls")),
+    re_path(r"^(?:v1|imagerecycle)(?:/.*)?$", api_not_found),
+]

@@ -1,0 +1,15 @@
+"""Test settings: the real crush.settings, with the environment defaults a test run needs.
+
+Anything already in the environment (CI's DATABASE_URL, CELERY_BROKER_URL, AWS_*) wins.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("CRUSH_ALLOW_PRIVATE_URLS", "true")
+os.environ.setdefault("CRUSH_VAR_DIR", tempfile.mkdtemp(prefix="crush-test-var-"))
+
+from crush.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast admin-user creation in tests
