@@ -1,0 +1,35 @@
+"""Crush compression engine: bytes and explicit arguments in, a Result out. No Django here."""
+
+from .errors import (
+    CorruptInput,
+    DeadlineExceeded,
+    EncryptedPdf,
+    EngineError,
+    InputTooLarge,
+    InvalidSpec,
+    UnsupportedFormat,
+)
+from .formats import Format, sniff
+from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec, ResizeStrategy
+from .pipeline import Probe, Result, compress, probe
+
+__all__ = [
+    "CompressOptions",
+    "CompressionType",
+    "CorruptInput",
+    "DeadlineExceeded",
+    "EncryptedPdf",
+    "EngineError",
+    "EngineLimits",
+    "Format",
+    "InputTooLarge",
+    "InvalidSpec",
+    "Probe",
+    "ResizeSpec",
+    "ResizeStrategy",
+    "Result",
+    "UnsupportedFormat",
+    "compress",
+    "probe",
+    "sniff",
+]

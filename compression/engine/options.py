@@ -1,0 +1,131 @@
+"""Value objects describing what the caller wants: compression type/level, resize style, limits."""
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .errors import InvalidSpec
+
+MIN_LEVEL = 1
+MAX_LEVEL = 100
+MAX_RESIZE_PX = 10_000
+
+_HEX_COLOUR = re.compile(r"#(?:[0-9a-f]{3}|[0-9a-f]{4}|[0-9a-f]{6}|[0-9a-f]{8})")
+NAMED_COLOURS: dict[str, tuple[int, int, int, int]] = {
+    "transparent": (0, 0, 0, 0),
+    "white": (255, 255, 255, 255),
+    "black": (0, 0, 0, 255),
+    "red": (255, 0, 0, 255),
+    "green": (0, 128, 0, 255),
+    "blue": (0, 0, 255, 255),
+    "yellow": (255, 255, 0, 255),
+    "gray": (128, 128, 128, 255),
+    "grey": (128, 128, 128, 255),
+}
+
+
+class CompressionType(StrEnum):
+    LOSSY = "lossy"
+    LOSSLESS = "lossless"
+    BALANCED = "balanced"
+
+
+class ResizeStrategy(StrEnum):
+    EXACT = "exact"
+    PORTRAIT = "portrait"
+    LANDSCAPE = "landscape"
+    AUTO = "auto"
+    FIT = "fit"
+    CROP = "crop"
+    SQUARE = "square"
+    FILL = "fill"
+
+
+# Which dimensions each strategy needs (the other ones may be None or 0).
+_NEEDS: dict[ResizeStrategy, tuple[str, ...]] = {
+    ResizeStrategy.EXACT: ("width", "height"),
+    ResizeStrategy.PORTRAIT: ("height",),
+    ResizeStrategy.LANDSCAPE: ("width",),
+    ResizeStrategy.AUTO: ("width", "height"),
+    ResizeStrategy.FIT: ("width", "height"),
+    ResizeStrategy.CROP: ("width", "height"),
+    ResizeStrategy.SQUARE: ("width",),
+    ResizeStrategy.FILL: ("width", "height"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CompressOptions:
+    compression_type: CompressionType
+    level: int = 80
+    strip_metadata: bool = True
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "compression_type", CompressionType(self.compression_type))
+        except ValueError:
+            raise InvalidSpec("Unknown compression type.") from None
+        if isinstance(self.level, bool) or not isinstance(self.level, int):
+            raise InvalidSpec("The compression level must be an integer.")
+        if not MIN_LEVEL <= self.level <= MAX_LEVEL:
+            raise InvalidSpec(f"The compression level must be between {MIN_LEVEL} and {MAX_LEVEL}.")
+
+
+def parse_colour(value: str) -> tuple[int, int, int, int]:
+    """RGBA 0..255 of a '#rgb', '#rgba', '#rrggbb', '#rrggbbaa' or named colour."""
+    text = value.strip().lower()
+    if text in NAMED_COLOURS:
+        return NAMED_COLOURS[text]
+    if not _HEX_COLOUR.fullmatch(text):
+        raise InvalidSpec("The background must be a colour like '#ffffff' or 'transparent'.")
+    digits = text[1:]
+    if len(digits) in (3, 4):
+        digits = "".join(c * 2 for c in digits)
+    if len(digits) == 6:
+        digits += "ff"
+    r, g, b, a = (int(digits[i : i + 2], 16) for i in range(0, 8, 2))
+    return (r, g, b, a)
+
+
+@dataclass(frozen=True, slots=True)
+class ResizeSpec:
+    strategy: ResizeStrategy = ResizeStrategy.FIT
+    width: int | None = None
+    height: int | None = None
+    background: str | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "strategy", ResizeStrategy(self.strategy))
+        except ValueError:
+            raise InvalidSpec("Unknown resize strategy.") from None
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidSpec(f"The resize {name} must be an integer.")
+            if value < 0 or value > MAX_RESIZE_PX:
+                raise InvalidSpec(f"The resize {name} must be between 1 and {MAX_RESIZE_PX}.")
+            if value == 0:
+                object.__setattr__(self, name, None)
+        for name in _NEEDS[self.strategy]:
+            if getattr(self, name) is None:
+                raise InvalidSpec(f"The '{self.strategy}' strategy needs a {name}.")
+        if self.background is not None:
+            if not isinstance(self.background, str):
+                raise InvalidSpec("The background must be a colour string.")
+            parse_colour(self.background)
+
+    @property
+    def background_rgba(self) -> tuple[int, int, int, int] | None:
+        return None if self.background is None else parse_colour(self.background)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineLimits:
+    max_input_bytes: int = 50 * 2**20
+    max_pixels: int = 100_000_000
+    max_frames: int = 1000
+    max_pdf_pages: int = 2000
+    max_svg_bytes: int = 5 * 2**20

@@ -1,0 +1,69 @@
+"""Find the cheapest encoder setting whose SSIMULACRA2 score reaches the target, in few evaluations.
+
+Scores rise (nearly) monotonically with the quality setting; the search brackets the target from a
+good first guess, then interpolates inside the bracket instead of halving it.
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .decode import check_deadline
+
+TARGET_SCORE = 80.0
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    setting: int
+    data: bytes
+    score: float
+
+
+def search_setting(
+    evaluate: Callable[[int], Candidate],
+    *,
+    first: int,
+    low: int,
+    high: int,
+    slope: float,
+    max_evals: int,
+    tolerance: int,
+    deadline: float | None,
+    target: float = TARGET_SCORE,
+) -> tuple[Candidate | None, list[Candidate]]:
+    """The passing candidate with the lowest setting (None if none passed) and every evaluation.
+
+    ``slope`` is the expected score change per setting unit, used to step out of a one-sided
+    bracket; ``tolerance`` is how close the bracket must get before stopping early.
+    """
+    tried: dict[int, Candidate] = {}
+    setting = min(max(first, low), high)
+    while len(tried) < max_evals and setting not in tried:
+        check_deadline(deadline)
+        tried[setting] = evaluate(setting)
+        passing = [c for c in tried.values() if c.score >= target]
+        failing = [c for c in tried.values() if c.score < target]
+        best_pass = min(passing, key=lambda c: c.setting) if passing else None
+        worst_fail = max(failing, key=lambda c: c.setting) if failing else None
+        if best_pass and worst_fail:
+            if best_pass.setting - worst_fail.setting <= tolerance:
+                break
+            span = best_pass.score - worst_fail.score
+            fraction = (target - worst_fail.score) / span if span > 0 else 0.5
+            guess = worst_fail.setting + fraction * (best_pass.setting - worst_fail.setting)
+            setting = min(max(math.ceil(guess), worst_fail.setting + 1), best_pass.setting - 1)
+        elif best_pass:
+            if best_pass.setting <= low:
+                break
+            step = max(2, math.floor((best_pass.score - target) / slope))
+            setting = max(low, best_pass.setting - step)
+        else:
+            assert worst_fail is not None
+            if worst_fail.setting >= high:
+                break
+            step = max(2, math.ceil((target - worst_fail.score) / slope))
+            setting = min(high, worst_fail.setting + step)
+    passing = [c for c in tried.values() if c.score >= target]
+    best = min(passing, key=lambda c: len(c.data)) if passing else None
+    return best, list(tried.values())
