@@ -8,7 +8,7 @@ Details copied from the reference on purpose, including its quirks:
 
 - its XYB planes are the transpose of the image, so the sigma 1.5 blur (an 11-tap kernel,
   ``truncate=3.33``) pads the *left and right* edges with zeros and mirrors the top and bottom;
-- each of the 6 scales halves the linear-RGB image with a 2×2 box (a lone last row/column is kept);
+- each of the 6 scales halves the linear-RGB image with a 2x2 box (a lone last row/column is kept);
 - the loop stops at a scale narrower than 8 px, and the weights are then indexed as if the
   missing scales did not exist.
 
@@ -118,8 +118,9 @@ def _prepare(image: pyvips.Image, background: float | None) -> pyvips.Image:
 
 def _xyb(linear: pyvips.Image) -> pyvips.Image:
     opsin = linear.recomb(_OPSIN.tolist()) + _OPSIN_BIAS
-    opsin = (opsin + opsin.abs()) * 0.5  # max(opsin, 0)
-    return (opsin ** (1.0 / 3.0)).recomb(_XYB_MATRIX) + _XYB_OFFSET
+    # max(opsin, 0) is a no-op: linear RGB >= 0 and the bias is positive. exp(log(x) / 3) is
+    # three times faster than pow() in libvips.
+    return (opsin.log() * (1.0 / 3.0)).exp().recomb(_XYB_MATRIX) + _XYB_OFFSET
 
 
 def _blur(image: pyvips.Image) -> pyvips.Image:
@@ -156,7 +157,7 @@ class _RefScale:
     """Reference side of one scale: XYB, blurred XYB and blurred XYB² (9 float bands)."""
 
     def __init__(self, linear: pyvips.Image, cache: bool) -> None:
-        xyb = _xyb(linear)
+        xyb = _xyb(linear).copy_memory()
         terms = xyb.bandjoin([_blur(xyb), _blur(xyb * xyb)])
         self.terms = terms.copy_memory() if cache else terms
 
@@ -197,7 +198,8 @@ class Reference:
         linear = _prepare(candidate, background).copy_memory()
         features = []
         for k, ref in enumerate(scales):
-            features.append(_scale_features(ref.terms, _xyb(linear)))
+            # Materialised: the blur and the edge map would each recompute it (4 times per pixel).
+            features.append(_scale_features(ref.terms, _xyb(linear).copy_memory()))
             if k < len(scales) - 1:
                 linear = _downsample(linear).copy_memory()
         return _final_score(features)
@@ -221,8 +223,9 @@ def _scale_features(ref_terms: pyvips.Image, img2: pyvips.Image) -> list[float]:
     ssim = (d + d.abs()) * 0.5
 
     edge = (1.0 + (img2 - mu2).abs()) / (1.0 + (img1 - mu1).abs()) - 1.0
-    artifact = (edge + edge.abs()) * 0.5
-    detail = (edge.abs() - edge) * 0.5
+    edge_abs = edge.abs()
+    artifact = (edge + edge_abs) * 0.5
+    detail = (edge_abs - edge) * 0.5
     return _pool(ssim, artifact, detail)
 
 
