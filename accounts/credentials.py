@@ -4,7 +4,7 @@ import hashlib
 import hmac
 import secrets
 
-TOKEN_PREFIX = "crush_"
+TOKEN_PREFIX = "crush_"  # noqa: S105 - a public marker, not a secret
 TOKEN_RANDOM_BYTES = 32  # 256 bits
 KEY_RANDOM_BYTES = 16  # public identifier
 SECRET_RANDOM_BYTES = 32

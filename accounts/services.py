@@ -58,7 +58,8 @@ def account_create(
         title=title,
         description=description,
         plan_bytes=plan_bytes if plan_bytes is not None else settings.CRUSH_DEFAULT_PLAN_BYTES,
-        file_max_size=file_max_size or (parent.file_max_size if parent else settings.CRUSH_DEFAULT_FILE_MAX_SIZE_BYTES),
+        file_max_size=file_max_size
+        or (parent.file_max_size if parent else settings.CRUSH_DEFAULT_FILE_MAX_SIZE_BYTES),
     )
     if parent is not None:
         account.compression_type = parent.compression_type
@@ -117,13 +118,15 @@ def api_token_authenticate(*, raw_token: str) -> ApiToken:
 
 def api_key_create(*, account: Account) -> IssuedKey:
     secret = credentials.new_secret()
-    api_key = ApiKey.objects.create(account=account, key=credentials.new_key(), secret_hash=credentials.digest(secret))
+    api_key = ApiKey.objects.create(
+        account=account, key=credentials.new_key(), secret_hash=credentials.digest(secret)
+    )
     return IssuedKey(api_key=api_key, secret=secret)
 
 
 @transaction.atomic
 def api_key_reset_secret(*, account: Account) -> IssuedKey:
-    """Gives the account's live key a new secret (creating a key if it has none); the old secret stops working."""
+    """Gives the account's live key a new secret (or a new key if it has none); the old secret stops working."""
     api_key = ApiKey.objects.select_for_update().filter(account=account, revoked_at__isnull=True).first()
     if api_key is None:
         return api_key_create(account=account)
@@ -138,7 +141,11 @@ def api_keys_revoke(*, account: Account) -> int:
 
 
 def api_key_authenticate(*, key: str, secret: str) -> ApiKey:
-    api_key = ApiKey.objects.select_related("account", "account__parent").filter(key=key, revoked_at__isnull=True).first()
+    api_key = (
+        ApiKey.objects.select_related("account", "account__parent")
+        .filter(key=key, revoked_at__isnull=True)
+        .first()
+    )
     # Compare against a dummy digest when the key is unknown so both paths cost the same.
     stored = api_key.secret_hash if api_key else credentials.digest("unknown-key")
     if not credentials.matches(secret, stored) or api_key is None:
@@ -172,7 +179,7 @@ def _period(account: Account, month: datetime.date) -> None:
 
 @transaction.atomic
 def quota_reserve(*, account: Account, size_bytes: int) -> datetime.date:
-    """Counts `size_bytes` against this month's allowance of the account and its parent, or raises QuotaExceeded.
+    """Counts `size_bytes` against this month's allowance of the account and its parent, else QuotaExceeded.
 
     Each counter moves by one conditional UPDATE, so concurrent uploads never overspend. Returns the month
     the bytes were counted in (pass it to quota_release).
@@ -212,6 +219,7 @@ def consumption_record(
     except IntegrityError:
         pass
     ConsumptionDay.objects.filter(account=account, day=day, origin=origin).update(
-        bytes_before=F("bytes_before") + bytes_before, bytes_after=F("bytes_after") + bytes_after, files=F("files") + 1
+        bytes_before=F("bytes_before") + bytes_before,
+        bytes_after=F("bytes_after") + bytes_after,
+        files=F("files") + 1,
     )
-

@@ -90,7 +90,9 @@ def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRespon
 def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     from django.views import defaults
 
-    return _json_or_default(request, 400, "Bad request", "bad_request") or defaults.bad_request(request, exception)
+    return _json_or_default(request, 400, "Bad request", "bad_request") or defaults.bad_request(
+        request, exception
+    )
 
 
 def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -104,10 +106,14 @@ def handler403(request: HttpRequest, exception: Exception | None = None) -> Http
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     from django.views import defaults
 
-    return _json_or_default(request, 404, "Not found", "not_found") or defaults.page_not_found(request, exception)
+    return _json_or_default(request, 404, "Not found", "not_found") or defaults.page_not_found(
+        request, exception
+    )
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
     from django.views import defaults
 
-    return _json_or_default(request, 500, "Internal server error", "server_error") or defaults.server_error(request)
+    return _json_or_default(request, 500, "Internal server error", "server_error") or defaults.server_error(
+        request
+    )

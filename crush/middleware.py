@@ -54,7 +54,9 @@ def _is_trusted_proxy(address: str) -> bool:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return any(ip in ipaddress.ip_network(network, strict=False) for network in settings.CRUSH_TRUSTED_PROXIES)
+    return any(
+        ip in ipaddress.ip_network(network, strict=False) for network in settings.CRUSH_TRUSTED_PROXIES
+    )
 
 
 class RequireHttpsMiddleware:

@@ -20,7 +20,9 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (make run generates one in ./var).")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off (make run generates one in ./var)."
+        )
     SECRET_KEY = "insecure-debug-only-key"  # noqa: S105 - only reachable with DEBUG on
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 
@@ -90,7 +92,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- cache (rate limiting, shared by every process): Redis in production, files under ./var otherwise
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-_default_cache = CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else f"filecache://{VAR_DIR / 'cache'}"
+_default_cache = (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else f"filecache://{VAR_DIR / 'cache'}"
+)
 CACHES = {"default": env.cache("CACHE_URL", default=_default_cache)}
 
 # --- Celery: embedded filesystem broker under ./var by default, Redis in production
@@ -101,7 +105,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_WORKER_MAX_TASKS_PER_CHILD = env.int("CRUSH_WORKER_MAX_TASKS_PER_CHILD", default=200)  # bounds libvips memory
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env.int(
+    "CRUSH_WORKER_MAX_TASKS_PER_CHILD", default=200
+)  # bounds libvips memory
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_DEFAULT_QUEUE = "default"
@@ -128,7 +134,9 @@ elif CELERY_BROKER_URL.startswith("redis"):
         "visibility_timeout": env.int("CRUSH_BROKER_VISIBILITY_TIMEOUT_SECONDS", default=3600),
     }
 else:
-    raise ImproperlyConfigured("CELERY_BROKER_URL must be redis://… or rediss://… (or unset for the embedded broker)")
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL must be redis://… or rediss://… (or unset for the embedded broker)"
+    )
 
 # --- storage: local files under ./var/media by default, S3 (or MinIO/moto) when a bucket is set
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
@@ -144,7 +152,10 @@ MEDIA_ROOT = VAR_DIR / "media"
 if AWS_STORAGE_BUCKET_NAME:
     _files_storage = {"BACKEND": "storages.backends.s3.S3Storage"}
 else:
-    _files_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": MEDIA_ROOT}}
+    _files_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT},
+    }
 STORAGES = {
     "default": _files_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -210,7 +221,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Crush API",
-    "DESCRIPTION": "Image & PDF compression: the Crush.pics-compatible /v1/ surface and the ImageRecycle surface.",
+    "DESCRIPTION": "Image & PDF compression: the Crush.pics-compatible /v1/ and the ImageRecycle surfaces.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

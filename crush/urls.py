@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from crush import health
 from crush.exceptions import api_not_found
 from crush.routing import slash_optional
 
@@ -12,6 +13,8 @@ handler500 = "crush.exceptions.handler500"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    *slash_optional("health/live", health.live, "health-live"),
+    *slash_optional("health/ready", health.ready, "health-ready"),
     *slash_optional("v1/schema", SpectacularAPIView.as_view(), "schema"),
     *slash_optional("v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), "swagger-ui"),
     path("v1/", include("accounts.api.urls")),
