@@ -59,8 +59,10 @@ class ImageRecycleAuthentication(BaseAuthentication):
                 value = json.loads(value)
             except ValueError as error:
                 raise exceptions.ParseError("The auth parameter is not valid JSON") from error
-        if not isinstance(value, dict) or not isinstance(value.get("key"), str) or not isinstance(
-            value.get("secret"), str
+        if (
+            not isinstance(value, dict)
+            or not isinstance(value.get("key"), str)
+            or not isinstance(value.get("secret"), str)
         ):
             raise exceptions.ParseError('The auth parameter must be {"key": "…", "secret": "…"}')
         try:

@@ -125,7 +125,9 @@ class ConsumptionDay(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["account", "day", "origin"], name="consumption_day_account_day_origin"),
+            models.UniqueConstraint(
+                fields=["account", "day", "origin"], name="consumption_day_account_day_origin"
+            ),
         ]
         indexes = [models.Index(fields=["account", "day"], name="consumption_account_day")]
 

@@ -126,7 +126,7 @@ def api_key_create(*, account: Account) -> IssuedKey:
 
 @transaction.atomic
 def api_key_reset_secret(*, account: Account) -> IssuedKey:
-    """Gives the account's live key a new secret (or a new key if it has none); the old secret stops working."""
+    """Gives the live key a new secret (or creates a key if there is none); the old secret stops working."""
     api_key = ApiKey.objects.select_for_update().filter(account=account, revoked_at__isnull=True).first()
     if api_key is None:
         return api_key_create(account=account)

@@ -22,7 +22,10 @@ class CredentialRateThrottle(SimpleRateThrottle):
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         if request.auth is None:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": f"{type(request.auth).__name__}:{request.auth.pk}"}
+        return self.cache_format % {
+            "scope": self.scope,
+            "ident": f"{type(request.auth).__name__}:{request.auth.pk}",
+        }
 
 
 class AccountApi(APIView):
