@@ -1,0 +1,484 @@
+"""PDF with pikepdf: structure (object streams, Flate at level 9, unreferenced objects dropped,
+metadata) and embedded images; text, vectors, links and pages are never touched or rasterised.
+
+Images: JPEG streams go through the JPEG codec (``lossless`` = lossless transcode); 8-bit RGB or
+grey Flate images are re-deflated (with the PNG "up" predictor when it helps) and, for the lossy
+types, also tried as JPEG — whichever is smaller wins, a JPEG only when it meets the quality bar.
+Lossy types downsample images drawn at more than ~150 dpi, with the placement taken from the
+content streams' transformation matrices; an image whose placement is unknown keeps its size.
+Anything unusual (masks by colour key, /Decode arrays, CMYK, Indexed, 16-bit, /Matte) is left as
+it is rather than risked.
+
+Hostile files: encrypted ones are refused; pages are counted before anything else; every Flate
+stream is inflated once with a cap before pikepdf decodes it (a "zip bomb" stream is refused);
+an image's declared width x height is checked against the pixel limit before it is decoded.
+"""
+
+import io
+import logging
+import math
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pikepdf
+import pyvips
+
+from . import jpeg
+from .errors import CorruptInput, DeadlineExceeded, EncryptedPdf, EngineError, InputTooLarge
+from .formats import Format
+from .limits import check_bytes
+from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
+from .result import Result, finish
+
+logger = logging.getLogger(__name__)
+
+# Inflating more than this from one stream, or in total, is treated as a decompression bomb.
+MAX_STREAM_DECODED_BYTES = 256 * 2**20
+MAX_TOTAL_DECODED_BYTES = 1024 * 2**20
+_INFLATE_CHUNK_BYTES = 16 * 2**20
+# Lossy types resample images drawn above TARGET_DPI * DOWNSAMPLE_THRESHOLD to TARGET_DPI.
+TARGET_DPI = 150
+DOWNSAMPLE_THRESHOLD = 1.1
+POINTS_PER_INCH = 72
+# Form XObjects nest; deeper ones are not followed (their images keep their resolution).
+MAX_FORM_DEPTH = 8
+FLATE_LEVEL = 9
+_PNG_UP = 2  # PNG filter type byte for "Up"
+_PREDICTOR_PNG = 12  # /Predictor value announcing per-row PNG filters
+_COMPONENTS = {"/DeviceRGB": 3, "/DeviceGray": 1}
+_IDENTITY = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+
+Matrix = tuple[float, float, float, float, float, float]
+
+
+@dataclass(slots=True)
+class _Stats:
+    images: int = 0
+    images_changed: int = 0
+    min_score: float | None = None
+
+
+def _deadline_check(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise DeadlineExceeded()
+
+
+def _open(data: bytes, limits: EngineLimits) -> pikepdf.Pdf:
+    check_bytes(data, limits)
+    try:
+        pdf = pikepdf.open(io.BytesIO(data))
+    except pikepdf.PasswordError:
+        raise EncryptedPdf() from None
+    except pikepdf.PdfError:
+        raise CorruptInput("The PDF could not be read.") from None
+    if pdf.is_encrypted:
+        raise EncryptedPdf()
+    try:
+        pages = len(pdf.pages)
+    except pikepdf.PdfError:
+        raise CorruptInput("The PDF page tree could not be read.") from None
+    if pages == 0:
+        raise CorruptInput("The PDF has no pages.")
+    if pages > limits.max_pdf_pages:
+        raise InputTooLarge(f"The PDF has more than {limits.max_pdf_pages} pages.")
+    return pdf
+
+
+def probe_pdf(data: bytes, *, limits: EngineLimits) -> int:
+    """Page count, refusing encrypted, broken and too long documents."""
+    with _open(data, limits) as pdf:
+        return len(pdf.pages)
+
+
+def _single_filter(stream: pikepdf.Stream) -> str | None:
+    filters = stream.get("/Filter")
+    if isinstance(filters, pikepdf.Array):
+        if len(filters) != 1:
+            return None
+        filters = filters[0]
+    return None if filters is None else str(filters)
+
+
+def _inflated_size(raw: bytes, cap: int) -> int:
+    """Bytes ``raw`` inflates to, stopping (InputTooLarge) past ``cap``; -1 when not valid zlib."""
+    inflater = zlib.decompressobj()
+    total = 0
+    pending = raw
+    try:
+        while pending:
+            total += len(inflater.decompress(pending, _INFLATE_CHUNK_BYTES))
+            if total > cap:
+                raise InputTooLarge("A stream in the PDF expands to more data than allowed.")
+            pending = inflater.unconsumed_tail
+            if inflater.eof:
+                break
+    except zlib.error:
+        return -1
+    return total
+
+
+def _check_streams(pdf: pikepdf.Pdf) -> None:
+    """Refuse decompression bombs before pikepdf inflates anything."""
+    budget = MAX_TOTAL_DECODED_BYTES
+    for obj in pdf.objects:
+        if isinstance(obj, pikepdf.Stream) and _single_filter(obj) == "/FlateDecode":
+            size = _inflated_size(obj.read_raw_bytes(), min(MAX_STREAM_DECODED_BYTES, budget))
+            budget -= max(size, 0)
+
+
+def _multiply(m: Matrix, n: Matrix) -> Matrix:
+    a, b, c, d, e, f = m
+    a2, b2, c2, d2, e2, f2 = n
+    return (
+        a * a2 + b * c2,
+        a * b2 + b * d2,
+        c * a2 + d * c2,
+        c * b2 + d * d2,
+        e * a2 + f * c2 + e2,
+        e * b2 + f * d2 + f2,
+    )
+
+
+class _Placements:
+    """Largest size (points) each image XObject is drawn at; images in unreadable content are
+    marked unknown and never resampled."""
+
+    def __init__(self) -> None:
+        self.size: dict[tuple[int, int], tuple[float, float]] = {}
+        self.unknown: set[tuple[int, int]] = set()
+
+    def walk(self, content: pikepdf.Object, resources: pikepdf.Object, ctm: Matrix, depth: int) -> None:
+        xobjects = resources.get("/XObject") if isinstance(resources, pikepdf.Dictionary) else None
+        if not isinstance(xobjects, pikepdf.Dictionary):
+            return
+        try:
+            instructions = pikepdf.parse_content_stream(content, "q Q cm Do")
+        except (pikepdf.PdfError, ValueError):
+            self._all_unknown(xobjects)
+            return
+        stack: list[Matrix] = []
+        for operands, operator in instructions:
+            op = str(operator)
+            if op == "q":
+                stack.append(ctm)
+            elif op == "Q":
+                ctm = stack.pop() if stack else ctm
+            elif op == "cm" and len(operands) == 6:
+                ctm = _multiply(tuple(float(x) for x in operands), ctm)  # type: ignore[arg-type]
+            elif op == "Do" and operands:
+                self._draw(xobjects.get(str(operands[0])), ctm, depth)
+
+    def _draw(self, xobject: pikepdf.Object | None, ctm: Matrix, depth: int) -> None:
+        if not isinstance(xobject, pikepdf.Stream):
+            return
+        subtype = xobject.get("/Subtype")
+        if subtype == "/Image":
+            key = xobject.objgen
+            width, height = math.hypot(ctm[0], ctm[1]), math.hypot(ctm[2], ctm[3])
+            old = self.size.get(key, (0.0, 0.0))
+            self.size[key] = (max(old[0], width), max(old[1], height))
+        elif subtype == "/Form":
+            resources = xobject.get("/Resources")
+            if depth >= MAX_FORM_DEPTH or resources is None:
+                if isinstance(resources, pikepdf.Dictionary):
+                    self._all_unknown(resources.get("/XObject"))
+                return
+            matrix = xobject.get("/Matrix")
+            form: Matrix = _IDENTITY
+            if isinstance(matrix, pikepdf.Array) and len(matrix) == 6:
+                form = tuple(float(x) for x in matrix)  # type: ignore[assignment]
+            self.walk(xobject, resources, _multiply(form, ctm), depth + 1)
+
+    def _all_unknown(self, xobjects: pikepdf.Object | None) -> None:
+        if isinstance(xobjects, pikepdf.Dictionary):
+            for value in xobjects.values():
+                if isinstance(value, pikepdf.Stream):
+                    self.unknown.add(value.objgen)
+
+    def scale(self, image: pikepdf.Stream) -> float:
+        """Factor (<= 1) bringing the image to TARGET_DPI of its largest placement."""
+        key = image.objgen
+        if key in self.unknown or key not in self.size:
+            return 1.0
+        placed_w, placed_h = self.size[key]
+        if placed_w <= 0 or placed_h <= 0:
+            return 1.0
+        dpi = min(
+            int(image.Width) / (placed_w / POINTS_PER_INCH), int(image.Height) / (placed_h / POINTS_PER_INCH)
+        )
+        if dpi <= TARGET_DPI * DOWNSAMPLE_THRESHOLD:
+            return 1.0
+        return TARGET_DPI / dpi
+
+
+def _placements(pdf: pikepdf.Pdf) -> _Placements:
+    placements = _Placements()
+    for page in pdf.pages:
+        placements.walk(page.obj, page.obj.get("/Resources", pikepdf.Dictionary()), _IDENTITY, 0)
+    return placements
+
+
+def _images(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Stream]:
+    for obj in pdf.objects:
+        if isinstance(obj, pikepdf.Stream) and obj.get("/Subtype") == "/Image":
+            yield obj
+
+
+def _components(image: pikepdf.Stream) -> int | None:
+    """Colour components for colour spaces we re-encode safely (RGB, grey, ICC with N 1 or 3)."""
+    space = image.get("/ColorSpace")
+    if isinstance(space, pikepdf.Name):
+        return _COMPONENTS.get(str(space))
+    if isinstance(space, pikepdf.Array) and len(space) == 2 and space[0] == "/ICCBased":
+        n = space[1].get("/N") if isinstance(space[1], pikepdf.Stream) else None
+        return int(n) if n in (1, 3) else None
+    return None
+
+
+def _plain(image: pikepdf.Stream) -> bool:
+    """8-bit, no colour-key mask, no decode array, no matte: pixels mean what they say."""
+    return (
+        image.get("/BitsPerComponent") == 8
+        and not image.get("/ImageMask", False)
+        and "/Mask" not in image
+        and "/Decode" not in image
+        and not (isinstance(image.get("/SMask"), pikepdf.Stream) and "/Matte" in image.SMask)
+    )
+
+
+def _deflate(raw: bytes, width: int, components: int) -> tuple[bytes, bool]:
+    """Smallest of plain deflate and deflate after the PNG Up filter; True when filtered."""
+    plain = zlib.compress(raw, FLATE_LEVEL)
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(-1, width * components)
+    up = np.empty_like(rows)
+    up[0] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=up[1:])
+    filtered = np.concatenate([np.full((rows.shape[0], 1), _PNG_UP, dtype=np.uint8), up], axis=1)
+    predicted = zlib.compress(filtered.tobytes(), FLATE_LEVEL)
+    return (predicted, True) if len(predicted) < len(plain) else (plain, False)
+
+
+def _write_flate(image: pikepdf.Stream, raw: bytes, width: int, height: int, components: int) -> None:
+    encoded, predicted = _deflate(raw, width, components)
+    parms = None
+    if predicted:
+        parms = pikepdf.Dictionary(
+            Predictor=_PREDICTOR_PNG, Colors=components, BitsPerComponent=8, Columns=width
+        )
+    image.write(encoded, filter=pikepdf.Name.FlateDecode, decode_parms=parms)
+    image.Width, image.Height = width, height
+
+
+def _write_jpeg(image: pikepdf.Stream, encoded: bytes, width: int, height: int) -> None:
+    image.write(encoded, filter=pikepdf.Name.DCTDecode)
+    image.Width, image.Height = width, height
+
+
+def _pixels(raw: bytes, width: int, height: int, components: int) -> pyvips.Image:
+    image = pyvips.Image.new_from_memory(raw, width, height, components, "uchar")
+    return image.copy(interpretation="b-w" if components == 1 else "srgb")
+
+
+def _resample(image: pyvips.Image, scale: float) -> pyvips.Image:
+    return image.resize(scale, kernel="lanczos3") if scale < 1.0 else image
+
+
+def _jpeg_candidate(
+    image: pyvips.Image, options: CompressOptions, deadline: float | None
+) -> tuple[bytes, float | None]:
+    keep = "none"
+    if options.compression_type is CompressionType.BALANCED:
+        return jpeg.balanced(image, keep, deadline)
+    return jpeg.mozjpeg_encode(image, jpeg.level_to_quality(options.level), keep, deadline), None
+
+
+def _jpeg_matches(encoded: bytes, width: int, height: int, components: int) -> bool:
+    head = pyvips.Image.new_from_buffer(encoded, "")
+    return (head.width, head.height, head.bands) == (width, height, components) and not head.get_typeof(
+        "orientation"
+    )
+
+
+def _optimise_dct(
+    image: pikepdf.Stream,
+    components: int,
+    scale: float,
+    options: CompressOptions,
+    limits: EngineLimits,
+    deadline: float | None,
+    stats: _Stats,
+) -> None:
+    raw = image.read_raw_bytes()
+    width, height = int(image.Width), int(image.Height)
+    try:
+        if not _jpeg_matches(raw, width, height, components):
+            return  # EXIF-rotated or inconsistent with its dictionary: the codec would "fix" it
+    except pyvips.Error:
+        return
+    resize = None
+    if scale < 1.0:
+        resize = ResizeSpec(
+            strategy="fit", width=max(1, round(width * scale)), height=max(1, round(height * scale))
+        )
+    result = jpeg.compress_jpeg(raw, options=options, resize=resize, limits=limits, deadline=deadline)
+    if result.unchanged or result.width is None or result.height is None:
+        return
+    if not _jpeg_matches(result.data, result.width, result.height, components) or len(result.data) >= len(
+        raw
+    ):
+        return
+    _write_jpeg(image, result.data, result.width, result.height)
+    stats.images_changed += 1
+    if result.ssimulacra2 is not None:
+        stats.min_score = min(stats.min_score or 100.0, result.ssimulacra2)
+
+
+def _optimise_flate(
+    image: pikepdf.Stream,
+    components: int,
+    scale: float,
+    lossy_allowed: bool,
+    options: CompressOptions,
+    deadline: float | None,
+    stats: _Stats,
+) -> None:
+    width, height = int(image.Width), int(image.Height)
+    raw = image.read_bytes()
+    if len(raw) != width * height * components:
+        return
+    before = len(image.read_raw_bytes())
+    best: tuple[int, str, bytes, int, int, float | None] | None = None
+    pixels = _pixels(raw, width, height, components)
+    if lossy_allowed and scale < 1.0:
+        pixels = _resample(pixels, scale).copy_memory()
+        raw = pixels.write_to_memory()
+    out_w, out_h = pixels.width, pixels.height
+    encoded, _ = _deflate(raw, out_w, components)
+    best = (len(encoded), "flate", raw, out_w, out_h, None)
+    if lossy_allowed:
+        candidate, score = _jpeg_candidate(pixels, options, deadline)
+        if len(candidate) < best[0]:
+            best = (len(candidate), "jpeg", candidate, out_w, out_h, score)
+    if best[0] >= before:
+        return
+    _, kind, payload, out_w, out_h, score = best
+    if kind == "jpeg":
+        _write_jpeg(image, payload, out_w, out_h)
+        if score is not None:
+            stats.min_score = min(stats.min_score or 100.0, score)
+    else:
+        _write_flate(image, payload, out_w, out_h, components)
+    stats.images_changed += 1
+
+
+def _optimise_images(
+    pdf: pikepdf.Pdf, options: CompressOptions, limits: EngineLimits, deadline: float | None
+) -> _Stats:
+    stats = _Stats()
+    lossy = options.compression_type is not CompressionType.LOSSLESS
+    placements = _placements(pdf) if lossy else _Placements()
+    masks = {image.SMask.objgen for image in _images(pdf) if isinstance(image.get("/SMask"), pikepdf.Stream)}
+    for image in list(_images(pdf)):
+        _deadline_check(deadline)
+        stats.images += 1
+        if options.strip_metadata and "/Metadata" in image:
+            del image["/Metadata"]
+        try:
+            width, height = int(image.Width), int(image.Height)
+        except (AttributeError, TypeError, ValueError):
+            continue
+        if width <= 0 or height <= 0 or width * height > limits.max_pixels:
+            continue  # not decoded: too large to touch safely
+        components = _components(image)
+        if components is None or not _plain(image):
+            continue
+        is_mask = image.objgen in masks
+        scale = 1.0 if is_mask else placements.scale(image)
+        try:
+            codec = _single_filter(image)
+            if codec == "/DCTDecode" and not is_mask:
+                _optimise_dct(image, components, scale, options, limits, deadline, stats)
+            elif codec in ("/FlateDecode", None):
+                _optimise_flate(image, components, scale, lossy and not is_mask, options, deadline, stats)
+        except (pikepdf.PdfError, pyvips.Error, EngineError) as error:
+            if isinstance(error, DeadlineExceeded):
+                raise
+            logger.info("pdf image %s left as is: %s", image.objgen, type(error).__name__)
+    return stats
+
+
+def _recompress_streams(pdf: pikepdf.Pdf) -> None:
+    """Re-deflate non-image Flate streams (content, fonts, forms) at FLATE_LEVEL."""
+    for obj in pdf.objects:
+        if (
+            not isinstance(obj, pikepdf.Stream)
+            or obj.get("/Subtype") == "/Image"
+            or obj.get("/Type") in ("/XRef", "/ObjStm")
+            or _single_filter(obj) != "/FlateDecode"
+            or "/DecodeParms" in obj
+        ):
+            continue
+        try:
+            decoded = obj.read_bytes()
+        except pikepdf.PdfError:
+            continue
+        encoded = zlib.compress(decoded, FLATE_LEVEL)
+        if len(encoded) < len(obj.read_raw_bytes()):
+            obj.write(encoded, filter=pikepdf.Name.FlateDecode)
+
+
+def _strip_metadata(pdf: pikepdf.Pdf) -> None:
+    """XMP, page thumbnails and editor private data; the document title stays (viewers show it)."""
+    root = pdf.Root
+    for key in ("/Metadata", "/PieceInfo"):
+        if key in root:
+            del root[key]
+    for page in pdf.pages:
+        for key in ("/Thumb", "/PieceInfo", "/Metadata"):
+            if key in page.obj:
+                del page.obj[key]
+    title = pdf.docinfo.get("/Title")
+    if "/Info" in pdf.trailer:
+        del pdf.trailer["/Info"]
+    if title is not None:
+        pdf.docinfo = pikepdf.Dictionary(Title=title)
+
+
+def compress_pdf(
+    data: bytes,
+    *,
+    options: CompressOptions,
+    resize: ResizeSpec | None,
+    limits: EngineLimits,
+    deadline: float | None,
+) -> Result:
+    """``resize`` does not apply to PDFs (pages are not images): the compressed PDF is returned."""
+    del resize
+    pdf = _open(data, limits)
+    with pdf:
+        try:
+            _check_streams(pdf)
+            _deadline_check(deadline)
+            stats = _optimise_images(pdf, options, limits, deadline)
+            _deadline_check(deadline)
+            _recompress_streams(pdf)
+            if options.strip_metadata:
+                _strip_metadata(pdf)
+            out = io.BytesIO()
+            pikepdf.settings.set_flate_compression_level(FLATE_LEVEL)
+            pdf.remove_unreferenced_resources()
+            pdf.save(
+                out,
+                object_stream_mode=pikepdf.ObjectStreamMode.generate,
+                compress_streams=True,
+                recompress_flate=False,
+                deterministic_id=True,
+            )
+        except pikepdf.PdfError:
+            raise CorruptInput("The PDF could not be read.") from None
+    _deadline_check(deadline)
+    logger.debug("pdf: %d images, %d re-encoded", stats.images, stats.images_changed)
+    return finish(data, out.getvalue(), Format.PDF, (None, None), score=stats.min_score, resized=False)
