@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts import credentials
@@ -104,6 +105,13 @@ def api_tokens_revoke(*, account: Account) -> int:
     return ApiToken.objects.filter(account=account, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
+def api_token_revoke(*, token: ApiToken) -> bool:
+    """Revokes one token; False when it already was."""
+    return bool(
+        ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    )
+
+
 def api_token_authenticate(*, raw_token: str) -> ApiToken:
     token = (
         ApiToken.objects.select_related("account", "account__parent")
@@ -140,6 +148,13 @@ def api_keys_revoke(*, account: Account) -> int:
     return ApiKey.objects.filter(account=account, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
+def api_key_revoke(*, api_key: ApiKey) -> bool:
+    """Revokes one key/secret pair; False when it already was."""
+    return bool(
+        ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    )
+
+
 def api_key_authenticate(*, key: str, secret: str) -> ApiKey:
     api_key = (
         ApiKey.objects.select_related("account", "account__parent")
@@ -170,11 +185,13 @@ def _chain(account: Account) -> list[Account]:
 
 
 def _period(account: Account, month: datetime.date) -> None:
-    try:
-        with transaction.atomic():
-            QuotaPeriod.objects.get_or_create(account=account, month=month)
-    except IntegrityError:
-        pass  # a parallel request created it
+    """Makes sure the counter row exists; parallel creators are harmless (ON CONFLICT DO NOTHING)."""
+    QuotaPeriod.objects.bulk_create([QuotaPeriod(account=account, month=month)], ignore_conflicts=True)
+
+
+def _check_size(size_bytes: int) -> None:
+    if size_bytes < 0:
+        raise ValueError(f"size_bytes must not be negative, got {size_bytes}")
 
 
 @transaction.atomic
@@ -184,6 +201,7 @@ def quota_reserve(*, account: Account, size_bytes: int) -> datetime.date:
     Each counter moves by one conditional UPDATE, so concurrent uploads never overspend. Returns the month
     the bytes were counted in (pass it to quota_release).
     """
+    _check_size(size_bytes)
     month = month_start()
     for holder in _chain(account):
         _period(holder, month)
@@ -197,9 +215,11 @@ def quota_reserve(*, account: Account, size_bytes: int) -> datetime.date:
 
 @transaction.atomic
 def quota_release(*, account: Account, size_bytes: int, month: datetime.date) -> None:
+    """Gives back what quota_reserve counted in `month`; never below zero (a reset may have happened)."""
+    _check_size(size_bytes)
     for holder in _chain(account):
-        QuotaPeriod.objects.filter(account=holder, month=month, used_bytes__gte=size_bytes).update(
-            used_bytes=F("used_bytes") - size_bytes
+        QuotaPeriod.objects.filter(account=holder, month=month).update(
+            used_bytes=Greatest(F("used_bytes") - size_bytes, 0)
         )
 
 
@@ -213,11 +233,9 @@ def consumption_record(
 ) -> None:
     """Adds one compressed original to the ledger row of (account, UTC day, origin)."""
     day = day or timezone.now().astimezone(datetime.UTC).date()
-    try:
-        with transaction.atomic():
-            ConsumptionDay.objects.get_or_create(account=account, day=day, origin=origin)
-    except IntegrityError:
-        pass
+    ConsumptionDay.objects.bulk_create(
+        [ConsumptionDay(account=account, day=day, origin=origin)], ignore_conflicts=True
+    )
     ConsumptionDay.objects.filter(account=account, day=day, origin=origin).update(
         bytes_before=F("bytes_before") + bytes_before,
         bytes_after=F("bytes_after") + bytes_after,
