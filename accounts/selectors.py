@@ -4,8 +4,8 @@ import datetime
 from dataclasses import dataclass
 
 from django.db import models
-from django.db.models import F, Q, QuerySet, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import F, FloatField, Q, QuerySet, Sum
+from django.db.models.functions import Cast, Greatest, TruncMonth
 from django.utils import timezone
 
 from accounts.models import Account, ConsumptionDay, QuotaPeriod
@@ -140,3 +140,36 @@ def consumption_report(
         if (size := sizes[index])
     ]
     return ConsumptionReport(type=report_type, columns=labels, series=series, data=data)
+
+
+# --- the operators' landing page
+
+NEAR_ALLOWANCE_PERCENT = 90
+
+
+@dataclass(frozen=True, slots=True)
+class AllowanceUse:
+    account_id: int
+    login: str
+    used_bytes: int
+    allowed_bytes: int
+
+    @property
+    def percent(self) -> float:
+        return 100 * self.used_bytes / self.allowed_bytes if self.allowed_bytes else 100.0
+
+
+def accounts_near_allowance(
+    *, month: datetime.date, percent: int = NEAR_ALLOWANCE_PERCENT, limit: int = 10
+) -> tuple[int, list[AllowanceUse]]:
+    """(how many accounts used ≥ `percent` of their allowance in `month`, the `limit` fullest of them)."""
+    near = (
+        QuotaPeriod.objects.filter(month=month, account__plan_bytes__isnull=False)
+        .annotate(used_scaled=F("used_bytes") * 100)
+        .filter(used_scaled__gte=F("account__plan_bytes") * percent)
+    )
+    share = Cast("used_bytes", FloatField()) / Greatest(Cast("account__plan_bytes", FloatField()), 1.0)
+    fullest = near.order_by(share.desc(), "account_id").values_list(
+        "account_id", "account__login", "used_bytes", "account__plan_bytes"
+    )[:limit]
+    return near.count(), [AllowanceUse(*row) for row in fullest]
