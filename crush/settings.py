@@ -188,6 +188,7 @@ CRUSH_TRUSTED_PROXIES = env.list("CRUSH_TRUSTED_PROXIES", default=["127.0.0.1/32
 CRUSH_ALLOW_PRIVATE_URLS = env.bool("CRUSH_ALLOW_PRIVATE_URLS", default=False)
 CRUSH_FETCH_CONNECT_TIMEOUT_SECONDS = env.float("CRUSH_FETCH_CONNECT_TIMEOUT_SECONDS", default=5.0)
 CRUSH_FETCH_READ_TIMEOUT_SECONDS = env.float("CRUSH_FETCH_READ_TIMEOUT_SECONDS", default=30.0)
+CRUSH_FETCH_TOTAL_TIMEOUT_SECONDS = env.float("CRUSH_FETCH_TOTAL_TIMEOUT_SECONDS", default=60.0)  # whole download
 
 # --- input limits, checked before any pixel is decoded
 CRUSH_MAX_INPUT_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE  # hard cap above every account's file_max_size
@@ -196,6 +197,22 @@ CRUSH_MAX_FRAMES = env.int("CRUSH_MAX_FRAMES", default=1000)  # long screencast 
 CRUSH_MAX_PDF_PAGES = env.int("CRUSH_MAX_PDF_PAGES", default=2000)  # large manuals
 CRUSH_MAX_SVG_BYTES = env.int("CRUSH_MAX_SVG_BYTES", default=5 * 2**20)  # SVG is parsed fully in memory
 CRUSH_JOB_TIME_LIMIT_SECONDS = env.int("CRUSH_JOB_TIME_LIMIT_SECONDS", default=300)
+# A job not ended this long after its last claim is taken to be lost (dead worker, broker lost the message) and
+# enqueued again by the sweeper; it must exceed the job time limit or a running job would be run twice.
+CRUSH_JOB_LEASE_SECONDS = env.int("CRUSH_JOB_LEASE_SECONDS", default=CRUSH_JOB_TIME_LIMIT_SECONDS + 120)
+CRUSH_JOB_MAX_ATTEMPTS = env.int("CRUSH_JOB_MAX_ATTEMPTS", default=3)  # a file that keeps crashing workers fails
+CRUSH_SWEEP_INTERVAL_SECONDS = env.int("CRUSH_SWEEP_INTERVAL_SECONDS", default=60)
+CELERY_TASK_ANNOTATIONS = {
+    "compression.tasks.original_image_process_task": {"time_limit": CRUSH_JOB_TIME_LIMIT_SECONDS},
+}
+CELERY_BEAT_SCHEDULE["compression-stuck-jobs-sweep"] = {
+    "task": "compression.tasks.stuck_jobs_sweep_task",
+    "schedule": CRUSH_SWEEP_INTERVAL_SECONDS,
+}
+CELERY_BEAT_SCHEDULE["compression-expired-files-purge"] = {
+    "task": "compression.tasks.expired_files_purge_task",
+    "schedule": 3600,
+}
 CRUSH_MAX_RESIZE_STYLES = 10
 
 # --- accounts

@@ -1,0 +1,74 @@
+"""Plain dicts of API.md's `original_image` and `optimized_image` objects (API views and webhook payloads)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote
+
+from compression.models import OptimizedImage, OriginalImage, StoredFile
+from crush.timestamps import iso_utc
+
+
+def file_link(stored_file: StoredFile, *, base_url: str) -> str:
+    name = quote(stored_file.filename or "file", safe="")
+    return f"{base_url.rstrip('/')}/v1/files/{stored_file.token}/{name}"
+
+
+def _link(stored_file: StoredFile | None, *, base_url: str) -> str | None:
+    return None if stored_file is None else file_link(stored_file, base_url=base_url)
+
+
+def optimized_image_data(optimized_image: OptimizedImage, *, base_url: str) -> dict[str, Any]:
+    original_size = optimized_image.original.size
+    size = optimized_image.size
+    saved = None if size is None or original_size is None else original_size - size
+    return {
+        "id": optimized_image.id,
+        "status": optimized_image.status,
+        "error_msg": optimized_image.error_msg,
+        "compression_type": optimized_image.compression_type,
+        "compression_level": optimized_image.compression_level,
+        "style": optimized_image.style,
+        "strategy": optimized_image.strategy or None,
+        "width": optimized_image.width,
+        "height": optimized_image.height,
+        "background": optimized_image.background,
+        "size": size,
+        "saved_bytes": saved,
+        "ssimulacra2": optimized_image.ssimulacra2,
+        "file_type": optimized_image.file_type or None,
+        "filename": optimized_image.filename,
+        "link": _link(optimized_image.file, base_url=base_url),
+        "expire_at": iso_utc(optimized_image.expire_at),
+        "created_at": iso_utc(optimized_image.created_at),
+        "updated_at": iso_utc(optimized_image.updated_at),
+    }
+
+
+def original_image_data(
+    original_image: OriginalImage,
+    *,
+    base_url: str,
+    optimized_images: Iterable[OptimizedImage] | None = None,
+) -> dict[str, Any]:
+    """`optimized_images` defaults to the (prefetched) related rows, oldest first ("original" leads)."""
+    rows = list(optimized_images if optimized_images is not None else original_image.optimized_images.all())
+    return {
+        "id": original_image.id,
+        "compression_type": original_image.compression_type,
+        "compression_level": original_image.compression_level,
+        "origin": original_image.origin,
+        "size": original_image.size,
+        "width": original_image.width,
+        "height": original_image.height,
+        "file_type": original_image.file_type or None,
+        "filename": original_image.filename,
+        "status": original_image.status,
+        "error_msg": original_image.error_msg,
+        "created_at": iso_utc(original_image.created_at),
+        "updated_at": iso_utc(original_image.updated_at),
+        "expire_at": iso_utc(original_image.expire_at),
+        "link": _link(original_image.file, base_url=base_url),
+        "optimized_images": [optimized_image_data(row, base_url=base_url) for row in rows],
+    }

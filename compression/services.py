@@ -1,0 +1,768 @@
+"""Submit, process, retry and delete originals: the only place that joins storage, DB rows and the engine.
+
+Job life cycle (DESIGN.md "Reliability rules"):
+- accept: validate, sniff, reserve quota, create the rows and store the upload in one transaction; the task is
+  enqueued on commit (async) or the job runs inline (sync);
+- claim: a run locks the row, counts an attempt and marks it `processing`; the row's `updated_at` is the
+  lease. A run that finds the job ended, or `processing` within its lease, does nothing;
+- styles: each optimized image is written to a deterministic key and committed on its own, so a re-run skips
+  completed styles and overwrites a half-written file instead of adding one;
+- end: in one transaction the original becomes `completed` (consumption recorded) or `failed` (quota
+  released) and, for async jobs, the webhook event is emitted;
+- sweep: a job stuck past its lease is enqueued again; a job whose attempts are used up ends `failed`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+import posixpath
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Account
+from accounts.selectors import quota_used_this_month
+from accounts.services import consumption_record, quota_release, quota_reserve
+from compression import engine
+from compression.engine import (
+    CorruptInput,
+    EncryptedPdf,
+    EngineError,
+    EngineLimits,
+    Format,
+    InputTooLarge,
+    UnsupportedFormat,
+)
+from compression.fetch import DownloadUnavailable, UrlRefused, image_download, url_check, url_filename
+from compression.models import ENDED_STATUSES, OptimizedImage, OriginalImage, Status, StoredFile
+from compression.storage import (
+    StorageUnavailable,
+    file_delete,
+    file_put,
+    file_read,
+    optimized_key,
+    original_key,
+)
+from crush.errors import CrushError, FileTooLarge, QuotaExceeded, UnsupportedMedia, ValidationFailed
+
+logger = logging.getLogger(__name__)
+
+ORIGINAL_STYLE = OptimizedImage.ORIGINAL_STYLE
+MAX_STYLE_CHARS = 64
+MAX_ORIGIN_CHARS = 32
+MAX_FILENAME_CHARS = 200
+# Engine errors that mean the input itself cannot be read: the original fails, not just one style.
+UNREADABLE_ERRORS = (CorruptInput, UnsupportedFormat, InputTooLarge, EncryptedPdf)
+TRANSIENT_ERRORS = (StorageUnavailable, DownloadUnavailable)
+_LEVEL_FIELD = {
+    Format.JPEG: "compression_level_jpg",
+    Format.PNG: "compression_level_png",
+    Format.GIF: "compression_level_gif",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StyleRequest:
+    style: str
+    strategy: str
+    width: int | None
+    height: int | None
+    background: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOptions:
+    """None means the account's default (compression) or the surface's default (origin)."""
+
+    compression_type: str | None = None
+    compression_level: int | None = None
+    resize: tuple[StyleRequest, ...] = ()
+    strip_tags: bool = True
+    origin: str | None = None
+
+
+# --- accept ---------------------------------------------------------------------------------------
+
+
+def original_image_submit(
+    *,
+    account: Account,
+    options: SubmitOptions,
+    base_url: str,
+    upload: UploadedFile | None = None,
+    image_url: str | None = None,
+    synchronous: bool,
+) -> OriginalImage:
+    """Accepts one original; see the module docstring. Returns the ended original when `synchronous`."""
+    if (upload is None) == (not image_url):
+        raise ValidationFailed({"file": ["Send either a file or an image_url, not both or neither."]})
+    _options_validate(options)
+    origin = options.origin or ("file" if upload is not None else "url")
+    if image_url:
+        try:
+            url_check(url=image_url)
+        except (UrlRefused, DownloadUnavailable) as exc:
+            raise ValidationFailed({"image_url": [exc.message]}) from exc
+
+    data: bytes | None = None
+    filename = ""
+    if upload is not None:
+        if upload.size is not None and upload.size > account.file_max_size:
+            raise FileTooLarge()
+        data = upload.read(account.file_max_size + 1)
+        filename = _filename_clean(upload.name or "")
+    elif synchronous:
+        assert image_url is not None
+        downloaded = _download(url=image_url, max_bytes=account.file_max_size)
+        data, filename = downloaded.data, _filename_clean(downloaded.filename)
+    else:
+        filename = _filename_clean(url_filename(image_url or ""))
+
+    probe: engine.Probe | None = None
+    if data is not None:
+        if len(data) > account.file_max_size:
+            raise FileTooLarge()
+        try:
+            probe = engine.probe(data, limits=_limits())
+        except EngineError as exc:
+            raise UnsupportedMedia(exc.message) from exc
+        filename = filename or f"image.{probe.format.extension}"
+
+    with transaction.atomic():
+        original = _original_create(
+            account=account,
+            options=options,
+            origin=origin,
+            base_url=base_url,
+            image_url=image_url or "",
+            filename=filename,
+            synchronous=synchronous,
+        )
+        if data is not None and probe is not None:
+            _original_store(original=original, data=data, probe=probe)
+        if not synchronous:
+            transaction.on_commit(lambda: _enqueue(original.id))
+    if not synchronous:
+        return original
+
+    original_image_process(original_image_id=original.id)
+    original = OriginalImage.objects.select_related("file").get(pk=original.pk)
+    if original.status == Status.FAILED:
+        message = original.error_msg or UnsupportedMedia.default_message
+        original_image_delete(original_image=original)
+        raise UnsupportedMedia(message)
+    return original
+
+
+def _options_validate(options: SubmitOptions) -> None:
+    errors: dict[str, list[str]] = {}
+    if options.compression_type is not None and options.compression_type not in engine.CompressionType:
+        errors["compression_type"] = ["Must be one of lossy, lossless, balanced."]
+    level = options.compression_level
+    if level is not None and (isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 100):
+        errors["compression_level"] = ["Must be an integer between 1 and 100."]
+    if options.origin is not None and len(options.origin) > MAX_ORIGIN_CHARS:
+        errors["origin"] = [f"Must be at most {MAX_ORIGIN_CHARS} characters."]
+    resize_errors = _styles_errors(options.resize)
+    if resize_errors:
+        errors["resize"] = resize_errors
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _styles_errors(styles: tuple[StyleRequest, ...]) -> list[str]:
+    errors: list[str] = []
+    if len(styles) > settings.CRUSH_MAX_RESIZE_STYLES:
+        return [f"At most {settings.CRUSH_MAX_RESIZE_STYLES} resize styles."]
+    seen: set[str] = set()
+    for style in styles:
+        name = style.style.strip() if isinstance(style.style, str) else ""
+        if not name:
+            errors.append("Every resize style needs a name ('style').")
+            continue
+        if len(name) > MAX_STYLE_CHARS:
+            errors.append(f"Style names are at most {MAX_STYLE_CHARS} characters.")
+        elif name == ORIGINAL_STYLE:
+            errors.append(f"The style name '{ORIGINAL_STYLE}' is reserved.")
+        elif name in seen:
+            errors.append(f"The style name '{name}' is used twice.")
+        seen.add(name)
+        try:
+            _resize_spec(style)
+        except EngineError as exc:
+            errors.append(f"{name}: {exc.message}")
+    return errors
+
+
+def _resize_spec(style: StyleRequest) -> engine.ResizeSpec:
+    return engine.ResizeSpec(
+        strategy=style.strategy or engine.ResizeStrategy.FIT,
+        width=style.width,
+        height=style.height,
+        background=style.background,
+    )
+
+
+def _filename_clean(name: str) -> str:
+    """The client's filename without directories or control characters (shown back, never used as a key)."""
+    name = posixpath.basename(name.replace("\\", "/"))
+    name = "".join(char for char in name if unicodedata.category(char)[0] != "C").strip()
+    return name[-MAX_FILENAME_CHARS:]
+
+
+def _limits() -> EngineLimits:
+    return EngineLimits(
+        max_input_bytes=settings.CRUSH_MAX_INPUT_BYTES,
+        max_pixels=settings.CRUSH_MAX_PIXELS,
+        max_frames=settings.CRUSH_MAX_FRAMES,
+        max_pdf_pages=settings.CRUSH_MAX_PDF_PAGES,
+        max_svg_bytes=settings.CRUSH_MAX_SVG_BYTES,
+    )
+
+
+def _expiry() -> datetime.datetime:
+    return timezone.now() + datetime.timedelta(days=settings.RETENTION_DAYS)
+
+
+def _download(*, url: str, max_bytes: int) -> Any:
+    """image_download with refusals as the 422 of the image_url field (file size stays 413)."""
+    try:
+        return image_download(url=url, max_bytes=max_bytes)
+    except (UrlRefused, DownloadUnavailable) as exc:
+        raise ValidationFailed({"image_url": [exc.message]}) from exc
+
+
+def _original_create(
+    *,
+    account: Account,
+    options: SubmitOptions,
+    origin: str,
+    base_url: str,
+    image_url: str,
+    filename: str,
+    synchronous: bool,
+) -> OriginalImage:
+    compression_type = options.compression_type or account.compression_type
+    expire_at = _expiry()
+    original = OriginalImage.objects.create(
+        account=account,
+        status=Status.PROCESSING if synchronous else Status.ENQUEUED,
+        attempts=1 if synchronous else 0,
+        compression_type=compression_type,
+        compression_level=options.compression_level,
+        strip_tags=options.strip_tags,
+        origin=origin,
+        resize=[
+            {"style": s.style.strip(), "strategy": s.strategy or "fit", "width": s.width, "height": s.height}
+            | ({"background": s.background} if s.background else {})
+            for s in options.resize
+        ],
+        image_url=image_url,
+        base_url=base_url.rstrip("/"),
+        synchronous=synchronous,
+        filename=filename,
+        expire_at=expire_at,
+    )
+    rows = [OptimizedImage(style=ORIGINAL_STYLE, strategy="")]
+    for style in options.resize:
+        spec = _resize_spec(style)
+        rows.append(
+            OptimizedImage(
+                style=style.style.strip(),
+                strategy=spec.strategy.value,
+                width=spec.width,
+                height=spec.height,
+                background=spec.background,
+            )
+        )
+    for row in rows:
+        row.original = original
+        row.compression_type = compression_type
+        row.compression_level = options.compression_level
+        row.filename = filename
+        row.expire_at = expire_at
+    OptimizedImage.objects.bulk_create(rows)
+    return original
+
+
+def _original_store(*, original: OriginalImage, data: bytes, probe: engine.Probe) -> None:
+    """Reserves quota for `data`, stores it and fills the original's file fields (inside a transaction)."""
+    original.quota_month = quota_reserve(account=original.account, size_bytes=len(data))
+    fmt = probe.format
+    level = original.compression_level or getattr(
+        original.account, _LEVEL_FIELD.get(fmt, "compression_level_jpg")
+    )
+    key = file_put(key=original_key(original_id=original.id, extension=fmt.extension), data=data)
+    original.file = StoredFile.objects.create(
+        key=key,
+        filename=original.filename,
+        content_type=fmt.mime,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        expire_at=original.expire_at,
+    )
+    original.size = len(data)
+    original.width, original.height = probe.width, probe.height
+    original.file_type = fmt.mime
+    original.compression_level = level
+    original.save(
+        update_fields=[
+            "quota_month",
+            "file",
+            "size",
+            "width",
+            "height",
+            "file_type",
+            "compression_level",
+            "updated_at",
+        ]
+    )
+    original.optimized_images.all().update(compression_level=level, file_type=fmt.mime)
+
+
+def _enqueue(original_image_id: int) -> None:
+    from compression.tasks import original_image_process_task
+
+    original_image_process_task.delay(original_image_id)
+
+
+# --- process --------------------------------------------------------------------------------------
+
+
+class _Gone(Exception):
+    """The original was deleted while it was being processed."""
+
+
+def original_image_process(*, original_image_id: int) -> None:
+    """The body of one processing run (task or inline); safe to call any number of times.
+
+    Transient errors (storage, download) put the job back to `enqueued` and are raised for the task to retry,
+    until the attempts are used up: then the job ends `failed`.
+    """
+    original = _claim(original_image_id)
+    if original is None:
+        return
+    try:
+        _process_claimed(original)
+    except _Gone:
+        logger.info("original %s was deleted while processing", original_image_id)
+    except TRANSIENT_ERRORS as exc:
+        if original.attempts >= settings.CRUSH_JOB_MAX_ATTEMPTS:
+            _original_fail(
+                original_image_id=original.id,
+                message=f"Gave up after {original.attempts} attempts: {exc.message}",
+            )
+            return
+        OriginalImage.objects.filter(pk=original.id, status=Status.PROCESSING).update(
+            status=Status.ENQUEUED, updated_at=timezone.now()
+        )
+        raise
+
+
+def _interrupted_message(attempts: int) -> str:
+    return f"Processing was interrupted {attempts} times; the file may be crashing the worker"
+
+
+def _lease() -> datetime.timedelta:
+    return datetime.timedelta(seconds=settings.CRUSH_JOB_LEASE_SECONDS)
+
+
+def _claim(original_image_id: int) -> OriginalImage | None:
+    with transaction.atomic():
+        original = (
+            OriginalImage.objects.select_for_update()
+            .select_related("account", "file")
+            .filter(pk=original_image_id)
+            .first()
+        )
+        if original is None or original.status in ENDED_STATUSES:
+            return None
+        now = timezone.now()
+        if original.synchronous and original.attempts == 1 and original.status == Status.PROCESSING:
+            if original.updated_at > now - _lease():
+                return original  # the inline run of a synchronous submission
+        elif original.status == Status.PROCESSING and original.updated_at > now - _lease():
+            return None  # another worker holds the lease
+        if original.attempts >= settings.CRUSH_JOB_MAX_ATTEMPTS:
+            _original_end_locked(
+                original,
+                status=Status.FAILED,
+                message=_interrupted_message(original.attempts),
+            )
+            return None
+        original.attempts += 1
+        original.status = Status.PROCESSING
+        original.save(update_fields=["attempts", "status", "updated_at"])
+        return original
+
+
+def _process_claimed(original: OriginalImage) -> None:
+    limits = _limits()
+    if original.file is None:
+        data = _fetch_for(original, limits)
+        if data is None:
+            return
+    else:
+        data = file_read(key=original.file.key)
+
+    fmt = engine.sniff(data)
+    options = engine.CompressOptions(
+        compression_type=engine.CompressionType(original.compression_type),
+        level=original.compression_level or 80,
+        strip_metadata=original.strip_tags,
+    )
+    for optimized in original.optimized_images.order_by("id"):
+        if optimized.status in ENDED_STATUSES:
+            continue
+        is_original = optimized.style == ORIGINAL_STYLE
+        spec = (
+            None
+            if is_original
+            else _resize_spec(
+                StyleRequest(
+                    optimized.style,
+                    optimized.strategy,
+                    optimized.width,
+                    optimized.height,
+                    optimized.background,
+                )
+            )
+        )
+        try:
+            # No engine deadline: the libvips progress callback of engine.decode.watch aborts the process
+            # (ffi handle collected); the hard Celery time limit bounds the job. TODO(#4): pass one once fixed.
+            result = engine.compress(data, options=options, resize=spec, limits=limits)
+        except EngineError as exc:
+            if is_original and isinstance(exc, UNREADABLE_ERRORS):
+                _original_fail(original_image_id=original.id, message=exc.message)
+                return
+            logger.info("original %s style %s failed: %s", original.id, optimized.style, exc.code)
+            _optimized_fail(optimized=optimized, message=exc.message)
+            continue
+        _optimized_complete(original=original, optimized=optimized, result=result, fmt=fmt)
+    _original_complete(original_image_id=original.id)
+
+
+def _fetch_for(original: OriginalImage, limits: EngineLimits) -> bytes | None:
+    """Downloads the image_url of an async job and stores it as the original; None when the job ended."""
+    account = original.account
+    try:
+        downloaded = image_download(url=original.image_url, max_bytes=account.file_max_size)
+        probe = engine.probe(downloaded.data, limits=limits)
+    except (UrlRefused, FileTooLarge) as exc:
+        _original_fail(original_image_id=original.id, message=str(exc.message))
+        return None
+    except EngineError as exc:
+        _original_fail(original_image_id=original.id, message=exc.message)
+        return None
+    try:
+        with transaction.atomic():
+            locked = (
+                OriginalImage.objects.select_for_update()
+                .select_related("account")
+                .filter(pk=original.id)
+                .first()
+            )
+            if locked is None:
+                raise _Gone()
+            locked.filename = locked.filename or f"image.{probe.format.extension}"
+            _original_store(original=locked, data=downloaded.data, probe=probe)
+    except QuotaExceeded as exc:
+        _original_fail(original_image_id=original.id, message=exc.message)
+        return None
+    original.refresh_from_db()
+    return downloaded.data
+
+
+def _optimized_complete(
+    *, original: OriginalImage, optimized: OptimizedImage, result: engine.Result, fmt: Format
+) -> None:
+    key = file_put(
+        key=optimized_key(original_id=original.id, style=optimized.style, extension=fmt.extension),
+        data=result.data,
+    )
+    with transaction.atomic():
+        if not OriginalImage.objects.select_for_update().filter(pk=original.id).exists():
+            file_delete(key=key)
+            raise _Gone()
+        stored, _ = StoredFile.objects.update_or_create(
+            key=key,
+            defaults={
+                "filename": optimized.filename or original.filename,
+                "content_type": result.format.mime,
+                "size": len(result.data),
+                "sha256": hashlib.sha256(result.data).hexdigest(),
+                "expire_at": optimized.expire_at,
+                "deleted_at": None,
+            },
+        )
+        OptimizedImage.objects.filter(pk=optimized.pk).update(
+            status=Status.COMPLETED,
+            error_msg=None,
+            size=len(result.data),
+            width=result.width,
+            height=result.height,
+            ssimulacra2=result.ssimulacra2,
+            file=stored,
+            file_type=result.format.mime,
+            updated_at=timezone.now(),
+        )
+
+
+def _optimized_fail(*, optimized: OptimizedImage, message: str) -> None:
+    OptimizedImage.objects.filter(pk=optimized.pk).update(
+        status=Status.FAILED, error_msg=message, updated_at=timezone.now()
+    )
+
+
+def _original_complete(*, original_image_id: int) -> None:
+    with transaction.atomic():
+        original = (
+            OriginalImage.objects.select_for_update()
+            .select_related("account")
+            .filter(pk=original_image_id)
+            .first()
+        )
+        if original is None or original.status in ENDED_STATUSES:
+            return
+        if original.optimized_images.exclude(status__in=ENDED_STATUSES).exists():
+            return
+        _original_end_locked(original, status=Status.COMPLETED, message=None)
+
+
+def _original_fail(*, original_image_id: int, message: str) -> None:
+    with transaction.atomic():
+        original = (
+            OriginalImage.objects.select_for_update()
+            .select_related("account")
+            .filter(pk=original_image_id)
+            .first()
+        )
+        if original is None or original.status in ENDED_STATUSES:
+            return
+        _original_end_locked(original, status=Status.FAILED, message=message)
+
+
+def _original_end_locked(original: OriginalImage, *, status: Status, message: str | None) -> None:
+    """Ends a locked original: status, ledger or quota, and the webhook event, in the caller's transaction."""
+    now = timezone.now()
+    original.status = status
+    original.error_msg = message
+    original.ended_at = now
+    fields = ["status", "error_msg", "ended_at", "updated_at"]
+    if status == Status.FAILED:
+        original.optimized_images.exclude(status__in=ENDED_STATUSES).update(
+            status=Status.FAILED, error_msg=message, updated_at=now
+        )
+        if original.quota_month is not None and original.size:
+            quota_release(account=original.account, size_bytes=original.size, month=original.quota_month)
+            original.quota_month = None
+            fields.append("quota_month")
+    else:
+        main = original.optimized_images.filter(style=ORIGINAL_STYLE).first()
+        consumption_record(
+            account=original.account,
+            origin=original.origin,
+            bytes_before=original.size or 0,
+            bytes_after=(main.size if main and main.size is not None else original.size) or 0,
+        )
+    original.save(update_fields=fields)
+    logger.info("original %s %s after %s attempt(s)", original.id, status, original.attempts)
+    if not original.synchronous:
+        _event_emit(original)
+
+
+def _event_emit(original: OriginalImage) -> None:
+    from compression.presenters import optimized_image_data, original_image_data
+
+    try:
+        from webhooks.services import original_image_event_emit
+    except ImportError:  # TODO(#4): the webhooks helper commits this function; drop the guard then
+        logger.warning("webhooks.services.original_image_event_emit missing: no event for %s", original.id)
+        return
+
+    optimized = list(original.optimized_images.select_related("file").order_by("id"))
+    for row in optimized:
+        row.original = original
+    original_data = original_image_data(original, base_url=original.base_url, optimized_images=optimized)
+    payload = {
+        "shop_identifier": original.account.login,
+        "quota_usage": quota_used_this_month(account=original.account),
+        "image_id": original.id,
+        "original_image": original_data,
+        "optimized_images": [optimized_image_data(row, base_url=original.base_url) for row in optimized],
+    }
+    original_image_event_emit(
+        account=original.account,
+        event="optimized" if original.status == Status.COMPLETED else "error",
+        original_image_id=original.id,
+        payload=payload,
+    )
+
+
+# --- operator and client actions ------------------------------------------------------------------
+
+
+def original_image_retry(*, original_image: OriginalImage) -> bool:
+    """Runs a failed original (or the failed styles of a completed one) again; False when nothing to retry.
+
+    The quota a failed original gave back is reserved again (QuotaExceeded when the month is used up).
+    """
+    with transaction.atomic():
+        original = (
+            OriginalImage.objects.select_for_update()
+            .select_related("account")
+            .filter(pk=original_image.pk)
+            .first()
+        )
+        if original is None or original.status not in ENDED_STATUSES:
+            return False
+        failed_styles = original.optimized_images.filter(status=Status.FAILED)
+        if original.status == Status.COMPLETED and not failed_styles.exists():
+            return False
+        if original.file_id is not None and original.quota_month is None and original.size:
+            original.quota_month = quota_reserve(account=original.account, size_bytes=original.size)
+        failed_styles.update(status=Status.ENQUEUED, error_msg=None, updated_at=timezone.now())
+        original.status = Status.ENQUEUED
+        original.error_msg = None
+        original.ended_at = None
+        original.attempts = 0
+        original.synchronous = False
+        original.save(
+            update_fields=[
+                "status",
+                "error_msg",
+                "ended_at",
+                "attempts",
+                "synchronous",
+                "quota_month",
+                "updated_at",
+            ]
+        )
+        transaction.on_commit(lambda: _enqueue(original.id))
+    return True
+
+
+def original_image_delete(*, original_image: OriginalImage) -> None:
+    """Deletes the original, its optimized images and every stored file they point at."""
+    original_images_delete(originals=OriginalImage.objects.filter(pk=original_image.pk))
+
+
+def original_images_delete_all(*, account: Account) -> int:
+    return original_images_delete(originals=OriginalImage.objects.filter(account=account))
+
+
+def original_images_delete(*, originals: Any) -> int:
+    """Deletes a queryset of originals with their rows and files; the storage objects go after the commit."""
+    with transaction.atomic():
+        ids = list(originals.values_list("id", flat=True))
+        file_ids = set(
+            OriginalImage.objects.filter(id__in=ids, file__isnull=False).values_list("file_id", flat=True)
+        ) | set(
+            OptimizedImage.objects.filter(original_id__in=ids, file__isnull=False).values_list(
+                "file_id", flat=True
+            )
+        )
+        files = StoredFile.objects.filter(id__in=file_ids)
+        keys = list(files.filter(deleted_at=None).values_list("key", flat=True))
+        OriginalImage.objects.filter(id__in=ids).delete()
+        files.delete()
+        transaction.on_commit(lambda: _keys_delete(keys))
+    return len(ids)
+
+
+def stored_files_delete(*, originals: Any) -> int:
+    """Removes the stored files of originals but keeps their rows (admin "delete files"); links answer 404."""
+    ids = list(originals.values_list("id", flat=True))
+    file_ids = set(
+        OriginalImage.objects.filter(id__in=ids, file__isnull=False).values_list("file_id", flat=True)
+    ) | set(
+        OptimizedImage.objects.filter(original_id__in=ids, file__isnull=False).values_list(
+            "file_id", flat=True
+        )
+    )
+    return _stored_files_expire(files=StoredFile.objects.filter(id__in=file_ids, deleted_at=None))
+
+
+def _keys_delete(keys: list[str]) -> None:
+    for key in keys:
+        try:
+            file_delete(key=key)
+        except StorageUnavailable:
+            logger.warning("could not delete stored file %s; it will stay orphaned", key)
+
+
+def _stored_files_expire(*, files: Any) -> int:
+    count = 0
+    for stored in files.only("id", "key").iterator():
+        file_delete(key=stored.key)
+        StoredFile.objects.filter(pk=stored.pk).update(deleted_at=timezone.now())
+        count += 1
+    return count
+
+
+# --- periodic jobs --------------------------------------------------------------------------------
+
+
+def stuck_jobs_sweep() -> int:
+    """Enqueues jobs stuck in `enqueued`/`processing` past their lease again (the broker may have lost them,
+    or their worker died); a job whose attempts are used up ends `failed`. Returns how many were touched."""
+    cutoff = timezone.now() - _lease()
+    stuck_ids = list(
+        OriginalImage.objects.filter(status__in=[Status.ENQUEUED, Status.PROCESSING], updated_at__lt=cutoff)
+        .order_by("id")
+        .values_list("id", flat=True)[:1000]
+    )
+    touched = 0
+    for original_id in stuck_ids:
+        with transaction.atomic():
+            original = (
+                OriginalImage.objects.select_for_update()
+                .select_related("account")
+                .filter(pk=original_id)
+                .first()
+            )
+            if original is None or original.status in ENDED_STATUSES or original.updated_at >= cutoff:
+                continue
+            touched += 1
+            if original.status == Status.PROCESSING and original.attempts >= settings.CRUSH_JOB_MAX_ATTEMPTS:
+                _original_end_locked(
+                    original,
+                    status=Status.FAILED,
+                    message=_interrupted_message(original.attempts),
+                )
+                continue
+            logger.warning("original %s stuck in %s: enqueued again", original.id, original.status)
+            original.status = Status.ENQUEUED
+            original.save(update_fields=["status", "updated_at"])
+            transaction.on_commit(lambda original_id=original.id: _enqueue(original_id))
+    return touched
+
+
+def expired_files_purge() -> int:
+    """Deletes stored files past their expiry (RETENTION_DAYS after upload); their links then answer 404."""
+    return _stored_files_expire(
+        files=StoredFile.objects.filter(deleted_at=None, expire_at__lte=timezone.now())
+    )
+
+
+__all__ = [
+    "CrushError",
+    "StyleRequest",
+    "SubmitOptions",
+    "expired_files_purge",
+    "original_image_delete",
+    "original_image_process",
+    "original_image_retry",
+    "original_image_submit",
+    "original_images_delete_all",
+    "stored_files_delete",
+    "stuck_jobs_sweep",
+]

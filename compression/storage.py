@@ -1,0 +1,109 @@
+"""The files storage: Django's "default" storage (local files, or S3 via django-storages when AWS_* is set).
+
+Keys are built here from ids and hashes, never from a client's filename:
+`originals/<original_id>/<random>.<ext>` and `optimized/<original_id>/<sha256(style)[:32]>.<ext>`. An
+optimized key is deterministic, so a re-run job overwrites its own output instead of adding a file.
+Storage failures become StorageUnavailable, which tasks retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import Storage, storages
+
+from crush.errors import CrushError
+
+logger = logging.getLogger(__name__)
+
+
+class StorageUnavailable(CrushError):
+    code = "storage_unavailable"
+    status = 503
+    default_message = "The file storage is unavailable, try again later"
+
+
+_TRANSIENT = (OSError, BotoCoreError, ClientError)
+
+
+def files_storage() -> Storage:
+    return storages["default"]
+
+
+def original_key(*, original_id: int, extension: str) -> str:
+    return f"originals/{original_id}/{secrets.token_hex(16)}.{extension}"
+
+
+def optimized_key(*, original_id: int, style: str, extension: str) -> str:
+    style_hash = hashlib.sha256(style.encode()).hexdigest()[:32]
+    return f"optimized/{original_id}/{style_hash}.{extension}"
+
+
+def file_put(*, key: str, data: bytes) -> str:
+    """Writes `data` under `key` (replacing what was there); returns the name the storage used."""
+    storage = files_storage()
+    try:
+        if storage.exists(key):
+            storage.delete(key)  # FileSystemStorage would otherwise pick another name
+        name = storage.save(key, ContentFile(data))
+    except _TRANSIENT as exc:
+        logger.warning("storage write of %s failed: %r", key, exc)
+        raise StorageUnavailable() from exc
+    return name
+
+
+def file_open(*, key: str) -> File:
+    try:
+        return files_storage().open(key, "rb")
+    except FileNotFoundError:
+        raise
+    except _TRANSIENT as exc:
+        logger.warning("storage read of %s failed: %r", key, exc)
+        raise StorageUnavailable() from exc
+
+
+def file_read(*, key: str) -> bytes:
+    with file_open(key=key) as handle:
+        try:
+            return handle.read()
+        except _TRANSIENT as exc:
+            logger.warning("storage read of %s failed: %r", key, exc)
+            raise StorageUnavailable() from exc
+
+
+def file_delete(*, key: str) -> None:
+    try:
+        files_storage().delete(key)
+    except FileNotFoundError:
+        return
+    except _TRANSIENT as exc:
+        logger.warning("storage delete of %s failed: %r", key, exc)
+        raise StorageUnavailable() from exc
+
+
+def file_exists(*, key: str) -> bool:
+    return files_storage().exists(key)
+
+
+def file_download_url(*, key: str, filename: str, content_type: str) -> str | None:
+    """A short-lived presigned URL when the storage can make one (S3), else None (stream it instead)."""
+    storage = files_storage()
+    if not hasattr(storage, "bucket"):
+        return None
+    return storage.url(
+        key,
+        parameters={
+            "ResponseContentType": content_type,
+            "ResponseContentDisposition": f"inline; filename*=UTF-8''{_rfc5987(filename)}",
+        },
+    )
+
+
+def _rfc5987(filename: str) -> str:
+    from urllib.parse import quote
+
+    return quote(filename, safe="")

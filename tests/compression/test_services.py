@@ -1,0 +1,66 @@
+"""Services end to end, eager Celery: submit → process → files that decode to the reported sizes."""
+
+from __future__ import annotations
+
+import pytest
+
+from compression import selectors, services
+from compression.models import OptimizedImage, OriginalImage, Status
+from compression.storage import file_read
+from tests.compression.pipeline_support import SAMPLES, decoded_size, options, upload
+
+BASE = "https://crush.test"
+
+
+def _assert_files_decode(original: OriginalImage, fmt: str) -> None:
+    assert original.status == Status.COMPLETED, original.error_msg
+    rows = list(original.optimized_images.order_by("id"))
+    assert [row.style for row in rows] == ["original", "thumb", "square"]
+    for row in rows:
+        assert row.status == Status.COMPLETED, row.error_msg
+        data = file_read(key=row.file.key)
+        assert len(data) == row.size == row.file.size
+        assert row.file_type == original.file_type
+        width, height = decoded_size(data, fmt)
+        if fmt not in ("pdf", "svg"):
+            assert (width, height) == (row.width, row.height)
+    main = rows[0]
+    assert main.size <= original.size
+
+
+@pytest.mark.parametrize("fmt", list(SAMPLES))
+def test_original_image_submit_sync_completes_every_style(account, fmt: str) -> None:
+    name, content_type, build = SAMPLES[fmt]
+    data = build()
+
+    original = services.original_image_submit(
+        account=account,
+        options=options(),
+        base_url=BASE,
+        upload=upload(name, data, content_type),
+        synchronous=True,
+    )
+
+    assert original.size == len(data)
+    assert original.filename == name
+    _assert_files_decode(original, fmt)
+
+
+@pytest.mark.parametrize("fmt", list(SAMPLES))
+def test_original_image_submit_async_enqueues_then_completes(
+    account, django_capture_on_commit_callbacks, fmt: str
+) -> None:
+    name, _content_type, build = SAMPLES[fmt]
+    data = build()
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        original = services.original_image_submit(
+            account=account, options=options(), base_url=BASE, upload=upload(name, data), synchronous=False
+        )
+    assert original.status == Status.ENQUEUED
+    assert len(callbacks) == 1
+    callbacks[0]()
+
+    original = selectors.original_image_get(account=account, original_image_id=original.id)
+    _assert_files_decode(original, fmt)
+    assert OptimizedImage.objects.filter(original=original).count() == 3
