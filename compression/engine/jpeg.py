@@ -2,8 +2,10 @@
 
 import logging
 import struct
+from collections.abc import Callable
 
 import mozjpeg_lossless_optimization as mlo
+import pyjpegli
 import pyvips
 
 from .decode import check_deadline, load, orientation, oriented_size, vips_errors, watch
@@ -13,7 +15,7 @@ from .limits import guard_raster
 from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
 from .resize import resize_image, target_geometry
 from .result import Result, finish
-from .search import Candidate, search_setting
+from .search import TARGET_SCORE, Candidate, search_setting
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +32,17 @@ LOSSLESS_RESIZED_QUALITY = 95
 # Balanced search: the range of mozjpeg qualities, and how the score moves per quality step
 # (measured on photos around a score of 80).
 BALANCED_FIRST_QUALITY = 80
-BALANCED_QUALITY_RANGE = (40, 98)
-BALANCED_SLOPE = 0.8
+BALANCED_QUALITY_RANGE = (30, 98)
+BALANCED_SLOPE = 0.65
 BALANCED_MAX_EVALS = 4
-BALANCED_TOLERANCE = 2
+BALANCED_TOLERANCE = 1
+# jpegli takes the whole image as one packed RGB buffer (3 bytes/px); above this size balanced
+# uses mozjpeg only, which streams.
+JPEGLI_MAX_PIXELS = 40_000_000
+# Trying a baseline encode next to the progressive one is only worth it for small images.
+BASELINE_TRIAL_MAX_PIXELS = 1_000_000
+# Quality step used to bracket an output size before bisecting.
+BRACKET_STEP = 4
 _ICC_MARKER = b"ICC_PROFILE\x00"
 _ICC_CHUNK_BYTES = 65519
 
@@ -48,10 +57,42 @@ def keep_flags(options: CompressOptions) -> str:
 
 
 def mozjpeg_encode(
-    image: pyvips.Image, quality: int, keep: str, deadline: float | None, *, progressive: bool = True
+    image: pyvips.Image,
+    quality: int,
+    keep: str,
+    deadline: float | None,
+    *,
+    progressive: bool = True,
+    subsample: str = "auto",
 ) -> bytes:
+    settings = dict(MOZJPEG, optimize_scans=progressive)
     with vips_errors(deadline):
-        return watch(image, deadline).jpegsave_buffer(Q=quality, interlace=progressive, keep=keep, **MOZJPEG)
+        return watch(image, deadline).jpegsave_buffer(
+            Q=quality, interlace=progressive, keep=keep, subsample_mode=subsample, **settings
+        )
+
+
+def mozjpeg_best(
+    image: pyvips.Image, quality: int, keep: str, deadline: float | None, *, subsample: str = "auto"
+) -> bytes:
+    """Progressive scans, or baseline where that is smaller (some small images); same pixels."""
+    if image.width * image.height > BASELINE_TRIAL_MAX_PIXELS:
+        return mozjpeg_encode(image, quality, keep, deadline, subsample=subsample)
+    with vips_errors(deadline):
+        image = image.copy_memory()  # encoded twice: a sequential source can be read only once
+    progressive = mozjpeg_encode(image, quality, keep, deadline, subsample=subsample)
+    baseline = mozjpeg_encode(image, quality, keep, deadline, progressive=False, subsample=subsample)
+    return baseline if len(baseline) < len(progressive) else progressive
+
+
+def jpegli_encode(image: pyvips.Image, quality: int, profile: bytes | None, deadline: float | None) -> bytes:
+    """jpegli (8-bit sRGB in), then a lossless pass for optimised Huffman tables and progressive
+    scans; the ICC profile is carried over."""
+    check_deadline(deadline)
+    with vips_errors(deadline):
+        pixels = image.write_to_memory()
+    encoded = mlo.optimize(pyjpegli.encode(pixels, image.width, image.height, quality=quality))
+    return insert_segments(encoded, icc_segments(profile)) if profile else encoded
 
 
 def _exif_orientation_segment(value: int) -> bytes:
@@ -141,7 +182,7 @@ def compress_jpeg(
     keep = keep_flags(options)
     out_size = (image.width, image.height)
     if options.compression_type is CompressionType.LOSSY:
-        out = mozjpeg_encode(image, level_to_quality(options.level), keep, deadline)
+        out = mozjpeg_best(image, level_to_quality(options.level), keep, deadline)
         return finish(data, out, Format.JPEG, out_size, score=None, resized=resized)
     if options.compression_type is CompressionType.LOSSLESS:
         out = mozjpeg_encode(image, LOSSLESS_RESIZED_QUALITY, keep, deadline)
@@ -151,35 +192,121 @@ def compress_jpeg(
 
 
 def balanced(image: pyvips.Image, keep: str, deadline: float | None) -> tuple[bytes, float]:
-    """Smallest mozjpeg output scoring at least 80 against ``image`` at full resolution."""
+    """Smallest output scoring at least 80 against ``image`` at full resolution, across encoders.
+
+    jpegli (when it can carry the metadata) is searched first: it is usually smallest near a score of
+    80. Every other encoder then gets one evaluation, at the largest quality whose output is still
+    smaller than the best so far; only if that passes is it searched further down. So an encoder
+    that loses costs one score, and a search never compares outputs of different scores.
+    """
     from .quality import Reference
 
     with vips_errors(deadline):
         image = image.copy_memory()
         reference = Reference(image)
 
-    def evaluate(quality: int) -> Candidate:
-        encoded = mozjpeg_encode(image, quality, keep, deadline)
+    def scored(setting: int, encoded: bytes) -> Candidate:
         with vips_errors(deadline):
             decoded = pyvips.Image.new_from_buffer(encoded, "")
-            score = reference.score(decoded)
-        return Candidate(quality, encoded, score)
+            return Candidate(setting, encoded, reference.score(decoded))
 
-    best, tried = search_setting(
-        evaluate,
-        first=BALANCED_FIRST_QUALITY,
-        low=BALANCED_QUALITY_RANGE[0],
-        high=BALANCED_QUALITY_RANGE[1],
-        slope=BALANCED_SLOPE,
-        max_evals=BALANCED_MAX_EVALS,
-        tolerance=BALANCED_TOLERANCE,
-        deadline=deadline,
-    )
+    encoders = _encoders(image, keep, deadline)
+    best: Candidate | None = None
+    tried: list[Candidate] = []
+    for name, encode in encoders:
+        cache: dict[int, bytes] = {}
+
+        def cached(
+            quality: int, encode: Callable[[int], bytes] = encode, cache: dict[int, bytes] = cache
+        ) -> bytes:
+            if quality not in cache:
+                cache[quality] = encode(quality)
+            return cache[quality]
+
+        if best is None:
+            first = BALANCED_FIRST_QUALITY
+        else:
+            under = _largest_quality_under(cached, len(best.data), best.setting, deadline)
+            if under is None:
+                continue
+            probe = scored(under, cached(under))
+            tried.append(probe)
+            logger.debug(
+                "jpeg balanced %s probe: q%d %d bytes %.1f", name, under, len(probe.data), probe.score
+            )
+            if probe.score < TARGET_SCORE:
+                continue
+            first = under
+        found, evaluations = search_setting(
+            lambda q, cached=cached: scored(q, cached(q)),  # type: ignore[misc]
+            first=first,
+            low=BALANCED_QUALITY_RANGE[0],
+            high=BALANCED_QUALITY_RANGE[1],
+            slope=BALANCED_SLOPE,
+            max_evals=BALANCED_MAX_EVALS,
+            tolerance=BALANCED_TOLERANCE,
+            deadline=deadline,
+        )
+        tried += evaluations
+        if found is not None and (best is None or len(found.data) < len(best.data)):
+            best = found
+        logger.debug(
+            "jpeg balanced %s: %s", name, [(c.setting, len(c.data), round(c.score, 1)) for c in evaluations]
+        )
     if best is None:
         best = max(tried, key=lambda c: c.score)
-    # Progressive scans are usually smaller; small images sometimes do better as baseline.
-    baseline = mozjpeg_encode(image, best.setting, keep, deadline, progressive=False)
-    if len(baseline) < len(best.data):
-        best = Candidate(best.setting, baseline, best.score)
-    logger.debug("jpeg balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
     return best.data, best.score
+
+
+def _encoders(
+    image: pyvips.Image, keep: str, deadline: float | None
+) -> list[tuple[str, Callable[[int], bytes]]]:
+    """Candidate encoders for ``balanced``, the usual winner first."""
+    encoders: list[tuple[str, Callable[[int], bytes]]] = []
+    if image.bands == 3 and keep == "icc" and image.width * image.height <= JPEGLI_MAX_PIXELS:
+        profile = image.get("icc-profile-data") if image.get_typeof("icc-profile-data") else None
+        encoders.append(("jpegli", lambda q: jpegli_encode(image, q, profile, deadline)))
+    encoders.append(("mozjpeg", lambda q: mozjpeg_best(image, q, keep, deadline)))
+    if image.bands >= 3:
+        encoders.append(("mozjpeg 4:4:4", lambda q: mozjpeg_best(image, q, keep, deadline, subsample="off")))
+    return encoders
+
+
+def _largest_quality_under(
+    encode: Callable[[int], bytes], size: int, hint: int, deadline: float | None
+) -> int | None:
+    """The largest quality in range whose output is smaller than ``size`` bytes (None if even the
+    lowest is not): bracketed by doubling steps from ``hint``, then bisected (sizes grow with quality)."""
+    low, high = BALANCED_QUALITY_RANGE
+    quality = min(max(hint, low), high)
+    step = BRACKET_STEP
+    if len(encode(quality)) < size:
+        below, above = quality, high + 1
+        while quality < high:
+            check_deadline(deadline)
+            quality = min(quality + step, high)
+            step *= 2
+            if len(encode(quality)) >= size:
+                above = quality
+                break
+            below = quality
+    else:
+        below, above = low - 1, quality
+        while quality > low:
+            check_deadline(deadline)
+            quality = max(quality - step, low)
+            step *= 2
+            if len(encode(quality)) < size:
+                below = quality
+                break
+            above = quality
+        if below < low:
+            return None
+    while above - below > 1:
+        check_deadline(deadline)
+        mid = (below + above) // 2
+        if len(encode(mid)) < size:
+            below = mid
+        else:
+            above = mid
+    return below

@@ -1,0 +1,196 @@
+import numpy as np
+import pytest
+import pyvips
+
+from compression.engine import CompressionType, CompressOptions, compress
+from compression.engine.jpeg import _largest_quality_under, jpegli_encode, level_to_quality
+from compression.engine.quality import ssimulacra2
+
+
+def photo(width: int = 320, height: int = 240, seed: int = 1) -> pyvips.Image:
+    """Smooth colour gradients plus fine noise: something a JPEG encoder has to work on."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    rgb = np.stack(
+        [
+            128 + 90 * np.sin(x / 37.0) * np.cos(y / 23.0),
+            128 + 80 * np.cos((x + y) / 51.0),
+            128 + 70 * np.sin(y / 17.0),
+        ],
+        axis=-1,
+    )
+    rgb += rng.normal(0, 12, rgb.shape)
+    image = pyvips.Image.new_from_array(np.clip(rgb, 0, 255).astype(np.uint8), interpretation="srgb")
+    return image.gaussblur(0.6).cast("uchar")
+
+
+def jpeg(image: pyvips.Image, quality: int = 95, **kwargs: object) -> bytes:
+    return image.jpegsave_buffer(Q=quality, **kwargs)
+
+
+def decode(data: bytes) -> pyvips.Image:
+    return pyvips.Image.new_from_buffer(data, "")
+
+
+def identical(a: pyvips.Image, b: pyvips.Image) -> bool:
+    return (a.width, a.height, a.bands) == (b.width, b.height, b.bands) and (a - b).abs().max() == 0
+
+
+@pytest.mark.parametrize(
+    ("level", "quality"), [(1, 1), (10, 10), (50, 50), (65, 65), (80, 80), (95, 95), (100, 100)]
+)
+def test_level_to_quality_table(level: int, quality: int) -> None:
+    assert level_to_quality(level) == quality
+
+
+def test_level_to_quality_is_monotonic_and_sizes_follow() -> None:
+    source = jpeg(photo())
+
+    sizes = [
+        len(compress(source, options=CompressOptions(compression_type="lossy", level=level)).data)
+        for level in (20, 50, 80)
+    ]
+
+    assert [level_to_quality(level) for level in range(1, 101)] == sorted(
+        level_to_quality(level) for level in range(1, 101)
+    )
+    assert sizes == sorted(sizes)
+
+
+def test_lossy_decodes_to_same_size_and_is_smaller() -> None:
+    source = jpeg(photo(), 98)
+
+    result = compress(source, options=CompressOptions(compression_type="lossy", level=70))
+
+    out = decode(result.data)
+    assert out.get("vips-loader") == "jpegload_buffer"
+    assert (out.width, out.height) == (320, 240)
+    assert len(result.data) < len(source)
+    assert not result.unchanged
+
+
+def test_lossless_keeps_pixels_identical() -> None:
+    source = jpeg(photo(), 92, optimize_coding=False)
+
+    result = compress(source, options=CompressOptions(compression_type="lossless"))
+
+    assert len(result.data) < len(source)
+    assert identical(decode(result.data), decode(source))
+
+
+def test_lossless_strip_drops_exif_but_keeps_orientation_and_icc() -> None:
+    image = photo().icc_transform("srgb", input_profile="srgb").cast("uchar").copy()
+    image.set_type(pyvips.GValue.gint_type, "orientation", 6)
+    source = jpeg(image, 92, optimize_coding=False)
+    assert decode(source).get_typeof("exif-data")
+
+    result = compress(source, options=CompressOptions(compression_type="lossless"))
+
+    out = decode(result.data)
+    assert identical(out, decode(source))
+    assert int(out.get("orientation")) == 6
+    assert out.get_typeof("icc-profile-data")
+    assert (result.width, result.height) == (240, 320)
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_lossy_strip_applies_orientation(orientation: int) -> None:
+    image = photo().copy()
+    image.set_type(pyvips.GValue.gint_type, "orientation", orientation)
+    source = jpeg(image)
+
+    result = compress(source, options=CompressOptions(compression_type="lossy", level=60))
+
+    out = decode(result.data)
+    expected = decode(source).autorot()
+    assert (out.width, out.height) == (expected.width, expected.height)
+    assert out.get_typeof("orientation") == 0 or int(out.get("orientation")) == 1
+    assert ssimulacra2(expected, out) > 50
+
+
+def test_lossy_strip_keeps_icc_profile() -> None:
+    source = jpeg(photo().icc_transform("srgb", input_profile="srgb").cast("uchar"))
+
+    out = decode(compress(source, options=CompressOptions(compression_type="lossy", level=70)).data)
+
+    assert out.get_typeof("icc-profile-data")
+
+
+def test_cmyk_jpeg_keeps_its_colours() -> None:
+    rgb = photo()
+    source = jpeg(rgb.icc_transform("cmyk", input_profile="srgb"), 95)
+    assert decode(source).interpretation == "cmyk"
+
+    result = compress(source, options=CompressOptions(compression_type="lossy", level=85))
+
+    out = decode(result.data)
+    expected = decode(source).icc_transform("srgb", embedded=True, input_profile="cmyk")
+    out_srgb = out.icc_transform("srgb", embedded=True) if out.interpretation == "cmyk" else out
+    assert abs(out_srgb.avg() - expected.avg()) < 3
+    assert ssimulacra2(expected.cast("uchar"), out_srgb.cast("uchar")) > 60
+
+
+@pytest.mark.parametrize("make", [photo, lambda: photo().colourspace("b-w")])
+def test_balanced_reaches_score_80_at_full_resolution(make) -> None:  # type: ignore[no-untyped-def]
+    image = make()
+    source = jpeg(image, 98)
+
+    result = compress(source, options=CompressOptions(compression_type="balanced"))
+
+    out = decode(result.data)
+    assert (out.width, out.height) == (image.width, image.height)
+    assert len(result.data) < len(source)
+    assert result.ssimulacra2 is not None and result.ssimulacra2 >= 80
+    assert ssimulacra2(decode(source), out) >= 80
+
+
+def test_balanced_is_not_larger_than_mozjpeg_at_the_score_it_reached() -> None:
+    source = jpeg(photo(seed=7), 98)
+
+    result = compress(source, options=CompressOptions(compression_type="balanced"))
+    lossy_at_90 = compress(source, options=CompressOptions(compression_type="lossy", level=90))
+
+    assert result.ssimulacra2 is not None
+    assert len(result.data) < len(lossy_at_90.data)
+
+
+def test_jpegli_encode_carries_the_icc_profile() -> None:
+    image = photo().icc_transform("srgb", input_profile="srgb").cast("uchar")
+    profile = image.get("icc-profile-data")
+
+    out = decode(jpegli_encode(image, 80, profile, None))
+
+    assert out.get("icc-profile-data") == profile
+    assert out.get("jpeg-multiscan") == 1
+
+
+def test_never_larger_returns_the_input() -> None:
+    source = jpeg(photo(), 30)
+
+    result = compress(source, options=CompressOptions(compression_type="lossy", level=100))
+
+    assert result.unchanged
+    assert result.data == source
+
+
+@pytest.mark.parametrize(
+    ("limit", "hint", "expected"),
+    [(500, 60, 49), (500, 30, 49), (500, 98, 49), (100, 50, None), (10_000, 50, 98)],
+)
+def test_largest_quality_under_bisects_sizes(limit: int, hint: int, expected: int | None) -> None:
+    calls: list[int] = []
+
+    def encode(quality: int) -> bytes:
+        calls.append(quality)
+        return b"x" * (quality * 10)
+
+    found = _largest_quality_under(encode, limit, hint, None)
+
+    assert found == expected
+    assert len(set(calls)) <= 10
+
+
+def test_balanced_result_type_is_reported() -> None:
+    options = CompressOptions(compression_type="balanced")
+
+    assert options.compression_type is CompressionType.BALANCED
