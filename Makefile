@@ -28,3 +28,6 @@ test: install
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy .
+
+bench-engine: install
+	$(BIN)/python bench/engine.py
