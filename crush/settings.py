@@ -221,6 +221,34 @@ CRUSH_DEFAULT_PLAN_BYTES = env.int("CRUSH_DEFAULT_PLAN_BYTES", default=1024 * 2*
 CRUSH_DEFAULT_FILE_MAX_SIZE_BYTES = env.int("CRUSH_DEFAULT_FILE_MAX_SIZE_BYTES", default=32 * 2**20)
 CRUSH_RATE_LIMIT = env.str("CRUSH_RATE_LIMIT", default="1200/min")  # per API token or key
 
+# --- webhooks (Standard Webhooks delivery to callback URLs)
+# The whole POST, connection included (API.md).
+CRUSH_WEBHOOK_TIMEOUT_SECONDS = env.float("CRUSH_WEBHOOK_TIMEOUT_SECONDS", default=15.0)
+# Waits before retries 1–9 (the Standard Webhooks schedule, about 3 days in all); then the delivery failed.
+CRUSH_WEBHOOK_RETRY_SCHEDULE_SECONDS = [
+    int(seconds)
+    for seconds in env.list(
+        "CRUSH_WEBHOOK_RETRY_SCHEDULE_SECONDS",
+        default=[5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400],
+    )
+]
+CRUSH_WEBHOOK_RETRY_SCALE = env.float("CRUSH_WEBHOOK_RETRY_SCALE", default=1.0)  # multiplies each wait
+# A callback URL whose every delivery failed for this long is disabled (5 days).
+CRUSH_WEBHOOK_DISABLE_AFTER_FAILING_SECONDS = env.int(
+    "CRUSH_WEBHOOK_DISABLE_AFTER_FAILING_SECONDS", default=5 * 86400
+)
+CRUSH_WEBHOOK_SWEEP_INTERVAL_SECONDS = env.int("CRUSH_WEBHOOK_SWEEP_INTERVAL_SECONDS", default=30)
+# A due delivery whose broker message has not run this long after it should have is enqueued again.
+CRUSH_WEBHOOK_REQUEUE_AFTER_SECONDS = env.int("CRUSH_WEBHOOK_REQUEUE_AFTER_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE["webhooks-deliveries-requeue-lost"] = {
+    "task": "webhooks.tasks.deliveries_requeue_lost_task",
+    "schedule": CRUSH_WEBHOOK_SWEEP_INTERVAL_SECONDS,
+}
+CELERY_BEAT_SCHEDULE["webhooks-events-prune"] = {
+    "task": "webhooks.tasks.webhook_events_prune_task",
+    "schedule": 86400,
+}
+
 # --- REST framework and OpenAPI
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
