@@ -437,7 +437,7 @@ def _process_claimed(original: OriginalImage) -> None:
         )
         try:
             # No engine deadline: the libvips progress callback of engine.decode.watch aborts the process
-            # (ffi handle collected); the hard Celery time limit bounds the job. TODO(#4): pass one once fixed.
+            # (ffi handle collected); the hard Celery time limit bounds the job. TODO(#4): add it when fixed.
             result = engine.compress(data, options=options, resize=spec, limits=limits)
         except EngineError as exc:
             if is_original and isinstance(exc, UNREADABLE_ERRORS):

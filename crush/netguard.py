@@ -139,7 +139,8 @@ def _embedded_v4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None
 def address_refusal(address: IPAddress, *, allow_private: bool) -> str | None:
     """Why `address` may not be connected to ("a loopback", …), or None when it may."""
     if isinstance(address, ipaddress.IPv6Address):
-        address = (address.scoped_id and ipaddress.IPv6Address(address.exploded.split("%")[0])) or address
+        if address.scope_id:
+            address = ipaddress.IPv6Address(str(address).split("%")[0])  # fe80::1%eth0 is still fe80::1
         embedded = _embedded_v4(address)
         if embedded is not None:
             reason = address_refusal(embedded, allow_private=allow_private)
