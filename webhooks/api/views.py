@@ -1,0 +1,160 @@
+"""/v1/callback_urls and /v1/webhook_events (API.md §1 "Endpoints" and "Webhooks")."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.paginator import Paginator
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api.base import AccountApi
+from crush.timestamps import UtcTimestampField
+from webhooks import selectors, services
+from webhooks.models import WebhookEvent
+
+DEFAULT_PER_PAGE = 25
+MAX_PER_PAGE = 100
+
+
+class CallbackUrlSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.CharField()
+    disabled = serializers.SerializerMethodField(
+        help_text="True once deliveries stopped (410, 5 days failing)"
+    )
+    created_at = UtcTimestampField()
+
+    def get_disabled(self, callback_url: Any) -> bool:
+        return not callback_url.is_active
+
+
+class CallbackUrlListCreateApi(AccountApi):
+    """GET lists, POST creates: one path, so one view with both operations."""
+
+    class InputSerializer(serializers.Serializer):
+        url = serializers.CharField(max_length=2048, trim_whitespace=True)
+
+    class ListOutputSerializer(serializers.Serializer):
+        callback_urls = CallbackUrlSerializer(many=True)
+
+    class CreatedSerializer(CallbackUrlSerializer):
+        secret = serializers.CharField(help_text="whsec_…: the signing secret, shown only in this answer")
+
+    @extend_schema(operation_id="callback_urls_list", responses={200: ListOutputSerializer})
+    def get(self, request: Request) -> Response:
+        callback_urls = selectors.callback_url_list(account=request.account)  # type: ignore[attr-defined]
+        return Response(self.ListOutputSerializer({"callback_urls": callback_urls}).data)
+
+    @extend_schema(
+        operation_id="callback_urls_create",
+        request=InputSerializer,
+        responses={
+            201: inline_serializer("CallbackUrlCreated", fields={"callback_url": CreatedSerializer()}),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        callback_url = services.callback_url_create(
+            account=request.account,  # type: ignore[attr-defined]
+            url=data.validated_data["url"],
+        )
+        return Response(
+            {"callback_url": self.CreatedSerializer(callback_url).data}, status=status.HTTP_201_CREATED
+        )
+
+
+class CallbackUrlDeleteApi(AccountApi):
+    @extend_schema(operation_id="callback_urls_delete", responses={204: None})
+    def delete(self, request: Request, callback_url_id: int) -> Response:
+        callback_url = selectors.callback_url_get(
+            account=request.account,  # type: ignore[attr-defined]
+            callback_url_id=callback_url_id,
+        )
+        services.callback_url_delete(callback_url=callback_url)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DeliverySerializer(serializers.Serializer):
+    callback_url_id = serializers.IntegerField(allow_null=True)
+    url = serializers.SerializerMethodField()
+    status = serializers.CharField()
+    attempts = serializers.IntegerField()
+    last_status_code = serializers.IntegerField(allow_null=True)
+    last_error = serializers.CharField()
+    next_attempt_at = UtcTimestampField()
+    delivered_at = UtcTimestampField()
+
+    def get_url(self, delivery: Any) -> str | None:
+        return delivery.callback_url.url if delivery.callback_url is not None else None
+
+
+class WebhookEventSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id", help_text="evt_…, the webhook-id header")
+    event = serializers.CharField(source="event_type")
+    image_id = serializers.IntegerField()
+    created_at = UtcTimestampField()
+    payload = serializers.SerializerMethodField(help_text="The body as sent")
+    deliveries = DeliverySerializer(many=True)
+
+    def get_payload(self, webhook_event: WebhookEvent) -> dict:
+        return json.loads(webhook_event.body)
+
+
+class PaginationSerializer(serializers.Serializer):
+    current = serializers.IntegerField()
+    per_page = serializers.IntegerField()
+    count = serializers.IntegerField()
+    total_pages = serializers.IntegerField()
+    total_count = serializers.IntegerField()
+
+
+class WebhookEventListApi(AccountApi):
+    class InputSerializer(serializers.Serializer):
+        page = serializers.IntegerField(min_value=1, default=1)
+        per_page = serializers.IntegerField(min_value=1, max_value=MAX_PER_PAGE, default=DEFAULT_PER_PAGE)
+
+    class OutputSerializer(serializers.Serializer):
+        webhook_events = WebhookEventSerializer(many=True)
+        pagination = PaginationSerializer()
+
+    @extend_schema(
+        operation_id="webhook_events_list",
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("per_page", int)],
+        responses={200: OutputSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        per_page = params.validated_data["per_page"]
+        events = selectors.webhook_event_list(account=request.account)  # type: ignore[attr-defined]
+        paginator = Paginator(events, per_page)
+        number = params.validated_data["page"]
+        rows = list(paginator.page(number).object_list) if number <= paginator.num_pages else []
+        pagination = {
+            "current": number,
+            "per_page": per_page,
+            "count": len(rows),
+            "total_pages": paginator.num_pages if paginator.count else 0,
+            "total_count": paginator.count,
+        }
+        return Response(self.OutputSerializer({"webhook_events": rows, "pagination": pagination}).data)
+
+
+class WebhookEventResendApi(AccountApi):
+    class OutputSerializer(serializers.Serializer):
+        webhook_event = WebhookEventSerializer()
+
+    @extend_schema(operation_id="webhook_events_resend", request=None, responses={202: OutputSerializer})
+    def post(self, request: Request, event_id: str) -> Response:
+        account = request.account  # type: ignore[attr-defined]
+        webhook_event = selectors.webhook_event_get(account=account, public_id=event_id)
+        services.webhook_event_resend(webhook_event=webhook_event)
+        webhook_event = selectors.webhook_event_get(account=account, public_id=event_id)
+        return Response(
+            self.OutputSerializer({"webhook_event": webhook_event}).data, status=status.HTTP_202_ACCEPTED
+        )

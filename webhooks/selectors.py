@@ -1,0 +1,39 @@
+"""Reads of webhook data; every tenant query is scoped by `account`."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+
+from accounts.models import Account
+from crush.errors import NotFound
+from webhooks.models import CallbackUrl, Delivery, WebhookEvent
+
+
+def callback_url_list(*, account: Account) -> QuerySet[CallbackUrl]:
+    """The account's own callback URLs (a sub-account's are its own), active and disabled, oldest first."""
+    return CallbackUrl.objects.filter(account=account).order_by("id")
+
+
+def callback_url_get(*, account: Account, callback_url_id: int) -> CallbackUrl:
+    callback_url = CallbackUrl.objects.filter(account=account, pk=callback_url_id).first()
+    if callback_url is None:
+        raise NotFound()
+    return callback_url
+
+
+def webhook_event_list(*, account: Account) -> QuerySet[WebhookEvent]:
+    """Newest first, with deliveries (and their URL) prefetched: two queries per page."""
+    return (
+        WebhookEvent.objects.filter(account=account)
+        .order_by("-created_at", "-id")
+        .prefetch_related(
+            Prefetch("deliveries", queryset=Delivery.objects.select_related("callback_url").order_by("id"))
+        )
+    )
+
+
+def webhook_event_get(*, account: Account, public_id: str) -> WebhookEvent:
+    webhook_event = webhook_event_list(account=account).filter(public_id=public_id).first()
+    if webhook_event is None:
+        raise NotFound()
+    return webhook_event
