@@ -1,3 +1,8 @@
 from django.urls import URLPattern
 
-urlpatterns: list[URLPattern] = []
+from accounts.api.views import ShopApi
+from crush.routing import slash_optional
+
+urlpatterns: list[URLPattern] = [
+    *slash_optional("shop", ShopApi.as_view(), "shop"),
+]

@@ -1,0 +1,36 @@
+"""The `shop` object of /v1/shop (API.md §1, "Endpoints")."""
+
+from rest_framework import serializers
+
+from accounts.models import CompressionType
+from crush.timestamps import UtcTimestampField
+
+
+class CallbackUrlRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.URLField()
+
+
+class PlanDataSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    price = serializers.DecimalField(max_digits=10, decimal_places=2, coerce_to_string=False)
+    bytes = serializers.IntegerField(
+        allow_null=True, help_text="Monthly allowance of original bytes; null: unlimited"
+    )
+    quota_usage = serializers.IntegerField(help_text="Original bytes counted this calendar month (UTC)")
+
+
+class ShopSerializer(serializers.Serializer):
+    login = serializers.CharField()
+    email = serializers.EmailField()
+    compression_type = serializers.ChoiceField(choices=CompressionType.choices)
+    compression_level_jpg = serializers.IntegerField()
+    compression_level_png = serializers.IntegerField()
+    compression_level_gif = serializers.IntegerField()
+    charged_at = UtcTimestampField(allow_null=True)
+    next_charge_at = UtcTimestampField(allow_null=True)
+    created_at = UtcTimestampField()
+    updated_at = UtcTimestampField()
+    callback_urls = CallbackUrlRefSerializer(many=True)
+    plan_data = PlanDataSerializer()

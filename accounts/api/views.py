@@ -1,0 +1,88 @@
+"""GET and PATCH /v1/shop: the authenticated account's settings, plan and this month's usage (API.md §1)."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts import selectors, services
+from accounts.api.base import AccountApi
+from accounts.api.serializers import ShopSerializer
+from accounts.models import Account, CompressionType
+
+LEVEL_MIN = 1
+LEVEL_MAX = 100
+
+
+def _callback_urls(account: Account) -> list[dict[str, Any]]:
+    """`[{"id", "url"}]` of the account's callback URLs; empty until the webhooks app provides them."""
+    return []
+
+
+def _shop(account: Account) -> dict[str, Any]:
+    return {
+        "login": account.login,
+        "email": account.email,
+        "compression_type": account.compression_type,
+        "compression_level_jpg": account.compression_level_jpg,
+        "compression_level_png": account.compression_level_png,
+        "compression_level_gif": account.compression_level_gif,
+        "charged_at": account.charged_at,
+        "next_charge_at": account.next_charge_at,
+        "created_at": account.created_at,
+        "updated_at": account.updated_at,
+        "callback_urls": _callback_urls(account),
+        "plan_data": {
+            "code": account.plan_code,
+            "name": account.plan_name,
+            "price": account.plan_price,
+            "bytes": account.plan_bytes,
+            "quota_usage": selectors.quota_used_this_month(account=account),
+        },
+    }
+
+
+class ShopApi(AccountApi):
+    """One view for both methods of /v1/shop (a URL maps to one view class)."""
+
+    class InputSerializer(serializers.Serializer):
+        """Every field optional; unknown fields are ignored."""
+
+        compression_type = serializers.ChoiceField(choices=CompressionType.choices, required=False)
+        compression_level_jpg = serializers.IntegerField(
+            min_value=LEVEL_MIN, max_value=LEVEL_MAX, required=False
+        )
+        compression_level_png = serializers.IntegerField(
+            min_value=LEVEL_MIN, max_value=LEVEL_MAX, required=False
+        )
+        compression_level_gif = serializers.IntegerField(
+            min_value=LEVEL_MIN, max_value=LEVEL_MAX, required=False
+        )
+        email = serializers.EmailField(allow_blank=True, max_length=254, required=False)
+
+        class Meta:
+            ref_name = "ShopUpdate"
+
+    class OutputSerializer(serializers.Serializer):
+        shop = ShopSerializer()
+
+        class Meta:
+            ref_name = "ShopResponse"
+
+    @extend_schema(operation_id="shop_retrieve", responses={200: OutputSerializer})
+    def get(self, request: Request) -> Response:
+        account = request.account  # type: ignore[attr-defined]
+
+        return Response(self.OutputSerializer({"shop": _shop(account)}).data)
+
+    @extend_schema(operation_id="shop_update", request=InputSerializer, responses={200: OutputSerializer})
+    def patch(self, request: Request) -> Response:
+        params = self.InputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        account = request.account  # type: ignore[attr-defined]
+
+        account = services.account_update(account=account, **params.validated_data)
+
+        return Response(self.OutputSerializer({"shop": _shop(account)}).data)
