@@ -9,6 +9,7 @@ from crush.timestamps import UtcTimestampField
 class CallbackUrlRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     url = serializers.URLField()
+    disabled = serializers.BooleanField(help_text="Deliveries stopped (410 answer or 5 days failing)")
 
 
 class PlanDataSerializer(serializers.Serializer):

@@ -11,14 +11,18 @@ from accounts import selectors, services
 from accounts.api.base import AccountApi
 from accounts.api.serializers import ShopSerializer
 from accounts.models import Account, CompressionType
+from webhooks.selectors import callback_url_list
 
 LEVEL_MIN = 1
 LEVEL_MAX = 100
 
 
 def _callback_urls(account: Account) -> list[dict[str, Any]]:
-    """`[{"id", "url"}]` of the account's callback URLs; empty until the webhooks app provides them."""
-    return []
+    """`[{"id", "url", "disabled"}]` of the account's callback URLs (disabled ones receive nothing)."""
+    return [
+        {"id": callback_url.id, "url": callback_url.url, "disabled": not callback_url.is_active}
+        for callback_url in callback_url_list(account=account)
+    ]
 
 
 def _shop(account: Account) -> dict[str, Any]:

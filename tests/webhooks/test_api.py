@@ -230,3 +230,20 @@ def test_webhook_event_resend_without_active_url_is_409(api, account, callback_u
     # then
     assert response.status_code == 409
     assert "message" in response.json()
+
+
+def test_shop_lists_the_accounts_callback_urls_with_their_state(api, account):
+    # given
+    active = services.callback_url_create(account=account, url="http://127.0.0.1:9/a")
+    disabled = services.callback_url_create(account=account, url="http://127.0.0.1:9/b")
+    services.callback_url_disable(callback_url_id=disabled.id, reason="test")
+    services.callback_url_create(account=AccountFactory(), url="http://127.0.0.1:9/other")
+
+    # when
+    response = api.get("/v1/shop")
+
+    # then
+    assert response.json()["shop"]["callback_urls"] == [
+        {"id": active.id, "url": "http://127.0.0.1:9/a", "disabled": False},
+        {"id": disabled.id, "url": "http://127.0.0.1:9/b", "disabled": True},
+    ]
