@@ -1,0 +1,238 @@
+"""Input shapes of the /v1/ compression endpoints, and the output shapes that document `presenters`' dicts.
+
+Serializers check shape only (types, ranges, lengths, names); the service checks the rules (resize geometry
+per strategy, quota, file type).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from accounts.models import CompressionType
+from compression.engine import ResizeStrategy
+from compression.models import OptimizedImage, Status
+from compression.services import MAX_ORIGIN_CHARS, MAX_STYLE_CHARS, StyleRequest, SubmitOptions
+from crush.errors import ValidationFailed
+from crush.timestamps import UtcTimestampField
+
+MAX_IMAGE_URL_CHARS = 2048
+MAX_BACKGROUND_CHARS = 32
+PER_PAGE_DEFAULT = 25
+PER_PAGE_MAX = 100
+
+
+def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    """The serializer's validated data, or ValidationFailed (422) with API.md's `{field: [messages]}`."""
+    serializer = serializer_class(data=data)
+    if not serializer.is_valid():
+        raise ValidationFailed(errors_flat(serializer.errors))
+    return dict(serializer.validated_data)
+
+
+def errors_flat(errors: Any) -> dict[str, list[str]]:
+    """DRF errors with nested ones (`{"resize": {0: {"width": [...]}}}`) flattened under their top field:
+    `{"resize": ["resize[0].width: A valid integer is required."]}`."""
+    if not isinstance(errors, dict):
+        return {"non_field_errors": _messages(errors, "")}
+    flat: dict[str, list[str]] = {}
+    for field, detail in errors.items():
+        if isinstance(detail, list) and not any(isinstance(item, (dict, list)) for item in detail):
+            flat[str(field)] = [str(item) for item in detail]
+        else:
+            flat[str(field)] = _messages(detail, str(field))
+    return flat
+
+
+def _messages(detail: Any, path: str) -> list[str]:
+    if isinstance(detail, dict):
+        messages: list[str] = []
+        for key, value in detail.items():
+            if isinstance(key, int) or str(key).isdigit():
+                messages += _messages(value, f"{path}[{key}]")
+            elif key == "non_field_errors":
+                messages += _messages(value, path)
+            else:
+                messages += _messages(value, f"{path}.{key}" if path else str(key))
+        return messages
+    if isinstance(detail, list):
+        return [message for item in detail for message in _messages(item, path)]
+    return [f"{path}: {detail}" if path else str(detail)]
+
+
+class StyleInputSerializer(serializers.Serializer):
+    style = serializers.CharField(
+        max_length=MAX_STYLE_CHARS, help_text="Name of the style, unique per request"
+    )
+    strategy = serializers.ChoiceField(
+        choices=[strategy.value for strategy in ResizeStrategy],
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="Default fit",
+    )
+    width = serializers.IntegerField(min_value=0, required=False, allow_null=True, help_text="Pixels")
+    height = serializers.IntegerField(min_value=0, required=False, allow_null=True, help_text="Pixels")
+    background = serializers.CharField(
+        max_length=MAX_BACKGROUND_CHARS,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="fill only: CSS colour, default white (or transparent with alpha)",
+    )
+
+    def validate_style(self, value: str) -> str:
+        if any(unicodedata.category(char)[0] == "C" for char in value):
+            raise serializers.ValidationError("Style names cannot contain control characters.")
+        if value == OptimizedImage.ORIGINAL_STYLE:
+            raise serializers.ValidationError(
+                f"The style name '{OptimizedImage.ORIGINAL_STYLE}' is reserved."
+            )
+        return value
+
+
+class CompressInputSerializer(serializers.Serializer):
+    """The fields of both compress endpoints (API.md §1 "Compression parameters"); unknown ones ignored."""
+
+    file = serializers.FileField(
+        required=False, allow_empty_file=True, use_url=False, help_text="The image or PDF (multipart only)"
+    )
+    image_url = serializers.CharField(
+        max_length=MAX_IMAGE_URL_CHARS,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="http(s) URL to download the image from; may carry user:pass@ for basic auth",
+    )
+    compression_type = serializers.ChoiceField(
+        choices=CompressionType.values, required=False, allow_null=True, allow_blank=True
+    )
+    compression_level = serializers.IntegerField(
+        min_value=1, max_value=100, required=False, allow_null=True, help_text="Quality of lossy (1-100)"
+    )
+    resize = serializers.ListField(
+        child=StyleInputSerializer(),
+        required=False,
+        allow_null=True,
+        help_text="Resize styles (at most 10); form bodies may send resize[][style]=… or one JSON string",
+    )
+    strip_tags = serializers.BooleanField(required=False, default=True)
+    origin = serializers.CharField(
+        max_length=MAX_ORIGIN_CHARS,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="Statistics tag; default file for uploads, url for image_url",
+    )
+
+    def validate_resize(self, value: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+        styles = value or []
+        if len(styles) > settings.CRUSH_MAX_RESIZE_STYLES:
+            raise serializers.ValidationError(f"At most {settings.CRUSH_MAX_RESIZE_STYLES} resize styles.")
+        names = [style["style"] for style in styles]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise serializers.ValidationError(
+                [f"The style name '{name}' is used twice." for name in duplicates]
+            )
+        return styles
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if (attrs.get("file") is None) == (not attrs.get("image_url")):
+            raise serializers.ValidationError(
+                {"file": ["Send either a file or an image_url, not both or neither."]}
+            )
+        return attrs
+
+    @staticmethod
+    def options(attrs: dict[str, Any]) -> SubmitOptions:
+        return SubmitOptions(
+            compression_type=attrs.get("compression_type") or None,
+            compression_level=attrs.get("compression_level"),
+            resize=tuple(
+                StyleRequest(
+                    style=style["style"],
+                    strategy=style.get("strategy") or ResizeStrategy.FIT.value,
+                    width=style.get("width"),
+                    height=style.get("height"),
+                    background=style.get("background") or None,
+                )
+                for style in attrs.get("resize") or ()
+            ),
+            strip_tags=attrs["strip_tags"],
+            origin=attrs.get("origin") or None,
+        )
+
+
+class PageInputSerializer(serializers.Serializer):
+    page = serializers.IntegerField(min_value=1, required=False, default=1)
+    per_page = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        default=PER_PAGE_DEFAULT,
+        help_text=f"At most {PER_PAGE_MAX}; larger values are lowered to {PER_PAGE_MAX}",
+    )
+
+
+# --- output shapes (the dicts of compression.presenters; documented for the schema) ------------------
+
+
+class OptimizedImageOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Status.values)
+    error_msg = serializers.CharField(allow_null=True)
+    compression_type = serializers.ChoiceField(choices=CompressionType.values)
+    compression_level = serializers.IntegerField(allow_null=True)
+    style = serializers.CharField(help_text='"original" (same dimensions) or the name of a resize style')
+    strategy = serializers.CharField(allow_null=True)
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+    background = serializers.CharField(allow_null=True)
+    size = serializers.IntegerField(allow_null=True, help_text="Bytes")
+    saved_bytes = serializers.IntegerField(allow_null=True, help_text="Bytes saved against the original")
+    ssimulacra2 = serializers.FloatField(allow_null=True, help_text="Score achieved (balanced), else null")
+    file_type = serializers.CharField(allow_null=True)
+    filename = serializers.CharField()
+    link = serializers.URLField(allow_null=True)
+    expire_at = UtcTimestampField()
+    created_at = UtcTimestampField()
+    updated_at = UtcTimestampField()
+
+
+class OriginalImageOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    compression_type = serializers.ChoiceField(choices=CompressionType.values)
+    compression_level = serializers.IntegerField(allow_null=True)
+    origin = serializers.CharField()
+    size = serializers.IntegerField(allow_null=True, help_text="Bytes; null while an image_url job waits")
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+    file_type = serializers.CharField(allow_null=True)
+    filename = serializers.CharField()
+    status = serializers.ChoiceField(choices=Status.values)
+    error_msg = serializers.CharField(allow_null=True)
+    created_at = UtcTimestampField()
+    updated_at = UtcTimestampField()
+    expire_at = UtcTimestampField()
+    link = serializers.URLField(allow_null=True)
+    optimized_images = OptimizedImageOutputSerializer(many=True)
+
+
+class OriginalImageEnvelopeSerializer(serializers.Serializer):
+    original_image = OriginalImageOutputSerializer()
+
+
+class PaginationOutputSerializer(serializers.Serializer):
+    current = serializers.IntegerField(help_text="This page's number (from 1)")
+    per_page = serializers.IntegerField()
+    count = serializers.IntegerField(help_text="Items on this page")
+    total_pages = serializers.IntegerField()
+    total_count = serializers.IntegerField()
+
+
+class OriginalImageListOutputSerializer(serializers.Serializer):
+    original_images = OriginalImageOutputSerializer(many=True)
+    pagination = PaginationOutputSerializer()

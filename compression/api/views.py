@@ -1,0 +1,163 @@
+"""/v1/compress, /v1/original_images (+ the /v1/images alias): validate input → service/selector → present.
+
+`original_images` answers GET (list) and POST (async submit) on one path, and `original_images/{id}` GET and
+DELETE, so those pairs share a view class: Django routes a path to one view.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api.base import AccountApi
+from compression.api.parsing import COMPRESS_PARSERS, body_size_check, compress_input
+from compression.api.schema import COMPRESS_EXAMPLES, COMPRESS_REQUEST, error_responses
+from compression.api.serializers import (
+    PER_PAGE_MAX,
+    CompressInputSerializer,
+    OriginalImageEnvelopeSerializer,
+    OriginalImageListOutputSerializer,
+    PageInputSerializer,
+    validated,
+)
+from compression.presenters import original_image_data
+from compression.selectors import original_image_get, original_image_list
+from compression.services import original_image_delete, original_image_submit
+
+_SUBMIT_ERRORS = error_responses(401, 403, 413, 415, 422, 429)
+_READ_ERRORS = error_responses(401, 404, 429)
+_LIST_SCHEMA: dict[str, Any] = {
+    "parameters": [
+        OpenApiParameter("page", int, description="From 1 (default 1)"),
+        OpenApiParameter("per_page", int, description=f"Default 25, at most {PER_PAGE_MAX}"),
+    ],
+    "responses": {200: OriginalImageListOutputSerializer, **error_responses(401, 422, 429)},
+}
+
+
+def base_url(request: Request) -> str:
+    """The absolute base links are built from (the request's scheme and host), without a trailing slash."""
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+def _submit(request: Request, *, synchronous: bool) -> dict[str, Any]:
+    account = request.account  # type: ignore[attr-defined]
+    body_size_check(request, max_file_bytes=account.file_max_size)
+    attrs = validated(CompressInputSerializer, compress_input(request))
+    original = original_image_submit(
+        account=account,
+        options=CompressInputSerializer.options(attrs),
+        base_url=base_url(request),
+        upload=attrs.get("file"),
+        image_url=attrs.get("image_url") or None,
+        synchronous=synchronous,
+    )
+    if synchronous:
+        original = original_image_get(account=account, original_image_id=original.id)
+    return {"original_image": original_image_data(original, base_url=base_url(request))}
+
+
+class CompressApi(AccountApi):
+    parser_classes = COMPRESS_PARSERS
+
+    @extend_schema(
+        operation_id="compress",
+        summary="Compress synchronously",
+        description="Runs the compression inline and answers with the original and every optimized image "
+        "ended (completed or failed).",
+        request=COMPRESS_REQUEST,
+        examples=COMPRESS_EXAMPLES,
+        responses={200: OriginalImageEnvelopeSerializer, **_SUBMIT_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        return Response(_submit(request, synchronous=True))
+
+
+class OriginalImagesApi(AccountApi):
+    """GET: list (newest first, paginated); POST: submit asynchronously."""
+
+    parser_classes = COMPRESS_PARSERS
+
+    @extend_schema(
+        operation_id="original_images_list", summary="List originals (newest first)", **_LIST_SCHEMA
+    )
+    def get(self, request: Request) -> Response:
+        params = validated(PageInputSerializer, request.query_params)
+        page, per_page = params["page"], min(params["per_page"], PER_PAGE_MAX)
+        originals = original_image_list(account=request.account)  # type: ignore[attr-defined]
+        total_count = originals.count()
+        start = (page - 1) * per_page
+        rows = list(originals[start : start + per_page]) if start < total_count else []
+        url = base_url(request)
+        return Response(
+            {
+                "original_images": [original_image_data(row, base_url=url) for row in rows],
+                "pagination": {
+                    "current": page,
+                    "per_page": per_page,
+                    "count": len(rows),
+                    "total_pages": math.ceil(total_count / per_page),
+                    "total_count": total_count,
+                },
+            }
+        )
+
+    @extend_schema(
+        operation_id="original_images_create",
+        summary="Compress asynchronously",
+        description="Stores the upload and answers at once with status enqueued; workers compress it and "
+        "the account's callback URLs get a webhook when it ends. For image_url the download happens in the "
+        "worker.",
+        request=COMPRESS_REQUEST,
+        examples=COMPRESS_EXAMPLES,
+        responses={200: OriginalImageEnvelopeSerializer, **_SUBMIT_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        return Response(_submit(request, synchronous=False))
+
+
+class ImageListApi(OriginalImagesApi):
+    """GET /v1/images: the list under the path older clients use."""
+
+    http_method_names = ["get", "head", "options"]
+
+    @extend_schema(
+        operation_id="images_list",
+        summary="List originals (alias of GET /v1/original_images)",
+        **_LIST_SCHEMA,
+    )
+    def get(self, request: Request) -> Response:
+        return super().get(request)
+
+
+class OriginalImageApi(AccountApi):
+    """GET: one original with its optimized images; DELETE: it, its rows and its stored files."""
+
+    @extend_schema(
+        operation_id="original_images_retrieve",
+        summary="Get an original",
+        responses={200: OriginalImageEnvelopeSerializer, **_READ_ERRORS},
+    )
+    def get(self, request: Request, original_image_id: int) -> Response:
+        original = original_image_get(
+            account=request.account,  # type: ignore[attr-defined]
+            original_image_id=original_image_id,
+        )
+        return Response({"original_image": original_image_data(original, base_url=base_url(request))})
+
+    @extend_schema(
+        operation_id="original_images_destroy",
+        summary="Delete an original and its files",
+        responses={204: None, **_READ_ERRORS},
+    )
+    def delete(self, request: Request, original_image_id: int) -> Response:
+        original = original_image_get(
+            account=request.account,  # type: ignore[attr-defined]
+            original_image_id=original_image_id,
+        )
+        original_image_delete(original_image=original)
+        return Response(status=204)
