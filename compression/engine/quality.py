@@ -32,6 +32,13 @@ ALPHA_BACKGROUNDS = (0.1, 0.9)
 # Reference-side blurred terms (XYB, mu, sigma², float32: 36 bytes/px) are kept in memory per
 # scale only while that scale fits this budget; above it they are recomputed for each score.
 CACHE_BUDGET_BYTES = 192 * 1024 * 1024
+# Above this size the score is computed in strips of STRIP_ROWS rows, so memory stays bounded
+# (a 100 MP image would need ~1.2 GB per float copy). Each strip reads STRIP_MARGIN more rows on
+# both sides: the blur radius (5 px) at the last fine scale (x4), rounded up to that scale's grid.
+TILE_MIN_PIXELS = 16_000_000
+STRIP_ROWS = 256
+FINE_SCALES = 3
+STRIP_MARGIN = 24
 
 _OPSIN = np.array(
     [
@@ -137,14 +144,17 @@ def _downsample(linear: pyvips.Image) -> pyvips.Image:
     return linear.shrink(2, 2)
 
 
-def _pool(ssim: pyvips.Image, artifact: pyvips.Image, detail: pyvips.Image) -> list[float]:
-    """Means and 4-norms of the three 3-band maps, in one pass: [ssim(6), edge(12)] per channel."""
+def _pool(ssim: pyvips.Image, artifact: pyvips.Image, detail: pyvips.Image) -> np.ndarray:
+    """Per-band sums and sums of 4th powers of the three 3-band maps, in one pass: shape (2, 9)."""
     maps = ssim.bandjoin([artifact, detail])
-    stats = maps.bandjoin(maps * maps).stats()
-    n = ssim.width * ssim.height
-    row = stats.numpy()[1:, :]  # per band: min, max, sum, sum², mean, ...
-    means = row[:9, 4]
-    norm4 = (row[9:, 3] / n) ** 0.25
+    row = maps.bandjoin(maps * maps).stats().numpy()[1:, :]  # per band: min, max, sum, sum², ...
+    return np.stack([row[:9, 2], row[9:, 3]])
+
+
+def _features(sums: np.ndarray, pixels: int) -> list[float]:
+    """Means and 4-norms from `_pool` sums over `pixels`: [ssim(6), edge(12)] per channel."""
+    means = sums[0] / pixels
+    norm4 = (sums[1] / pixels) ** 0.25
     features = []
     for c in range(3):
         features += [means[c], norm4[c]]
@@ -162,50 +172,137 @@ class _RefScale:
         self.terms = terms.copy_memory() if cache else terms
 
 
+def _scaled_rows(rows: int, scale: int) -> int:
+    """Rows at `scale` of `rows` full-resolution rows (each halving keeps a lone last row)."""
+    for _ in range(scale):
+        rows = (rows + 1) // 2
+    return rows
+
+
+def _pyramid(linear: pyvips.Image, first_scale: int) -> list[_RefScale]:
+    scales = []
+    for k in range(first_scale, NUM_SCALES):
+        if linear.width < MIN_SCALE_PX or linear.height < MIN_SCALE_PX:
+            break
+        cache = linear.width * linear.height * 36 <= CACHE_BUDGET_BYTES
+        scales.append(_RefScale(linear, cache))
+        if k < NUM_SCALES - 1:
+            linear = _downsample(linear).copy_memory()
+    return scales
+
+
 class Reference:
-    """The reference image, precomputed once for many `score` calls."""
+    """The reference image, precomputed once for many `score` calls.
+
+    Images above TILE_MIN_PIXELS are scored in horizontal strips (the same numbers, bounded memory):
+    the fine scales strip by strip, with enough margin rows for their blurs, summing the pooled
+    maps; the coarse scales on the whole image, assembled from the strips' downsampled rows. Such
+    an image must allow random access (it is cropped many times) and is kept, not copied.
+    """
 
     def __init__(self, image: pyvips.Image) -> None:
         self.width = image.width
         self.height = image.height
         self._has_alpha = image.bands in (2, 4)
+        self._tiled = (
+            image.width * image.height > TILE_MIN_PIXELS
+            and min(image.width, image.height) >= MIN_SCALE_PX << FINE_SCALES
+        )
+        self._image = image if self._tiled else None
         backgrounds = ALPHA_BACKGROUNDS if self._has_alpha else (None,)
-        self._scales = [self._pyramid(image, bg) for bg in backgrounds]
-
-    def _pyramid(self, image: pyvips.Image, background: float | None) -> list[_RefScale]:
-        linear = _prepare(image, background).copy_memory()
-        scales = []
-        for k in range(NUM_SCALES):
-            if linear.width < MIN_SCALE_PX or linear.height < MIN_SCALE_PX:
-                break
-            cache = linear.width * linear.height * 36 <= CACHE_BUDGET_BYTES
-            scales.append(_RefScale(linear, cache))
-            if k < NUM_SCALES - 1:
-                linear = _downsample(linear).copy_memory()
-        return scales
+        if self._tiled:
+            self._scales = [_pyramid(self._coarse(image, bg), FINE_SCALES) for bg in backgrounds]
+        else:
+            self._scales = [_pyramid(_prepare(image, bg).copy_memory(), 0) for bg in backgrounds]
 
     def score(self, candidate: pyvips.Image) -> float:
         if (candidate.width, candidate.height) != (self.width, self.height):
             raise ValueError("candidate and reference differ in size")
-        if not self._has_alpha:
-            return self._score(candidate, None, self._scales[0])
+        if self._tiled:
+            candidate = candidate.copy_memory()  # random access for the strips
+        backgrounds = ALPHA_BACKGROUNDS if self._has_alpha else (None,)
         return min(
-            self._score(candidate, bg, scales)
-            for bg, scales in zip(ALPHA_BACKGROUNDS, self._scales, strict=True)
+            self._score(candidate, bg, scales) for bg, scales in zip(backgrounds, self._scales, strict=True)
         )
 
     def _score(self, candidate: pyvips.Image, background: float | None, scales: list[_RefScale]) -> float:
-        linear = _prepare(candidate, background).copy_memory()
         features = []
+        if self._tiled:
+            fine, linear = self._fine(candidate, background)
+            features += fine
+        else:
+            linear = _prepare(candidate, background).copy_memory()
         for k, ref in enumerate(scales):
             # Materialised: the blur and the edge map would each recompute it (4 times per pixel).
-            features.append(_scale_features(ref.terms, _xyb(linear).copy_memory()))
+            sums = _scale_sums(ref.terms, _xyb(linear).copy_memory())
+            features.append(_features(sums, linear.width * linear.height))
             if k < len(scales) - 1:
                 linear = _downsample(linear).copy_memory()
         return _final_score(features)
 
+    def _strips(self) -> list[tuple[int, int, int, int]]:
+        """(top, bottom) of each strip's own rows and of the rows it reads (with margins)."""
+        strips = []
+        for top in range(0, self.height, STRIP_ROWS):
+            bottom = min(top + STRIP_ROWS, self.height)
+            strips.append((top, bottom, max(top - STRIP_MARGIN, 0), min(bottom + STRIP_MARGIN, self.height)))
+        return strips
 
-def _scale_features(ref_terms: pyvips.Image, img2: pyvips.Image) -> list[float]:
+    @staticmethod
+    def _strip_linear(image: pyvips.Image, background: float | None, start: int, end: int) -> pyvips.Image:
+        return _prepare(image.crop(0, start, image.width, end - start), background).copy_memory()
+
+    def _coarse(self, image: pyvips.Image, background: float | None) -> pyvips.Image:
+        """Linear RGB of the whole image at scale FINE_SCALES, built strip by strip."""
+        parts = []
+        for top, bottom, start, end in self._strips():
+            linear = self._strip_linear(image, background, start, end)
+            for _ in range(FINE_SCALES):
+                linear = _downsample(linear).copy_memory()
+            first = (top - start) >> FINE_SCALES
+            rows = _scaled_rows(bottom, FINE_SCALES) - (top >> FINE_SCALES)
+            parts.append(linear.crop(0, first, linear.width, rows))
+        return _stack(parts)
+
+    def _fine(
+        self, candidate: pyvips.Image, background: float | None
+    ) -> tuple[list[list[float]], pyvips.Image]:
+        """Features of the fine scales, and the candidate's linear RGB at scale FINE_SCALES."""
+        assert self._image is not None
+        sums = [np.zeros((2, 9)) for _ in range(FINE_SCALES)]
+        parts = []
+        for top, bottom, start, end in self._strips():
+            ref = self._strip_linear(self._image, background, start, end)
+            linear = self._strip_linear(candidate, background, start, end)
+            for k in range(FINE_SCALES):
+                first = (top - start) >> k
+                rows = _scaled_rows(bottom, k) - (top >> k)
+                terms = _RefScale(ref, cache=True).terms
+                sums[k] += _scale_sums(terms, _xyb(linear).copy_memory(), first, rows)
+                ref = _downsample(ref).copy_memory()
+                linear = _downsample(linear).copy_memory()
+            first = (top - start) >> FINE_SCALES
+            rows = _scaled_rows(bottom, FINE_SCALES) - (top >> FINE_SCALES)
+            parts.append(linear.crop(0, first, linear.width, rows))
+        features = [
+            _features(sums[k], _scaled_rows(self.width, k) * _scaled_rows(self.height, k))
+            for k in range(FINE_SCALES)
+        ]
+        return features, _stack(parts)
+
+
+def _stack(parts: list[pyvips.Image]) -> pyvips.Image:
+    """Strips of equal width joined top to bottom (``arrayjoin`` would pad them to one height)."""
+    stacked = parts[0]
+    for part in parts[1:]:
+        stacked = stacked.join(part, "vertical")
+    return stacked.copy_memory()
+
+
+def _scale_sums(
+    ref_terms: pyvips.Image, img2: pyvips.Image, first_row: int = 0, rows: int | None = None
+) -> np.ndarray:
+    """`_pool` sums of one scale's maps, over rows [first_row, first_row + rows) only."""
     img1 = ref_terms.extract_band(0, n=3)
     mu1 = ref_terms.extract_band(3, n=3)
     s11 = ref_terms.extract_band(6, n=3)
@@ -226,7 +323,10 @@ def _scale_features(ref_terms: pyvips.Image, img2: pyvips.Image) -> list[float]:
     edge_abs = edge.abs()
     artifact = (edge + edge_abs) * 0.5
     detail = (edge_abs - edge) * 0.5
-    return _pool(ssim, artifact, detail)
+    maps = [ssim, artifact, detail]
+    if rows is not None:
+        maps = [m.crop(0, first_row, m.width, rows) for m in maps]
+    return _pool(*maps)
 
 
 def _final_score(features: list[list[float]]) -> float:

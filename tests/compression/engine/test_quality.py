@@ -6,6 +6,7 @@ import pytest
 import pyvips
 from ssimulacra2 import compute_ssimulacra2
 
+from compression.engine import quality
 from compression.engine.quality import Reference, ssimulacra2
 
 TOLERANCE = 1.0
@@ -144,3 +145,20 @@ def test_reference_rejects_candidate_of_another_size() -> None:
 
     with pytest.raises(ValueError):
         reference.score(photo_like(64, 32))
+
+
+@pytest.mark.parametrize(("width", "height"), [(300, 397), (257, 256)])
+@pytest.mark.parametrize("alpha", [False, True])
+def test_strips_score_exactly_like_the_whole_image(monkeypatch, width, height, alpha) -> None:
+    original = photo_like(width, height)
+    if alpha:
+        original = original.bandjoin((pyvips.Image.xyz(width, height)[0] * 255 / width).cast("uchar"))
+    candidate = distort(original, "jpeg40") if not alpha else distort(original, "palette")
+    whole = Reference(original)
+
+    monkeypatch.setattr(quality, "TILE_MIN_PIXELS", 1000)
+    monkeypatch.setattr(quality, "STRIP_ROWS", 48)
+    strips = Reference(original)
+
+    assert strips._tiled and not whole._tiled
+    assert strips.score(candidate) == pytest.approx(whole.score(candidate), abs=1e-6)
