@@ -4,11 +4,11 @@ import datetime
 from dataclasses import dataclass
 
 from django.db import models
-from django.db.models import F, FloatField, Q, QuerySet, Sum
-from django.db.models.functions import Cast, Greatest, TruncMonth
+from django.db.models import F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Cast, Coalesce, Greatest, TruncMonth
 from django.utils import timezone
 
-from accounts.models import Account, ConsumptionDay, QuotaPeriod
+from accounts.models import Account, ApiKey, ConsumptionDay, QuotaPeriod
 from accounts.services import month_start
 from crush.errors import NotFound, ValidationFailed
 
@@ -173,3 +173,107 @@ def accounts_near_allowance(
         "account_id", "account__login", "used_bytes", "account__plan_bytes"
     )[:limit]
     return near.count(), [AllowanceUse(*row) for row in fullest]
+
+
+# --- the ImageRecycle surface: sub-accounts and the consumption summary
+
+
+def sub_account_list_live(*, account: Account) -> QuerySet[Account]:
+    """The account's sub-accounts not deleted, each annotated with `quota_used_bytes` (this month) and
+    `live_api_key` (the key of its live key/secret pair, or None), in one query."""
+    return (
+        Account.objects.filter(parent=account, is_active=True)
+        .annotate(
+            quota_used_bytes=Coalesce(
+                Subquery(
+                    QuotaPeriod.objects.filter(account=OuterRef("pk"), month=month_start()).values(
+                        "used_bytes"
+                    )[:1]
+                ),
+                0,
+            ),
+            live_api_key=Subquery(
+                ApiKey.objects.filter(account=OuterRef("pk"), revoked_at__isnull=True)
+                .order_by("id")
+                .values("key")[:1]
+            ),
+        )
+        .order_by("id")
+    )
+
+
+def sub_account_get(*, account: Account, sub_account_id: int) -> Account:
+    """One live sub-account of `account` (annotated like sub_account_list_live); NotFound otherwise."""
+    sub_account = sub_account_list_live(account=account).filter(pk=sub_account_id).first()
+    if sub_account is None:
+        raise NotFound()
+    return sub_account
+
+
+def api_key_live(*, account: Account) -> ApiKey | None:
+    return ApiKey.objects.filter(account=account, revoked_at__isnull=True).order_by("id").first()
+
+
+LAST_DAYS = 30
+LAST_MONTHS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumptionPeriod:
+    start: datetime.date  # the day, or the first day of the month
+    bytes_before: int
+    bytes_after: int
+    files: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumptionSummary:
+    """Oldest period first; periods without activity are zeros."""
+
+    last_days: list[ConsumptionPeriod]
+    last_months: list[ConsumptionPeriod]
+
+
+def consumption_summary(*, account: Account, today: datetime.date | None = None) -> ConsumptionSummary:
+    """Bytes before/after and files compressed by the account (and its sub-accounts, which count against
+    it) over the last 30 UTC days and the last 12 calendar months, today's included. Two GROUP BY queries
+    over the ledger."""
+    today = today or timezone.now().astimezone(datetime.UTC).date()
+    ledger = ConsumptionDay.objects.filter(
+        account__in=Account.objects.filter(Q(pk=account.pk) | Q(parent=account.pk)).values("pk")
+    ).order_by()
+    totals = {
+        "bytes_before": Sum("bytes_before"),
+        "bytes_after": Sum("bytes_after"),
+        "files": Sum("files"),
+    }
+    days = [today - datetime.timedelta(days=back) for back in range(LAST_DAYS - 1, -1, -1)]
+    by_day = {
+        row["day"]: row
+        for row in ledger.filter(day__gte=days[0], day__lte=today).values("day").annotate(**totals)
+    }
+    this_month = today.replace(day=1)
+    months = [_months_back(this_month, back) for back in range(LAST_MONTHS - 1, -1, -1)]
+    by_month = {
+        _as_date(row["month"]): row
+        for row in ledger.filter(day__gte=months[0], day__lte=today)
+        .annotate(month=TruncMonth("day"))
+        .values("month")
+        .annotate(**totals)
+    }
+    return ConsumptionSummary(
+        last_days=[_consumption_period(day, by_day.get(day)) for day in days],
+        last_months=[_consumption_period(month, by_month.get(month)) for month in months],
+    )
+
+
+def _as_date(value: datetime.date | datetime.datetime) -> datetime.date:
+    return value.date() if isinstance(value, datetime.datetime) else value
+
+
+def _consumption_period(start: datetime.date, row: dict[str, int] | None) -> ConsumptionPeriod:
+    if row is None:
+        return ConsumptionPeriod(start=start, bytes_before=0, bytes_after=0, files=0)
+    return ConsumptionPeriod(
+        start=start, bytes_before=row["bytes_before"], bytes_after=row["bytes_after"], files=row["files"]
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -241,3 +242,57 @@ def consumption_record(
         bytes_after=F("bytes_after") + bytes_after,
         files=F("files") + 1,
     )
+
+
+# --- sub-accounts (the ImageRecycle surface's accounts/sub endpoints)
+
+SUB_ACCOUNT_LOGIN_RANDOM_BYTES = 6
+
+
+@transaction.atomic
+def sub_account_create(
+    *, parent: Account, title: str = "", description: str = "", quota_bytes: int | None = None
+) -> tuple[Account, IssuedKey]:
+    """A sub-account of `parent` with its first key/secret pair. `quota_bytes` None: no allowance of its
+    own (it is still bounded by its parent's)."""
+    if parent.parent_id is not None:
+        raise ValidationFailed({"parent": ["A sub-account cannot have sub-accounts."]})
+    login = f"{parent.login[:40]}.sub-{secrets.token_hex(SUB_ACCOUNT_LOGIN_RANDOM_BYTES)}"
+    sub_account = account_create(
+        login=login,
+        parent=parent,
+        title=title,
+        description=description,
+        file_max_size=parent.file_max_size,
+    )
+    account_update(account=sub_account, plan_bytes=quota_bytes)
+    return sub_account, api_key_create(account=sub_account)
+
+
+_NOT_GIVEN: Any = object()
+
+
+def sub_account_update(
+    *,
+    sub_account: Account,
+    title: str = _NOT_GIVEN,
+    description: str = _NOT_GIVEN,
+    quota_bytes: int | None = _NOT_GIVEN,
+) -> Account:
+    """Changes only the fields given; `quota_bytes=None` removes the sub-account's own allowance."""
+    fields = {
+        name: value
+        for name, value in (("title", title), ("description", description), ("plan_bytes", quota_bytes))
+        if value is not _NOT_GIVEN
+    }
+    if not fields:
+        return sub_account
+    return account_update(account=sub_account, **fields)
+
+
+@transaction.atomic
+def sub_account_delete(*, sub_account: Account) -> None:
+    """Deactivates the sub-account and revokes its credentials; its images stay (owned by it) until purged."""
+    account_deactivate(account=sub_account)
+    api_keys_revoke(account=sub_account)
+    api_tokens_revoke(account=sub_account)
