@@ -1,0 +1,71 @@
+"""GET /v1/dashboard: image counts and consumption by origin for charts (API.md §1, "Dashboard")."""
+
+from dataclasses import asdict
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api.base import AccountApi
+from accounts.selectors import ReportType, consumption_report
+from compression.stats import image_counts
+
+
+class ConsumptionCellSerializer(serializers.Serializer):
+    origin = serializers.CharField()
+    size = serializers.IntegerField(help_text="Bytes of originals")
+    period = serializers.IntegerField(help_text="Day of month (week, month) or month number (six_months)")
+
+
+class ConsumptionOutputSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    columns = serializers.ListField(child=serializers.CharField(), help_text="YYYY-MM-DD or YYYY-MM")
+    series = serializers.DictField(
+        child=serializers.ListField(child=serializers.IntegerField()),
+        help_text="Per origin, bytes of originals aligned with columns (zeros for empty periods)",
+    )
+    data = ConsumptionCellSerializer(many=True, help_text="The non-empty cells")
+
+
+class DashboardStatsSerializer(serializers.Serializer):
+    original_images_count = serializers.IntegerField()
+    optimized_images_count = serializers.IntegerField()
+    consumption = ConsumptionOutputSerializer()
+
+
+class DashboardApi(AccountApi):
+    class InputSerializer(serializers.Serializer):
+        # Without report_type the answer is the week: the cheapest report, and the one a landing view shows.
+        report_type = serializers.ChoiceField(choices=ReportType.choices, default=ReportType.WEEK)
+
+    class OutputSerializer(serializers.Serializer):
+        stats = DashboardStatsSerializer()
+
+    @extend_schema(
+        operation_id="dashboard",
+        parameters=[
+            OpenApiParameter(
+                "report_type",
+                enum=ReportType.values,
+                default=ReportType.WEEK,
+                description="week: 7 days, month: 30 days (both ending today, UTC); "
+                "six_months: 6 calendar months ending with the current one.",
+            )
+        ],
+        responses={200: OutputSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        account = request.account  # type: ignore[attr-defined]
+
+        counts = image_counts(account=account)
+        report = consumption_report(account=account, report_type=params.validated_data["report_type"])
+
+        stats = {
+            "original_images_count": counts.original_images,
+            "optimized_images_count": counts.optimized_images,
+            "consumption": asdict(report),
+        }
+        return Response(self.OutputSerializer({"stats": stats}).data)
