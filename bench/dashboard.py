@@ -147,7 +147,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=100, help="timed requests per report type (≥ 50)")
-    parser.add_argument("--cold-requests", type=int, default=10, help="timed requests with the count cache emptied")
+    parser.add_argument("--cold-requests", type=int, default=10, help="timed requests, count cache emptied")
     parser.add_argument("--reseed", action="store_true")
     args = parser.parse_args()
 
