@@ -37,8 +37,8 @@ BALANCED_SLOPE = 0.65
 BALANCED_MAX_EVALS = 4
 BALANCED_TOLERANCE = 1
 # jpegli takes the whole image as one packed RGB buffer (3 bytes/px); above this size balanced
-# uses mozjpeg only, which streams.
-JPEGLI_MAX_PIXELS = 40_000_000
+# uses mozjpeg only (see _encoders).
+LARGE_IMAGE_PIXELS = 40_000_000
 # Trying a baseline encode next to the progressive one is only worth it for small images.
 BASELINE_TRIAL_MAX_PIXELS = 1_000_000
 # Quality step used to bracket an output size before bisecting.
@@ -261,13 +261,16 @@ def balanced(image: pyvips.Image, keep: str, deadline: float | None) -> tuple[by
 def _encoders(
     image: pyvips.Image, keep: str, deadline: float | None
 ) -> list[tuple[str, Callable[[int], bytes]]]:
-    """Candidate encoders for ``balanced``, the usual winner first."""
+    """Candidate encoders for ``balanced``, the usual winner first. Very large images get mozjpeg
+    alone: jpegli needs the whole image as one buffer, and every extra encoder costs a full-size
+    encode and score."""
+    pixels = image.width * image.height
     encoders: list[tuple[str, Callable[[int], bytes]]] = []
-    if image.bands == 3 and keep == "icc" and image.width * image.height <= JPEGLI_MAX_PIXELS:
+    if image.bands == 3 and keep == "icc" and pixels <= LARGE_IMAGE_PIXELS:
         profile = image.get("icc-profile-data") if image.get_typeof("icc-profile-data") else None
         encoders.append(("jpegli", lambda q: jpegli_encode(image, q, profile, deadline)))
     encoders.append(("mozjpeg", lambda q: mozjpeg_best(image, q, keep, deadline)))
-    if image.bands >= 3:
+    if image.bands >= 3 and pixels <= LARGE_IMAGE_PIXELS:
         encoders.append(("mozjpeg 4:4:4", lambda q: mozjpeg_best(image, q, keep, deadline, subsample="off")))
     return encoders
 

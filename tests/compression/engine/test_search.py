@@ -1,0 +1,87 @@
+import time
+
+import pytest
+
+from compression.engine.errors import DeadlineExceeded
+from compression.engine.search import TARGET_SCORE, Candidate, search_setting
+
+
+def linear_codec(threshold: float, slope: float = 0.7):  # type: ignore[no-untyped-def]
+    """Score rises by `slope` per setting and crosses 80 at `threshold`; size grows with the setting."""
+    calls: list[int] = []
+
+    def evaluate(setting: int) -> Candidate:
+        calls.append(setting)
+        return Candidate(setting, b"x" * (setting * 100), TARGET_SCORE + slope * (setting - threshold))
+
+    return evaluate, calls
+
+
+@pytest.mark.parametrize("threshold", [35.0, 52.3, 67.0, 80.0, 88.6, 97.5])
+@pytest.mark.parametrize("first", [50, 80, 95])
+def test_search_finds_a_passing_setting_close_to_the_lowest(threshold: float, first: int) -> None:
+    evaluate, calls = linear_codec(threshold)
+
+    best, tried = search_setting(
+        evaluate, first=first, low=30, high=98, slope=0.7, max_evals=5, tolerance=1, deadline=None
+    )
+
+    assert best is not None
+    assert best.score >= TARGET_SCORE
+    assert best.setting - threshold < 3
+    assert len(calls) == len(tried) <= 5
+    assert len(set(calls)) == len(calls)
+
+
+def test_search_returns_none_when_nothing_passes() -> None:
+    evaluate, calls = linear_codec(200.0)
+
+    best, tried = search_setting(
+        evaluate, first=80, low=30, high=98, slope=0.7, max_evals=4, tolerance=1, deadline=None
+    )
+
+    assert best is None
+    assert tried and all(c.score < TARGET_SCORE for c in tried)
+    assert 98 in calls
+
+
+def test_search_stops_at_the_lowest_setting_when_everything_passes() -> None:
+    evaluate, _ = linear_codec(-50.0)
+
+    best, _ = search_setting(
+        evaluate, first=80, low=30, high=98, slope=0.7, max_evals=6, tolerance=1, deadline=None
+    )
+
+    assert best is not None and best.setting == 30
+
+
+def test_search_respects_the_deadline() -> None:
+    past = time.monotonic() - 1
+    evaluate, calls = linear_codec(60.0)
+
+    with pytest.raises(DeadlineExceeded):
+        search_setting(
+            evaluate,
+            first=80,
+            low=30,
+            high=98,
+            slope=0.7,
+            max_evals=4,
+            tolerance=1,
+            deadline=past,
+        )
+    assert calls == []
+
+
+def test_search_picks_the_smallest_passing_output() -> None:
+    sizes = {80: 1000, 70: 900, 75: 950}
+
+    def evaluate(setting: int) -> Candidate:
+        return Candidate(setting, b"x" * sizes.get(setting, 2000), 85.0 if setting >= 70 else 70.0)
+
+    best, tried = search_setting(
+        evaluate, first=80, low=30, high=98, slope=1.0, max_evals=4, tolerance=1, deadline=None
+    )
+
+    assert best is not None
+    assert len(best.data) == min(len(c.data) for c in tried if c.score >= TARGET_SCORE)
