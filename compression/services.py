@@ -55,6 +55,7 @@ from crush.errors import CrushError, FileTooLarge, QuotaExceeded, UnsupportedMed
 logger = logging.getLogger(__name__)
 
 ORIGINAL_STYLE = OptimizedImage.ORIGINAL_STYLE
+_COMPRESSION_TYPES = {choice.value for choice in engine.CompressionType}
 MAX_STYLE_CHARS = 64
 MAX_ORIGIN_CHARS = 32
 MAX_FILENAME_CHARS = 200
@@ -163,7 +164,7 @@ def original_image_submit(
 
 def _options_validate(options: SubmitOptions) -> None:
     errors: dict[str, list[str]] = {}
-    if options.compression_type is not None and options.compression_type not in engine.CompressionType:
+    if options.compression_type is not None and options.compression_type not in _COMPRESSION_TYPES:
         errors["compression_type"] = ["Must be one of lossy, lossless, balanced."]
     level = options.compression_level
     if level is not None and (isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 100):

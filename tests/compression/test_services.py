@@ -10,6 +10,7 @@ from compression.storage import file_read
 from tests.compression.pipeline_support import SAMPLES, decoded_size, options, upload
 
 BASE = "https://crush.test"
+FAST = options(compression_type="lossy")  # one balanced test below; the search costs seconds per style
 
 
 def _assert_files_decode(original: OriginalImage, fmt: str) -> None:
@@ -35,7 +36,7 @@ def test_original_image_submit_sync_completes_every_style(account, fmt: str) -> 
 
     original = services.original_image_submit(
         account=account,
-        options=options(),
+        options=FAST,
         base_url=BASE,
         upload=upload(name, data, content_type),
         synchronous=True,
@@ -55,7 +56,7 @@ def test_original_image_submit_async_enqueues_then_completes(
 
     with django_capture_on_commit_callbacks() as callbacks:
         original = services.original_image_submit(
-            account=account, options=options(), base_url=BASE, upload=upload(name, data), synchronous=False
+            account=account, options=FAST, base_url=BASE, upload=upload(name, data), synchronous=False
         )
     assert original.status == Status.ENQUEUED
     assert len(callbacks) == 1
@@ -64,3 +65,17 @@ def test_original_image_submit_async_enqueues_then_completes(
     original = selectors.original_image_get(account=account, original_image_id=original.id)
     _assert_files_decode(original, fmt)
     assert OptimizedImage.objects.filter(original=original).count() == 3
+
+
+def test_original_image_submit_balanced_reports_the_score(account) -> None:
+    original = services.original_image_submit(
+        account=account,
+        options=options(resize=()),
+        base_url=BASE,
+        upload=upload("p.jpg", SAMPLES["jpeg"][2]()),
+        synchronous=True,
+    )
+
+    main = original.optimized_images.get()
+    assert original.compression_type == "balanced"
+    assert main.ssimulacra2 is not None and main.ssimulacra2 >= 80

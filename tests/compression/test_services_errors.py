@@ -38,7 +38,7 @@ def _png_declaring(width: int, height: int) -> bytes:
 def _submit(account, *, synchronous: bool, **kwargs):  # type: ignore[no-untyped-def]
     return services.original_image_submit(
         account=account,
-        options=kwargs.pop("opts", options()),
+        options=kwargs.pop("opts", options(compression_type="lossy")),
         base_url=BASE,
         synchronous=synchronous,
         **kwargs,
