@@ -35,3 +35,4 @@ class ShopSerializer(serializers.Serializer):
     updated_at = UtcTimestampField()
     callback_urls = CallbackUrlRefSerializer(many=True)
     plan_data = PlanDataSerializer()
+

@@ -1,5 +1,6 @@
 from django.urls import URLPattern
 
+from accounts.api import schema  # noqa: F401 - registers the OpenAPI security schemes
 from accounts.api.views import ShopApi
 from crush.routing import slash_optional
 

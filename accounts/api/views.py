@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +15,13 @@ from webhooks.selectors import callback_url_list
 
 LEVEL_MIN = 1
 LEVEL_MAX = 100
+# The error bodies' shape is the platform's (API.md §1 "Errors"); the schema names it in words here because
+# accounts may not import the compression app's schema components.
+ERRORS = {
+    401: OpenApiResponse(description='`{"message": "…"}`: missing, invalid or revoked token'),
+    403: OpenApiResponse(description='`{"message": "…"}`: account disabled, or plain HTTP with HTTPS required'),
+    429: OpenApiResponse(description='`{"message": "…"}`: rate limited; see the Retry-After header'),
+}
 
 
 def _callback_urls(account: Account) -> list[dict[str, Any]]:
@@ -49,7 +56,7 @@ def _shop(account: Account) -> dict[str, Any]:
 
 
 class ShopApi(AccountApi):
-    """One view for both methods of /v1/shop (a URL maps to one view class)."""
+    # One view for both methods: a URL maps to one view class.
 
     class InputSerializer(serializers.Serializer):
         """Every field optional; unknown fields are ignored."""
@@ -75,13 +82,30 @@ class ShopApi(AccountApi):
         class Meta:
             ref_name = "ShopResponse"
 
-    @extend_schema(operation_id="shop_retrieve", responses={200: OutputSerializer})
+    @extend_schema(
+        operation_id="shop_retrieve",
+        summary="The account: settings, plan and this month's usage",
+        description="The account (shop or sub-account) the token belongs to. `plan_data.quota_usage` is the "
+        "original bytes counted this calendar month (UTC); a parent's includes its sub-accounts'.",
+        responses={200: OutputSerializer, **ERRORS},
+    )
     def get(self, request: Request) -> Response:
         account = request.account  # type: ignore[attr-defined]
 
         return Response(self.OutputSerializer({"shop": _shop(account)}).data)
 
-    @extend_schema(operation_id="shop_update", request=InputSerializer, responses={200: OutputSerializer})
+    @extend_schema(
+        operation_id="shop_update",
+        summary="Change the default compression settings or the email",
+        description="Every field is optional; unknown fields are ignored. Invalid values answer 422 "
+        '`{"message": {"<field>": ["…"]}}` and change nothing.',
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            422: OpenApiResponse(description='`{"message": {"<field>": ["…"]}}`: invalid values'),
+            **ERRORS,
+        },
+    )
     def patch(self, request: Request) -> Response:
         params = self.InputSerializer(data=request.data)
         params.is_valid(raise_exception=True)
