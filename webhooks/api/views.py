@@ -32,39 +32,44 @@ class CallbackUrlSerializer(serializers.Serializer):
         return not callback_url.is_active
 
 
+class CallbackUrlInputSerializer(serializers.Serializer):
+    url = serializers.CharField(max_length=2048, trim_whitespace=True)
+
+
+class CallbackUrlListSerializer(serializers.Serializer):
+    callback_urls = CallbackUrlSerializer(many=True)
+
+
+class CallbackUrlCreatedSerializer(CallbackUrlSerializer):
+    secret = serializers.CharField(help_text="whsec_…: the signing secret, shown only in this answer")
+
+
 class CallbackUrlListCreateApi(AccountApi):
     """GET lists, POST creates: one path, so one view with both operations."""
 
-    class InputSerializer(serializers.Serializer):
-        url = serializers.CharField(max_length=2048, trim_whitespace=True)
-
-    class ListOutputSerializer(serializers.Serializer):
-        callback_urls = CallbackUrlSerializer(many=True)
-
-    class CreatedSerializer(CallbackUrlSerializer):
-        secret = serializers.CharField(help_text="whsec_…: the signing secret, shown only in this answer")
-
-    @extend_schema(operation_id="callback_urls_list", responses={200: ListOutputSerializer})
+    @extend_schema(operation_id="callback_urls_list", responses={200: CallbackUrlListSerializer})
     def get(self, request: Request) -> Response:
         callback_urls = selectors.callback_url_list(account=request.account)  # type: ignore[attr-defined]
-        return Response(self.ListOutputSerializer({"callback_urls": callback_urls}).data)
+        return Response(CallbackUrlListSerializer({"callback_urls": callback_urls}).data)
 
     @extend_schema(
         operation_id="callback_urls_create",
-        request=InputSerializer,
+        request=CallbackUrlInputSerializer,
         responses={
-            201: inline_serializer("CallbackUrlCreated", fields={"callback_url": CreatedSerializer()}),
+            201: inline_serializer(
+                "CallbackUrlCreatedEnvelope", fields={"callback_url": CallbackUrlCreatedSerializer()}
+            ),
         },
     )
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = CallbackUrlInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         callback_url = services.callback_url_create(
             account=request.account,  # type: ignore[attr-defined]
             url=data.validated_data["url"],
         )
         return Response(
-            {"callback_url": self.CreatedSerializer(callback_url).data}, status=status.HTTP_201_CREATED
+            {"callback_url": CallbackUrlCreatedSerializer(callback_url).data}, status=status.HTTP_201_CREATED
         )
 
 
@@ -113,22 +118,28 @@ class PaginationSerializer(serializers.Serializer):
     total_count = serializers.IntegerField()
 
 
+class WebhookEventPageInputSerializer(serializers.Serializer):
+    page = serializers.IntegerField(min_value=1, default=1)
+    per_page = serializers.IntegerField(min_value=1, max_value=MAX_PER_PAGE, default=DEFAULT_PER_PAGE)
+
+
+class WebhookEventPageSerializer(serializers.Serializer):
+    webhook_events = WebhookEventSerializer(many=True)
+    pagination = PaginationSerializer()
+
+
+class WebhookEventEnvelopeSerializer(serializers.Serializer):
+    webhook_event = WebhookEventSerializer()
+
+
 class WebhookEventListApi(AccountApi):
-    class InputSerializer(serializers.Serializer):
-        page = serializers.IntegerField(min_value=1, default=1)
-        per_page = serializers.IntegerField(min_value=1, max_value=MAX_PER_PAGE, default=DEFAULT_PER_PAGE)
-
-    class OutputSerializer(serializers.Serializer):
-        webhook_events = WebhookEventSerializer(many=True)
-        pagination = PaginationSerializer()
-
     @extend_schema(
         operation_id="webhook_events_list",
         parameters=[OpenApiParameter("page", int), OpenApiParameter("per_page", int)],
-        responses={200: OutputSerializer},
+        responses={200: WebhookEventPageSerializer},
     )
     def get(self, request: Request) -> Response:
-        params = self.InputSerializer(data=request.query_params)
+        params = WebhookEventPageInputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         per_page = params.validated_data["per_page"]
         events = selectors.webhook_event_list(account=request.account)  # type: ignore[attr-defined]
@@ -142,19 +153,19 @@ class WebhookEventListApi(AccountApi):
             "total_pages": paginator.num_pages if paginator.count else 0,
             "total_count": paginator.count,
         }
-        return Response(self.OutputSerializer({"webhook_events": rows, "pagination": pagination}).data)
+        return Response(WebhookEventPageSerializer({"webhook_events": rows, "pagination": pagination}).data)
 
 
 class WebhookEventResendApi(AccountApi):
-    class OutputSerializer(serializers.Serializer):
-        webhook_event = WebhookEventSerializer()
-
-    @extend_schema(operation_id="webhook_events_resend", request=None, responses={202: OutputSerializer})
+    @extend_schema(
+        operation_id="webhook_events_resend", request=None, responses={202: WebhookEventEnvelopeSerializer}
+    )
     def post(self, request: Request, event_id: str) -> Response:
         account = request.account  # type: ignore[attr-defined]
         webhook_event = selectors.webhook_event_get(account=account, public_id=event_id)
         services.webhook_event_resend(webhook_event=webhook_event)
         webhook_event = selectors.webhook_event_get(account=account, public_id=event_id)
         return Response(
-            self.OutputSerializer({"webhook_event": webhook_event}).data, status=status.HTTP_202_ACCEPTED
+            WebhookEventEnvelopeSerializer({"webhook_event": webhook_event}).data,
+            status=status.HTTP_202_ACCEPTED,
         )
