@@ -19,7 +19,7 @@ LEVEL_MAX = 100
 # accounts may not import the compression app's schema components.
 ERRORS = {
     401: OpenApiResponse(description='`{"message": "…"}`: missing, invalid or revoked token'),
-    403: OpenApiResponse(description='`{"message": "…"}`: account disabled, or plain HTTP with HTTPS required'),
+    403: OpenApiResponse(description='`{"message": "…"}`: account disabled or HTTPS required'),
     429: OpenApiResponse(description='`{"message": "…"}`: rate limited; see the Retry-After header'),
 }
 
