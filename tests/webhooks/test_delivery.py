@@ -461,3 +461,27 @@ def test_delivery_to_a_deleted_url_is_failed(
     assert delivery.callback_url_id is None
     services.delivery_attempt(delivery_id=delivery.id, attempts_before=0)
     assert receiver.log == []
+
+
+def test_webhook_events_prune_keeps_recent_and_pending_events(
+    account, callback_url_for, receiver, settings, django_capture_on_commit_callbacks
+):
+    # given
+    callback_url_for(account, receiver.url_for("/hooks"))
+    with django_capture_on_commit_callbacks(execute=False):
+        old_done, old_pending, recent = (
+            services.original_image_event_emit(
+                account=account, event="optimized", original_image_id=image_id, payload={"image_id": image_id}
+            )
+            for image_id in (1, 2, 3)
+        )
+    long_ago = timezone.now() - datetime.timedelta(days=settings.RETENTION_DAYS + 1)
+    old_done.deliveries.update(status=DeliveryStatus.DELIVERED, next_attempt_at=None)
+    type(old_done).objects.filter(pk__in=[old_done.pk, old_pending.pk]).update(created_at=long_ago)
+
+    # when
+    services.webhook_events_prune()
+
+    # then
+    remaining = set(type(old_done).objects.values_list("pk", flat=True))
+    assert remaining == {old_pending.pk, recent.pk}
