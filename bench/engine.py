@@ -1,0 +1,692 @@
+"""Engine benchmark: the engine's lossy / balanced / lossless against the CLI tools a careful engineer
+would use, on the same files in the same run, scored with the reference `ssimulacra2` package at full
+resolution. Prints markdown tables (per format, targets, 100 MP memory).
+
+    .venv/bin/python bench/engine.py [--corpus DIR] [--formats jpeg,png,...] [--skip-memory]
+
+Setup (done here, never runtime deps): Debian `ghostscript` and `pngquant` via apt-get, `svgo` via npm
+into /tmp/crush-bench/node; the corpus from ../shared/corpus/build-dev.sh.
+"""
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import oxipng  # noqa: E402
+import pyvips  # noqa: E402
+
+from compression import engine  # noqa: E402
+from compression.engine import CompressionType, CompressOptions  # noqa: E402
+from compression.engine.jpeg import MOZJPEG  # noqa: E402
+from compression.engine.quality import Reference  # noqa: E402
+from compression.engine.search import Candidate, search_setting  # noqa: E402
+
+WORK = Path(tempfile.gettempdir()) / "crush-bench"
+NODE_DIR = WORK / "node"
+BUILD_CORPUS = ROOT.parent / "shared" / "corpus" / "build-dev.sh"
+DEFAULT_CORPUS = Path(tempfile.gettempdir()) / "crush-dev-corpus"
+TARGET = 80.0
+LOSSY_LEVEL = 80
+MODES = ("lossy", "balanced", "lossless")
+BIG_PIXELS = 98_000_000
+
+
+# ---------------------------------------------------------------- setup
+
+
+def setup() -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    missing = [p for p, exe in (("ghostscript", "gs"), ("pngquant", "pngquant")) if not shutil.which(exe)]
+    if missing:
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
+    if not (NODE_DIR / "node_modules" / ".bin" / "svgo").exists():
+        subprocess.run(
+            ["npm", "install", "--silent", "--prefix", str(NODE_DIR), "svgo"], check=True, capture_output=True
+        )
+
+
+def ensure_corpus(corpus: Path) -> Path:
+    if not (corpus / ".done").exists() and not (corpus / "jpeg").is_dir():
+        subprocess.run(["bash", str(BUILD_CORPUS), str(corpus)], check=True)
+    return corpus
+
+
+# ---------------------------------------------------------------- scoring
+
+
+_SCORE_CACHE: dict[tuple[str, str], float] = {}
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _as_scoring_file(data: bytes, suffix: str) -> Path:
+    """A file PIL reads the way libvips shows it (EXIF orientation applied, CMYK/16-bit to 8-bit sRGB)."""
+    path = WORK / f"score-{_digest(data)[:16]}{suffix}"
+    if path.exists():
+        return path
+    image = pyvips.Image.new_from_buffer(data, "")
+    needs_png = (
+        image.get_typeof("orientation") and int(image.get("orientation")) != 1
+    ) or image.interpretation not in ("srgb", "b-w")
+    if needs_png or suffix not in (".jpg", ".png"):
+        image = image.autorot()
+        if image.interpretation == "cmyk":
+            image = image.icc_transform("srgb", embedded=True, input_profile="cmyk")
+        if image.interpretation not in ("srgb", "b-w") or image.format != "uchar":
+            image = image.colourspace("srgb").cast("uchar")
+        path = path.with_suffix(".png")
+        image.pngsave(str(path), compression=1)
+    else:
+        path.write_bytes(data)
+    return path
+
+
+def reference_score(original: bytes, output: bytes, suffix: str) -> float:
+    """Full-resolution SSIMULACRA2 by the reference package (alpha: worse of dark/light)."""
+    from ssimulacra2 import compute_ssimulacra2_with_alpha
+
+    key = (_digest(original), _digest(output))
+    if key not in _SCORE_CACHE:
+        if key[0] == key[1]:
+            _SCORE_CACHE[key] = 100.0
+        else:
+            a = _as_scoring_file(original, suffix)
+            b = _as_scoring_file(output, suffix)
+            _SCORE_CACHE[key] = float(compute_ssimulacra2_with_alpha(str(a), str(b)))
+    return _SCORE_CACHE[key]
+
+
+def fast_score(reference: Reference, data: bytes) -> float:
+    return reference.score(pyvips.Image.new_from_buffer(data, "").autorot())
+
+
+def pixels_identical(a: bytes, b: bytes) -> bool:
+    x = pyvips.Image.new_from_buffer(a, "", n=-1).autorot()
+    y = pyvips.Image.new_from_buffer(b, "", n=-1).autorot()
+    if (x.width, x.height, x.bands) != (y.width, y.height, y.bands):
+        return False
+    return (x.cast("int") - y.cast("int")).abs().max() == 0
+
+
+# ---------------------------------------------------------------- runs
+
+
+@dataclass
+class Run:
+    name: str
+    data: bytes | None
+    seconds: float
+    score: float | None = None
+    note: str = ""
+
+
+@dataclass
+class FileRow:
+    path: Path
+    original: bytes
+    runs: dict[str, Run] = field(default_factory=dict)
+
+
+def timed(fn: Callable[[], bytes]) -> tuple[bytes | None, float, str]:
+    start = time.perf_counter()
+    try:
+        out = fn()
+    except Exception as exc:
+        return None, time.perf_counter() - start, f"{type(exc).__name__}: {exc}"[:80]
+    return out, time.perf_counter() - start, ""
+
+
+def engine_run(data: bytes, mode: str) -> Callable[[], bytes]:
+    def run() -> bytes:
+        options = CompressOptions(compression_type=CompressionType(mode), level=LOSSY_LEVEL)
+        return engine.compress(data, options=options).data
+
+    return run
+
+
+def tool(args: list[str], data: bytes, suffix: str, ok_codes: tuple[int, ...] = (0,)) -> bytes:
+    """Run a CLI tool on a temporary input file; it writes the output file ({in} and {out} in args)."""
+    with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+        src, dst = Path(tmp) / f"in{suffix}", Path(tmp) / f"out{suffix}"
+        src.write_bytes(data)
+        argv = [a.replace("{in}", str(src)).replace("{out}", str(dst)) for a in args]
+        proc = subprocess.run(argv, capture_output=True)
+        if proc.returncode not in ok_codes or not dst.exists():
+            raise RuntimeError(f"{args[0]} exit {proc.returncode}")
+        return dst.read_bytes()
+
+
+def mozjpeg_q(data: bytes, quality: int) -> bytes:
+    image = pyvips.Image.new_from_buffer(data, "", access="sequential")
+    return image.jpegsave_buffer(Q=quality, interlace=True, keep="icc", **MOZJPEG)
+
+
+def mozjpeg_oracle(data: bytes, suffix: str) -> bytes:
+    """Smallest mozjpeg output (same settings as Q80) scoring >= 80 by the reference package: bracketed with
+    the fast metric, then settled by bisecting Q with the reference metric."""
+    image = pyvips.Image.new_from_buffer(data, "").autorot().copy_memory()
+    ref = Reference(image)
+    encoded: dict[int, bytes] = {}
+
+    def enc(q: int) -> bytes:
+        if q not in encoded:
+            encoded[q] = image.jpegsave_buffer(Q=q, interlace=True, keep="icc", **MOZJPEG)
+        return encoded[q]
+
+    best, _ = search_setting(
+        lambda q: Candidate(q, enc(q), fast_score(ref, enc(q))),
+        first=80,
+        low=30,
+        high=100,
+        slope=0.8,
+        max_evals=6,
+        tolerance=1,
+        deadline=None,
+    )
+    q = best.setting if best else 100
+    if reference_score(data, enc(q), suffix) >= TARGET:
+        high, low = q, max(q - 4, 29)  # 29 is never evaluated: treated as failing
+        while low > 29 and reference_score(data, enc(low), suffix) >= TARGET:
+            high, low = low, max(low - 4, 29)
+    else:
+        low, high = q, min(q + 4, 100)  # 100 is accepted even if it fails
+        while high < 100 and reference_score(data, enc(high), suffix) < TARGET:
+            low, high = high, min(high + 4, 100)
+    while high - low > 1:
+        mid = (low + high) // 2
+        if reference_score(data, enc(mid), suffix) >= TARGET:
+            high = mid
+        else:
+            low = mid
+    return enc(high)
+
+
+def oxipng4(data: bytes) -> bytes:
+    return oxipng.optimize_from_memory(data, level=4, strip=oxipng.StripChunks.safe())
+
+
+def pngquant_oxipng(data: bytes) -> bytes:
+    quantised = tool(["pngquant", "--quality", "80-100", "--output", "{out}", "--", "{in}"], data, ".png")
+    return oxipng4(quantised)
+
+
+def ghostscript_ebook(data: bytes) -> bytes:
+    return tool(
+        [
+            "gs",
+            "-q",
+            "-dBATCH",
+            "-dNOPAUSE",
+            "-dSAFER",
+            "-sDEVICE=pdfwrite",
+            "-dPDFSETTINGS=/ebook",
+            "-sOutputFile={out}",
+            "{in}",
+        ],
+        data,
+        ".pdf",
+    )
+
+
+def svgo(data: bytes) -> bytes:
+    return tool([str(NODE_DIR / "node_modules" / ".bin" / "svgo"), "-i", "{in}", "-o", "{out}"], data, ".svg")
+
+
+def gifsicle_o3(data: bytes) -> bytes:
+    gifsicle = str(Path(sys.executable).parent / "gifsicle")
+    return tool([gifsicle, "-O3", "-o", "{out}", "{in}"], data, ".gif")
+
+
+def webp_q80(data: bytes) -> bytes:
+    image = pyvips.Image.new_from_buffer(data, "", n=-1)
+    return image.webpsave_buffer(Q=80, keep="icc")
+
+
+PEERS: dict[str, dict[str, Callable[..., bytes]]] = {
+    "jpeg": {"mozjpeg Q80": lambda d, s: mozjpeg_q(d, 80), "mozjpeg oracle": mozjpeg_oracle},
+    "png": {"pngquant+oxipng": lambda d, s: pngquant_oxipng(d), "oxipng -o4": lambda d, s: oxipng4(d)},
+    "gif": {"gifsicle -O3": lambda d, s: gifsicle_o3(d)},
+    "svg": {"svgo": lambda d, s: svgo(d)},
+    "pdf": {"gs /ebook": lambda d, s: ghostscript_ebook(d)},
+    "webp": {"libwebp Q80": lambda d, s: webp_q80(d)},
+}
+# Which runs get a reference score (vector formats and PDFs are checked by rendering instead).
+SCORED = {"jpeg", "png", "webp", "gif"}
+
+
+# ---------------------------------------------------------------- checks for non-raster formats
+
+
+SVG_RENDER_PX = 1024
+
+
+def render_svg(data: bytes) -> pyvips.Image:
+    """A render at most SVG_RENDER_PX on its longer side, flattened on white."""
+    natural = pyvips.Image.svgload_buffer(data)
+    scale = min(1.0, SVG_RENDER_PX / max(natural.width, natural.height))
+    image = pyvips.Image.svgload_buffer(data, scale=scale)
+    return image.flatten(background=[255, 255, 255]).colourspace("srgb").cast("uchar")
+
+
+def svg_render_score(original: bytes, output: bytes) -> float:
+    a, b = render_svg(original), render_svg(output)
+    if (a.width, a.height) != (b.width, b.height):
+        return 0.0
+    return Reference(a).score(b)
+
+
+def pdf_pages_and_text(data: bytes) -> tuple[int, int]:
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        pages = len(pdf.pages)
+    text = tool(
+        ["gs", "-q", "-dBATCH", "-dNOPAUSE", "-dSAFER", "-sDEVICE=txtwrite", "-sOutputFile={out}", "{in}"],
+        data,
+        ".pdf",
+    )
+    return pages, len(b"".join(text.split()))
+
+
+def pdf_render_score(original: bytes, output: bytes) -> float:
+    """Worst page score of 40 dpi renders (the fast metric; a render check, not the promise)."""
+    renders = []
+    for data in (original, output):
+        with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+            src = Path(tmp) / "in.pdf"
+            src.write_bytes(data)
+            subprocess.run(
+                [
+                    "gs",
+                    "-q",
+                    "-dBATCH",
+                    "-dNOPAUSE",
+                    "-dSAFER",
+                    "-sDEVICE=png16m",
+                    "-r40",
+                    f"-sOutputFile={tmp}/p%04d.png",
+                    str(src),
+                ],
+                check=True,
+            )
+            renders.append(
+                [pyvips.Image.new_from_file(str(p)).copy_memory() for p in sorted(Path(tmp).glob("p*.png"))]
+            )
+    if len(renders[0]) != len(renders[1]):
+        return 0.0
+    scores = [Reference(a).score(b) for a, b in zip(renders[0], renders[1], strict=True) if a.width >= 8]
+    return min(scores) if scores else 100.0
+
+
+def gif_timing(data: bytes) -> tuple[int, list[int] | None, int | None]:
+    image = pyvips.Image.new_from_buffer(data, "", n=-1)
+    delays = list(image.get("delay")) if image.get_typeof("delay") else None
+    loop = int(image.get("loop")) if image.get_typeof("loop") else None
+    return (
+        image.height // (int(image.get("page-height")) if image.get_typeof("page-height") else image.height),
+        delays,
+        loop,
+    )
+
+
+# ---------------------------------------------------------------- benchmark
+
+
+def bench_format(fmt: str, files: list[Path]) -> list[FileRow]:
+    rows = []
+    for path in files:
+        data = path.read_bytes()
+        suffix = path.suffix.lower() if path.suffix.lower() in (".jpg", ".png") else ".png"
+        row = FileRow(path, data)
+        for mode in MODES:
+            out, secs, note = timed(engine_run(data, mode))
+            row.runs[mode] = Run(mode, out, secs, note=note)
+        for name, peer in PEERS[fmt].items():
+            out, secs, note = timed(lambda peer=peer, data=data, suffix=suffix: peer(data, suffix))
+            row.runs[name] = Run(name, out, secs, note=note)
+        for run in row.runs.values():
+            if run.data is None:
+                continue
+            try:
+                check(fmt, row, run, suffix)
+            except Exception as exc:
+                run.note = (run.note + f" check failed: {type(exc).__name__}: {exc}")[:100]
+        rows.append(row)
+        print(
+            f"  {fmt}/{path.name}: "
+            + ", ".join(f"{r.name}={len(r.data) if r.data else '-'}" for r in row.runs.values()),
+            file=sys.stderr,
+            flush=True,
+        )
+    return rows
+
+
+def check(fmt: str, row: FileRow, run: Run, suffix: str) -> None:
+    assert run.data is not None
+    if fmt in SCORED:
+        if run.name == "lossless" or (fmt == "png" and run.name == "oxipng -o4") or fmt == "gif":
+            run.note += "pixels identical" if pixels_identical(row.original, run.data) else "PIXELS DIFFER"
+            if fmt == "gif":
+                same = gif_timing(row.original) == gif_timing(run.data)
+                run.note += ", frames+timing kept" if same else ", FRAMES/TIMING CHANGED"
+        if fmt != "gif":
+            run.score = reference_score(row.original, run.data, suffix)
+    elif fmt == "svg":
+        run.score = svg_render_score(row.original, run.data)
+        run.note += "render score (fast metric)"
+    elif fmt == "pdf":
+        pages0, text0 = pdf_pages_and_text(row.original)
+        pages1, text1 = pdf_pages_and_text(run.data)
+        run.score = pdf_render_score(row.original, run.data)
+        run.note += f"pages {pages1}/{pages0}, text chars {text1}/{text0}"
+
+
+def pct(saved: int, total: int) -> str:
+    return f"{100.0 * saved / total:.1f}%" if total else "-"
+
+
+def format_table(fmt: str, rows: list[FileRow]) -> str:
+    names = list(rows[0].runs) if rows else []
+    lines = [
+        f"### {fmt.upper()}",
+        "",
+        "| file | original | " + " | ".join(names) + " |",
+        "|---|---:|" + "---|" * len(names),
+    ]
+    totals = {n: [0, 0.0, True] for n in names}
+    total_original = 0
+    for row in rows:
+        total_original += len(row.original)
+        cells = []
+        for n in names:
+            run = row.runs[n]
+            if run.data is None:
+                cells.append(f"missing ({run.note})")
+                totals[n][2] = False
+                continue
+            totals[n][0] += len(run.data)
+            totals[n][1] += run.seconds
+            score = "" if run.score is None else f" · {run.score:.1f}"
+            note = f" · {run.note}" if run.note else ""
+            cells.append(
+                f"{len(run.data):,} ({pct(len(row.original) - len(run.data), len(row.original))})"
+                f"{score} · {run.seconds:.2f}s{note}"
+            )
+        lines.append(f"| {row.path.name} | {len(row.original):,} | " + " | ".join(cells) + " |")
+    cells = []
+    for n in names:
+        size, secs, complete = totals[n]
+        cells.append(
+            f"**{size:,}** ({pct(total_original - size, total_original)}) · {secs:.1f}s"
+            + ("" if complete else " (incomplete)")
+        )
+    lines.append(f"| **total** | **{total_original:,}** | " + " | ".join(cells) + " |")
+    lines += ["", "Cells: bytes (savings) · full-res SSIMULACRA2 (reference package) · seconds · checks."]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- memory (subprocesses)
+
+
+def make_big_jpeg() -> Path:
+    path = WORK / "100mp.jpg"
+    if not path.exists():
+        photo = pyvips.Image.new_from_file(str(DEFAULT_CORPUS / "jpeg" / "Kite.jpg"))
+        scale = (BIG_PIXELS / (photo.width * photo.height)) ** 0.5
+        photo.resize(scale).jpegsave(str(path), Q=90)
+    return path
+
+
+def child(mode: str, path: str) -> None:
+    """Run in a subprocess: one operation on `path`, then print peak RSS (MiB) and seconds as JSON."""
+    data = Path(path).read_bytes()
+    start = time.perf_counter()
+    if mode == "bare":
+        out = mozjpeg_q(data, LOSSY_LEVEL)
+    else:
+        out = engine_run(data, mode)()
+    seconds = time.perf_counter() - start
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"rss_mib": rss, "seconds": seconds, "bytes": len(out)}))
+
+
+def measure(mode: str, path: Path) -> dict[str, float]:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", mode, str(path)], capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        return {
+            "error": proc.stderr.strip().splitlines()[-1]
+            if proc.stderr.strip()
+            else f"exit {proc.returncode}"
+        }
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- targets
+
+
+def total(rows: list[FileRow], name: str) -> int | None:
+    if any(row.runs[name].data is None for row in rows):
+        return None
+    return sum(len(row.runs[name].data) for row in rows)  # type: ignore[arg-type]
+
+
+def ratio_cell(value: float | None, limit: float) -> tuple[str, str]:
+    if value is None:
+        return "missing", "✗"
+    return f"{value:.3f}×", "✓" if value <= limit else "✗"
+
+
+def targets(results: dict[str, list[FileRow]], memory: dict[str, dict[str, float]]) -> str:
+    lines = ["| what | measured | target | met |", "|---|---|---|---|"]
+
+    def add(what: str, measured: str, target: str, ok: str) -> None:
+        lines.append(f"| {what} | {measured} | {target} | {ok} |")
+
+    jpeg = results.get("jpeg", [])
+    if jpeg:
+        bal, oracle, q80 = total(jpeg, "balanced"), total(jpeg, "mozjpeg oracle"), total(jpeg, "mozjpeg Q80")
+        scores = [row.runs["balanced"].score for row in jpeg if row.runs["balanced"].score is not None]
+        worst = min(scores) if scores else None
+        r = bal / oracle if bal and oracle else None
+        m, ok = ratio_cell(r, 1.0)
+        ok = ok if worst is not None and worst >= TARGET else "✗"
+        add(
+            "JPEG balanced bytes vs mozjpeg oracle; worst score",
+            f"{m}; worst {worst:.1f}" if worst else m,
+            "≤ 1.0× (goal ≤ 0.90×), all ≥ 80",
+            ok + (" (goal ✓)" if r and r <= 0.9 else " (goal ✗)"),
+        )
+        orig = sum(len(row.original) for row in jpeg)
+        if bal and q80:
+            add(
+                "JPEG balanced vs mozjpeg Q80 / vs originals",
+                f"{bal / q80:.3f}× / {bal / orig:.3f}×",
+                "reported",
+                "—",
+            )
+        lossy_t = sum(row.runs["lossy"].seconds for row in jpeg)
+        bare_t = sum(row.runs["mozjpeg Q80"].seconds for row in jpeg)
+        bal_t = sum(row.runs["balanced"].seconds for row in jpeg)
+        add(
+            "JPEG lossy time vs bare pyvips encode (same settings)",
+            f"{lossy_t / bare_t:.2f}× ({lossy_t:.1f}s / {bare_t:.1f}s)",
+            "≤ 1.1×",
+            "✓" if lossy_t <= 1.1 * bare_t else "✗",
+        )
+        add(
+            "JPEG balanced time vs one plain encode",
+            f"{bal_t / bare_t:.2f}× ({bal_t:.1f}s / {bare_t:.1f}s)",
+            "≤ 4×",
+            "✓" if bal_t <= 4 * bare_t else "✗",
+        )
+    png = results.get("png", [])
+    if png:
+        best = 0
+        complete = True
+        for row in png:
+            o = row.runs["oxipng -o4"]
+            q = row.runs["pngquant+oxipng"]
+            if o.data is None:
+                complete = False
+                continue
+            cands = [len(o.data)]
+            if q.data is not None and q.score is not None and q.score >= TARGET:
+                cands.append(len(q.data))
+            best += min(cands)
+        bal = total(png, "balanced")
+        scores = [row.runs["balanced"].score for row in png if row.runs["balanced"].score is not None]
+        worst = min(scores) if scores else None
+        m, ok = ratio_cell(bal / best if bal and complete else None, 1.0)
+        ok = ok if worst is not None and worst >= TARGET else "✗"
+        add(
+            "PNG balanced vs best of oxipng / pngquant+oxipng (≥ 80)",
+            f"{m}; worst {worst:.1f}" if worst else m,
+            "≤ 1.0×, all ≥ 80",
+            ok,
+        )
+        ll, ox = total(png, "lossless"), total(png, "oxipng -o4")
+        ident = all(
+            "pixels identical" in row.runs["lossless"].note for row in png if row.runs["lossless"].data
+        )
+        m, ok = ratio_cell(ll / ox if ll and ox else None, 1.0)
+        add(
+            "PNG lossless vs oxipng -o4",
+            m + ("; pixels identical" if ident else "; PIXELS DIFFER"),
+            "≤ 1.0×, identical",
+            ok if ident else "✗",
+        )
+    gif = [row for row in results.get("gif", []) if gif_timing(row.original)[0] > 1]
+    if gif:
+        eng, peer = total(gif, "lossy"), total(gif, "gifsicle -O3")
+        kept = all("frames+timing kept" in row.runs["lossy"].note for row in gif if row.runs["lossy"].data)
+        m, ok = ratio_cell(eng / peer if eng and peer else None, 1.0)
+        add(
+            f"animated GIF lossy vs gifsicle -O3 ({len(gif)} files)",
+            m + ("; frames+timing kept" if kept else "; FRAMES/TIMING CHANGED"),
+            "≤ 1.0×, kept",
+            ok if kept else "✗",
+        )
+    svg = results.get("svg", [])
+    if svg:
+        eng, peer = total(svg, "balanced"), total(svg, "svgo")
+        scores = [row.runs["balanced"].score for row in svg if row.runs["balanced"].score is not None]
+        m, ok = ratio_cell(eng / peer if eng and peer else None, 1.05)
+        add(
+            "SVG vs svgo",
+            m + (f"; worst render score {min(scores):.1f}" if scores else ""),
+            "≤ 1.05×, renders the same",
+            ok,
+        )
+    pdf = results.get("pdf", [])
+    heavy = [row for row in pdf if row.path.name in ("photo-album.pdf", "graphics-brochure.pdf")]
+    manuals = [row for row in pdf if row not in heavy]
+    if heavy:
+        for mode in ("balanced", "lossy"):
+            eng, peer = total(heavy, mode), total(heavy, "gs /ebook")
+            m, ok = ratio_cell(eng / peer if eng and peer else None, 1.0)
+            add(f"image-heavy PDFs, engine {mode} vs gs /ebook", m, "≤ 1.0×, pages alike", ok)
+    if manuals:
+        larger = [
+            row.path.name
+            for row in manuals
+            if any(row.runs[m].data is None or len(row.runs[m].data) > len(row.original) for m in MODES)
+        ]
+        text_ok = all(_text_kept(row.runs[m].note) for row in manuals for m in MODES if row.runs[m].data)
+        add(
+            "text/vector PDFs: never larger, text kept",
+            f"larger: {larger or 'none'}; text {'kept' if text_ok else 'CHANGED'}",
+            "never larger, text extractable",
+            "✓" if not larger and text_ok else "✗",
+        )
+    if memory:
+        bare = memory.get("bare", {}).get("rss_mib")
+        for mode, limit in (("lossy", 1.2), ("balanced", 2.0)):
+            rss = memory.get(mode, {}).get("rss_mib")
+            m, ok = ratio_cell(rss / bare if rss and bare else None, limit)
+            add(
+                f"100 MP JPEG peak RSS, {mode} vs bare pyvips",
+                m + (f" ({rss:.0f} / {bare:.0f} MiB)" if rss and bare else ""),
+                f"≤ {limit}×",
+                ok,
+            )
+    return "\n".join(lines)
+
+
+def _text_kept(note: str) -> bool:
+    if "text chars" not in note:
+        return False
+    part = note.split("text chars ")[1].split()[0]
+    after, before = part.split("/")
+    return int(after) >= int(before)
+
+
+def memory_table(memory: dict[str, dict[str, float]], path: Path) -> str:
+    image = pyvips.Image.new_from_file(str(path))
+    lines = [
+        f"100 MP JPEG: {image.width}×{image.height} ({image.width * image.height / 1e6:.1f} MP), "
+        f"{path.stat().st_size:,} bytes; one subprocess per row, peak RSS = ru_maxrss.",
+        "",
+        "| run | peak RSS MiB | seconds | bytes |",
+        "|---|---:|---:|---:|",
+    ]
+    for mode, m in memory.items():
+        if "error" in m:
+            lines.append(f"| {mode} | failed: {m['error']} | | |")
+        else:
+            lines.append(f"| {mode} | {m['rss_mib']:.0f} | {m['seconds']:.1f} | {int(m['bytes']):,} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--formats", default="jpeg,png,gif,webp,svg,pdf")
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    started = time.perf_counter()
+    setup()
+    corpus = ensure_corpus(args.corpus)
+    results: dict[str, list[FileRow]] = {}
+    out = []
+    for fmt in args.formats.split(","):
+        files = sorted(p for p in (corpus / fmt).iterdir() if p.is_file())
+        print(f"{fmt}: {len(files)} files", file=sys.stderr, flush=True)
+        results[fmt] = bench_format(fmt, files)
+        out.append(format_table(fmt, results[fmt]))
+    memory: dict[str, dict[str, float]] = {}
+    if not args.skip_memory:
+        big = make_big_jpeg()
+        for mode in ("bare", "lossy", "balanced"):
+            print(f"memory: {mode}", file=sys.stderr, flush=True)
+            memory[mode] = measure(mode, big)
+        out.append("### 100 MP memory\n\n" + memory_table(memory, big))
+    out.append("### Targets\n\n" + targets(results, memory))
+    out.append(f"Wall time of this run: {time.perf_counter() - started:.0f} s.")
+    print("\n\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
