@@ -1,0 +1,184 @@
+"""/imagerecycle/v1/images…: list, get, add (synchronous), delete, downloads and zips (API.md §2).
+
+A thin adapter over compression.services/selectors: the same submit, delete and files as /v1/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import IO, Any
+from urllib.parse import urlencode
+
+from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api.base import ImageRecycleApi
+from compression.api.files import FileDownloadApi
+from compression.api.imagerecycle.serializers import (
+    KINDS,
+    LIMIT_MAX,
+    ImageAddSerializer,
+    ImageListSerializer,
+    ImageSerializer,
+    PageInputSerializer,
+    ids_parse,
+    image_add_input,
+    image_data,
+    optimized_of,
+)
+from compression.api.imagerecycle.zipstream import zip_stream
+from compression.api.parsing import body_size_check
+from compression.models import OriginalImage, StoredFile
+from compression.selectors import original_image_get, original_image_list, stored_file_get, stored_file_open
+from compression.services import original_image_delete, original_image_submit, original_images_delete_all
+from crush.errors import NotFound, ValidationFailed
+
+
+def base_url(request: Request) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+def _page_link(request: Request, offset: int, limit: int) -> dict[str, Any]:
+    """No `auth` in the link: the client adds its own (the secret must not travel in URLs we hand out)."""
+    link = f"{base_url(request)}/imagerecycle/v1/images?{urlencode({'offset': offset, 'limit': limit})}"
+    return {"link": link, "offset": offset, "limit": limit}
+
+
+class ImagesApi(ImageRecycleApi):
+    """GET: list (newest first, offset/limit); POST: add one image, synchronously; DELETE: delete all (the
+    original documentation's curl example for "Delete all images" uses this path)."""
+
+    @extend_schema(
+        operation_id="imagerecycle_images_list",
+        parameters=[
+            OpenApiParameter("offset", int, description="Default 0"),
+            OpenApiParameter("limit", int, description=f"Default 30, at most {LIMIT_MAX}"),
+        ],
+        responses={200: ImageListSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        page = PageInputSerializer(data=request.query_params)
+        if not page.is_valid():
+            raise ValidationFailed(page.errors)
+        offset, limit = page.validated_data["offset"], min(page.validated_data["limit"], LIMIT_MAX)
+        originals = original_image_list(account=request.account)  # type: ignore[attr-defined]
+
+        total = originals.count()
+        rows = list(originals[offset : offset + limit]) if offset < total else []
+
+        url = base_url(request)
+        return Response(
+            {
+                "items": [image_data(row, base_url=url) for row in rows],
+                "total": total,
+                "prev": _page_link(request, max(0, offset - limit), limit) if offset > 0 else None,
+                "next": _page_link(request, offset + limit, limit) if offset + limit < total else None,
+            }
+        )
+
+    @extend_schema(
+        operation_id="imagerecycle_images_add", request=ImageAddSerializer, responses={201: ImageSerializer}
+    )
+    def post(self, request: Request) -> Response:
+        account = request.account  # type: ignore[attr-defined]
+        body_size_check(request, max_file_bytes=account.file_max_size)
+        given = image_add_input(request.data)
+
+        original = original_image_submit(
+            account=account,
+            options=given.options,
+            base_url=base_url(request),
+            upload=given.upload,
+            image_url=given.url,
+            synchronous=True,
+        )
+
+        original = original_image_get(account=account, original_image_id=original.id)
+        return Response(image_data(original, base_url=base_url(request)), status=201)
+
+    @extend_schema(operation_id="imagerecycle_images_delete_all_legacy", responses={204: None})
+    def delete(self, request: Request) -> Response:
+        original_images_delete_all(account=request.account)  # type: ignore[attr-defined]
+
+        return Response(status=204)
+
+
+class ImagesDeleteAllApi(ImageRecycleApi):
+    @extend_schema(operation_id="imagerecycle_images_delete_all", responses={204: None})
+    def delete(self, request: Request) -> Response:
+        original_images_delete_all(account=request.account)  # type: ignore[attr-defined]
+
+        return Response(status=204)
+
+
+class ImageApi(ImageRecycleApi):
+    @extend_schema(operation_id="imagerecycle_image_get", responses={200: ImageSerializer})
+    def get(self, request: Request, image_id: int) -> Response:
+        original = original_image_get(account=request.account, original_image_id=image_id)  # type: ignore[attr-defined]
+
+        return Response(image_data(original, base_url=base_url(request)))
+
+    @extend_schema(operation_id="imagerecycle_image_delete", responses={204: None})
+    def delete(self, request: Request, image_id: int) -> Response:
+        original = original_image_get(account=request.account, original_image_id=image_id)  # type: ignore[attr-defined]
+
+        original_image_delete(original_image=original)
+
+        return Response(status=204)
+
+
+class ImageDownloadApi(FileDownloadApi):
+    """The file of a download link, without auth: the token alone picks it, like /v1/files/."""
+
+    @extend_schema(operation_id="imagerecycle_image_download", auth=[])
+    def get(self, request: Request, kind: str, token: str, name: str) -> HttpResponse:  # type: ignore[override]
+        if kind not in KINDS:
+            raise NotFound()
+        return super().get(request, token, name)
+
+
+def _stored_file(original: OriginalImage, kind: str) -> StoredFile | None:
+    if kind == "original":
+        return original.file
+    optimized = optimized_of(original)
+    return optimized.file if optimized is not None else None
+
+
+def _opener(stored_file: StoredFile) -> Callable[[], IO[bytes]]:
+    """Opens the file when its zip entry is written; NotFound if it expired or was deleted meanwhile."""
+
+    def open_live() -> IO[bytes]:
+        return stored_file_open(stored_file=stored_file_get(token=stored_file.token))  # type: ignore[return-value]
+
+    return open_live
+
+
+class ImageZipApi(ImageRecycleApi):
+    """A zip of the caller's images, streamed; every id must be the caller's (else 404), at most 100."""
+
+    @extend_schema(operation_id="imagerecycle_images_zip", responses={(200, "application/zip"): bytes})
+    def get(self, request: Request, kind: str, ids: str) -> HttpResponse:
+        if kind not in KINDS:
+            raise NotFound()
+        wanted = ids_parse(ids)
+        account = request.account  # type: ignore[attr-defined]
+
+        originals = {row.id: row for row in original_image_list(account=account).filter(pk__in=wanted)}
+        if len(originals) != len(wanted):
+            raise NotFound()
+        files = [(row.id, stored) for row in originals.values() if (stored := _stored_file(row, kind))]
+        files = [(image_id, stored) for image_id, stored in files if stored.deleted_at is None]
+        if not files:
+            raise NotFound()
+        order = {image_id: index for index, image_id in enumerate(wanted)}
+        files.sort(key=lambda pair: order[pair[0]])
+
+        response = StreamingHttpResponse(
+            zip_stream((stored.filename or f"{image_id}", _opener(stored)) for image_id, stored in files),
+            content_type="application/zip",
+        )
+        response["Content-Disposition"] = f'attachment; filename="images-{kind}.zip"'
+        response["Cache-Control"] = "private, no-store"
+        return response
