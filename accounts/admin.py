@@ -14,8 +14,9 @@ from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import filesizeformat
 
-from accounts import services
+from accounts import selectors, services
 from accounts.models import Account, ApiKey, ApiToken, QuotaPeriod
+from crush.charts import stacked_bar_chart
 
 # --- filters
 
@@ -177,7 +178,14 @@ class AccountAdmin(admin.ModelAdmin):
 
     def change_page_context(self, request: HttpRequest, object_id: str) -> dict[str, Any]:
         """Extra template context of an account's change page: the place for panels such as charts."""
-        return {}
+        account = self.get_object(request, object_id)
+        if account is None:
+            return {}
+        report = selectors.consumption_report(account=account, report_type=selectors.ReportType.SIX_MONTHS)
+        chart = stacked_bar_chart(
+            columns=report.columns, series=report.series, title=f"Consumption of {account.login}, six months"
+        )
+        return {"consumption_chart": chart}
 
     @admin.action(description="Reset this month's usage")
     def reset_usage(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
