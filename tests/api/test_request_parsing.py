@@ -119,7 +119,11 @@ STYLES = [
     {"style": "thumb", "strategy": "crop", "width": "320", "height": "100"},
     {"style": "pico", "strategy": "landscape", "width": "80"},
 ]
-EXPECTED_STYLES = [("original", None, None, None), ("thumb", "crop", 320, 100), ("pico", "landscape", 80, None)]
+EXPECTED_STYLES = [
+    ("original", None, None, None),
+    ("thumb", "crop", 320, 100),
+    ("pico", "landscape", 80, None),
+]
 
 
 def _rails_pairs() -> list[tuple[str, str]]:
