@@ -1,7 +1,9 @@
 """Reads for accounts."""
 
 import datetime
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import models
 from django.db.models import F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum
@@ -102,6 +104,7 @@ def consumption_report(
     ledger = ConsumptionDay.objects.filter(
         account__in=Account.objects.filter(Q(pk=account.pk) | Q(parent=account.pk)).values("pk")
     ).order_by()
+    rows: Iterable[Mapping[str, Any]]
     if report_type == ReportType.SIX_MONTHS:
         first = _months_back(today.replace(day=1), MONTHS_IN_REPORT - 1)
         periods = [_months_back(today.replace(day=1), back) for back in range(MONTHS_IN_REPORT - 1, -1, -1)]
@@ -172,7 +175,10 @@ def accounts_near_allowance(
     fullest = near.order_by(share.desc(), "account_id").values_list(
         "account_id", "account__login", "used_bytes", "account__plan_bytes"
     )[:limit]
-    return near.count(), [AllowanceUse(*row) for row in fullest]
+    return near.count(), [
+        AllowanceUse(account_id=pk, login=login, used_bytes=used, allowed_bytes=allowed or 0)
+        for pk, login, used, allowed in fullest  # allowed is never null here: filtered above
+    ]
 
 
 # --- the ImageRecycle surface: sub-accounts and the consumption summary

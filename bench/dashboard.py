@@ -43,10 +43,8 @@ LOGIN = "bench-dashboard"
 
 
 def ensure_database(url: str) -> None:
-    info = psycopg.conninfo.conninfo_to_dict(url.replace("postgres://", "postgresql://", 1))
-    name = info.pop("dbname")
-    info["dbname"] = "postgres"
-    with psycopg.connect(**info, autocommit=True) as conn:
+    name = str(psycopg.conninfo.conninfo_to_dict(url)["dbname"])
+    with psycopg.connect(psycopg.conninfo.make_conninfo(url, dbname="postgres"), autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 

@@ -66,7 +66,10 @@ def platform_stats(*, now: datetime.datetime) -> PlatformStats:
 
     jobs_today = dict.fromkeys(Status.values, 0)
     for row in (
-        OriginalImage.objects.filter(created_at__gte=midnight).values("status").annotate(n=Count("id")).order_by()
+        OriginalImage.objects.filter(created_at__gte=midnight)
+        .values("status")
+        .annotate(n=Count("id"))
+        .order_by()
     ):
         jobs_today[row["status"]] = row["n"]
 
@@ -79,7 +82,9 @@ def platform_stats(*, now: datetime.datetime) -> PlatformStats:
         today_out=Sum("bytes_after", filter=Q(day=today)),
     )
 
-    queue = {status: (0, None) for status in (Status.ENQUEUED, Status.PROCESSING)}
+    queue: dict[str, tuple[int, datetime.datetime | None]] = {
+        status: (0, None) for status in (Status.ENQUEUED, Status.PROCESSING)
+    }
     for row in (
         OriginalImage.objects.filter(status__in=list(queue))
         .values("status")

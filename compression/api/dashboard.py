@@ -25,7 +25,8 @@ class ConsumptionOutputSerializer(serializers.Serializer):
         child=serializers.ListField(child=serializers.IntegerField()),
         help_text="Per origin, bytes of originals aligned with columns (zeros for empty periods)",
     )
-    data = ConsumptionCellSerializer(many=True, help_text="The non-empty cells")
+    # A field named like Serializer.data: DRF's metaclass moves declared fields off the class, so it is safe.
+    data = ConsumptionCellSerializer(many=True, help_text="The non-empty cells")  # type: ignore[assignment]
 
 
 class DashboardStatsSerializer(serializers.Serializer):
