@@ -582,12 +582,7 @@ def _original_end_locked(original: OriginalImage, *, status: Status, message: st
 
 def _event_emit(original: OriginalImage) -> None:
     from compression.presenters import optimized_image_data, original_image_data
-
-    try:
-        from webhooks.services import original_image_event_emit
-    except ImportError:  # TODO(#4): the webhooks helper commits this function; drop the guard then
-        logger.warning("webhooks.services.original_image_event_emit missing: no event for %s", original.id)
-        return
+    from webhooks.services import original_image_event_emit
 
     optimized = list(original.optimized_images.select_related("file").order_by("id"))
     for row in optimized:

@@ -1,8 +1,13 @@
 """Shared fixtures. Services come from the environment: CI exports real PostgreSQL, Redis and S3 endpoints and
 sets CRUSH_REQUIRE_SERVICES=1, so a missing service fails the run instead of being skipped."""
 
+import contextlib
 import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -84,3 +89,119 @@ def api(token):  # type: ignore[no-untyped-def]
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
+
+
+# --- real worker processes (pipeline crash-safety tests, webhook end-to-end tests) -------------------------
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """SQLite test databases live in a file (not in memory) so a `live_worker` process opens the same one."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        database.setdefault("TEST", {})["NAME"] = str(settings.VAR_DIR / "test.sqlite3")
+
+
+class LiveWorker:
+    """A `celery -A crush worker` process group; `kill()` is SIGKILL (no warm shutdown, nothing acked)."""
+
+    def __init__(self, process: subprocess.Popen[bytes], log_path: Path) -> None:
+        self.process = process
+        self.log_path = log_path
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        self._signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def _signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signum)
+
+
+def database_url() -> str:
+    """The URL of the database this test run uses (the test database), for another process."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    config = connection.settings_dict
+    if config["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{config['NAME']}"
+    credentials = quote(config["USER"] or "", safe="")
+    if config["PASSWORD"]:
+        credentials += ":" + quote(config["PASSWORD"], safe="")
+    return (
+        f"postgres://{credentials}@{config['HOST'] or 'localhost'}:{config['PORT'] or 5432}/{config['NAME']}"
+    )
+
+
+@pytest.fixture
+def live_worker(transactional_db, tmp_path):  # type: ignore[no-untyped-def]
+    """Starts real Celery worker processes on this run's broker, database (committed data: transactional_db)
+    and files storage: `worker = live_worker(queues="compression", concurrency=1, env={...})`.
+
+    Tasks are no longer eager inside the test; every worker started is stopped at teardown.
+    """
+    started: list[LiveWorker] = []
+    celery_app.conf.task_always_eager = False
+
+    def start(
+        *,
+        queues: str = "compression,webhooks,default",
+        concurrency: int = 1,
+        env: dict[str, str] | None = None,
+    ) -> LiveWorker:
+        index = len(started)
+        environment = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "CRUSH_VAR_DIR": str(settings.VAR_DIR),
+            "DATABASE_URL": database_url(),
+            "CELERY_BROKER_URL": str(celery_app.conf.broker_url),
+            "SECRET_KEY": settings.SECRET_KEY,
+            "CRUSH_ALLOW_PRIVATE_URLS": "true" if settings.CRUSH_ALLOW_PRIVATE_URLS else "false",
+            **(env or {}),
+        }
+        log_path = tmp_path / f"worker-{index}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "crush",
+                    "worker",
+                    "--pool=prefork",
+                    f"--concurrency={concurrency}",
+                    f"--queues={queues}",
+                    f"--hostname=live{index}-{os.getpid()}@%h",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    "--loglevel=INFO",
+                ],
+                cwd=settings.BASE_DIR,
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: kill() reaches the pool children too
+            )
+        worker = LiveWorker(process, log_path)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+    celery_app.conf.task_always_eager = True
