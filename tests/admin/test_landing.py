@@ -144,3 +144,16 @@ def test_admin_landing_page_refuses_non_staff(client, db, staff) -> None:
 
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+def test_broker_queue_lengths_reads_the_configured_broker() -> None:
+    from django.conf import settings
+
+    lengths = broker_queue_lengths()
+
+    if settings.CELERY_BROKER_URL.startswith("redis"):  # CI: real Redis
+        assert lengths is not None
+        assert set(lengths) == {"compression", "webhooks", "default"}
+        assert all(isinstance(length, int) and length >= 0 for length in lengths.values())
+    else:
+        assert lengths is None
