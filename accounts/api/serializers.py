@@ -35,4 +35,3 @@ class ShopSerializer(serializers.Serializer):
     updated_at = UtcTimestampField()
     callback_urls = CallbackUrlRefSerializer(many=True)
     plan_data = PlanDataSerializer()
-

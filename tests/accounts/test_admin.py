@@ -20,8 +20,8 @@ def messages_of(response) -> list[str]:  # type: ignore[no-untyped-def]
 
 def make_rows(count: int) -> None:
     for _ in range(count):
-        parent = AccountFactory()
-        sub = AccountFactory(parent=parent)
+        parent = AccountFactory.create()
+        sub = AccountFactory.create(parent=parent)
         services.quota_reserve(account=sub, size_bytes=100)
         services.api_token_create(account=sub)
 
@@ -37,7 +37,7 @@ def make_rows(count: int) -> None:
     ],
 )
 def test_admin_pages_open_for_staff(admin_client: Client, path: str) -> None:
-    AccountFactory()
+    AccountFactory.create()
 
     response = admin_client.get(path)
 
@@ -54,8 +54,8 @@ def test_admin_redirects_non_staff_to_login(client: Client) -> None:
 
 
 def test_admin_account_change_page_shows_sub_accounts_and_credentials(admin_client: Client) -> None:
-    parent = AccountFactory(login="the-parent")
-    AccountFactory(login="the-child", parent=parent)
+    parent = AccountFactory.create(login="the-parent")
+    AccountFactory.create(login="the-child", parent=parent)
     issued = services.api_token_create(account=parent)
 
     response = admin_client.get(f"{ACCOUNTS}{parent.pk}/change/")
@@ -69,7 +69,7 @@ def test_admin_account_change_page_shows_sub_accounts_and_credentials(admin_clie
 
 
 def test_admin_account_list_shows_usage_against_allowance(admin_client: Client) -> None:
-    account = AccountFactory(login="user-of-bytes", plan_bytes=4 * 2**20)
+    account = AccountFactory.create(login="user-of-bytes", plan_bytes=4 * 2**20)
     services.quota_reserve(account=account, size_bytes=2**20)
 
     response = admin_client.get(ACCOUNTS, {"q": "user-of-bytes"})
@@ -94,9 +94,9 @@ def test_admin_account_list_query_count_does_not_grow_with_rows(
 
 
 def test_admin_account_list_search_and_kind_filter(admin_client: Client) -> None:
-    parent = AccountFactory(login="alpha-shop")
-    AccountFactory(login="alpha-sub", parent=parent)
-    AccountFactory(login="beta-shop")
+    parent = AccountFactory.create(login="alpha-shop")
+    AccountFactory.create(login="alpha-sub", parent=parent)
+    AccountFactory.create(login="beta-shop")
 
     searched = admin_client.get(ACCOUNTS, {"q": "alpha"})
     subs = admin_client.get(ACCOUNTS, {"kind": "sub"})
@@ -108,7 +108,7 @@ def test_admin_account_list_search_and_kind_filter(admin_client: Client) -> None
 
 
 def test_admin_action_resets_this_months_usage(admin_client: Client) -> None:
-    account = AccountFactory()
+    account = AccountFactory.create()
     services.quota_reserve(account=account, size_bytes=500)
 
     admin_client.post(ACCOUNTS, {"action": "reset_usage", "_selected_action": [account.pk]})
@@ -117,8 +117,8 @@ def test_admin_action_resets_this_months_usage(admin_client: Client) -> None:
 
 
 def test_admin_action_deactivates_and_the_token_stops_working(admin_client: Client) -> None:
-    account = AccountFactory()
-    other = AccountFactory()
+    account = AccountFactory.create()
+    other = AccountFactory.create()
 
     admin_client.post(ACCOUNTS, {"action": "deactivate", "_selected_action": [account.pk]})
 
@@ -128,7 +128,7 @@ def test_admin_action_deactivates_and_the_token_stops_working(admin_client: Clie
 
 
 def test_admin_action_revokes_tokens_and_keys(admin_client: Client) -> None:
-    account = AccountFactory()
+    account = AccountFactory.create()
     services.api_token_create(account=account)
     services.api_key_create(account=account)
 
@@ -140,7 +140,7 @@ def test_admin_action_revokes_tokens_and_keys(admin_client: Client) -> None:
 
 
 def test_admin_creating_a_token_shows_it_once_and_stores_its_hash(admin_client: Client) -> None:
-    account = AccountFactory()
+    account = AccountFactory.create()
 
     response = admin_client.post(
         "/admin/accounts/apitoken/add/", {"account": account.pk, "name": "ci"}, follow=True
@@ -159,7 +159,7 @@ def test_admin_creating_a_token_shows_it_once_and_stores_its_hash(admin_client: 
 
 
 def test_admin_creating_a_key_shows_the_secret_once(admin_client: Client) -> None:
-    account = AccountFactory()
+    account = AccountFactory.create()
 
     response = admin_client.post("/admin/accounts/apikey/add/", {"account": account.pk}, follow=True)
 
@@ -171,7 +171,7 @@ def test_admin_creating_a_key_shows_the_secret_once(admin_client: Client) -> Non
 
 
 def test_admin_token_rename_keeps_the_hash(admin_client: Client) -> None:
-    account = AccountFactory()
+    account = AccountFactory.create()
     issued = services.api_token_create(account=account, name="old")
 
     admin_client.post(f"/admin/accounts/apitoken/{issued.token.pk}/change/", {"name": "new"})
@@ -182,7 +182,7 @@ def test_admin_token_rename_keeps_the_hash(admin_client: Client) -> None:
 
 
 def test_admin_revoke_action_on_tokens(admin_client: Client) -> None:
-    account: Account = AccountFactory()
+    account: Account = AccountFactory.create()
     kept = services.api_token_create(account=account)
     revoked = services.api_token_create(account=account)
 

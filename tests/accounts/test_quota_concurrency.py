@@ -60,8 +60,8 @@ def reserve_in_parallel(accounts: list[Account], size_bytes: int) -> list[tuple[
 
 def test_quota_reserve_in_parallel_never_overspends_account_or_parent() -> None:
     assert ON_POSTGRESQL, "CRUSH_REQUIRE_SERVICES=1 needs DATABASE_URL to point at PostgreSQL"
-    parent = AccountFactory(plan_bytes=10 * SIZE_BYTES)
-    sub = AccountFactory(parent=parent, plan_bytes=7 * SIZE_BYTES)
+    parent = AccountFactory.create(plan_bytes=10 * SIZE_BYTES)
+    sub = AccountFactory.create(parent=parent, plan_bytes=7 * SIZE_BYTES)
     requests = [sub, parent] * 12  # 24 × 100 bytes asked for, 10 fit the parent, 7 the sub-account
 
     outcomes = reserve_in_parallel(requests, SIZE_BYTES)
@@ -81,7 +81,7 @@ def test_quota_reserve_in_parallel_never_overspends_account_or_parent() -> None:
 
 def test_quota_reserve_in_parallel_on_one_account_accepts_exactly_what_fits() -> None:
     assert ON_POSTGRESQL, "CRUSH_REQUIRE_SERVICES=1 needs DATABASE_URL to point at PostgreSQL"
-    account = AccountFactory(plan_bytes=5 * SIZE_BYTES + SIZE_BYTES // 2)
+    account = AccountFactory.create(plan_bytes=5 * SIZE_BYTES + SIZE_BYTES // 2)
 
     outcomes = reserve_in_parallel([account] * 16, SIZE_BYTES)
 
