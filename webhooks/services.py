@@ -221,6 +221,10 @@ def delivery_attempt(*, delivery_id: int, attempts_before: int) -> None:
     if callback_url is None or not callback_url.is_active:
         _delivery_end(delivery, status=DeliveryStatus.FAILED, error="callback URL deleted or disabled")
         return
+    if delivery.attempts > len(settings.CRUSH_WEBHOOK_RETRY_SCHEDULE_SECONDS) + 1:
+        # only reachable when earlier attempts died unrecorded (killed workers): stop claiming it forever
+        _delivery_end(delivery, status=DeliveryStatus.FAILED, error="too many interrupted attempts")
+        return
     attempted_at = timezone.now()
     timestamp = int(attempted_at.timestamp())
     body = delivery.event.body.encode("utf-8")

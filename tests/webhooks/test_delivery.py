@@ -485,3 +485,23 @@ def test_webhook_events_prune_keeps_recent_and_pending_events(
     # then
     remaining = set(type(old_done).objects.values_list("pk", flat=True))
     assert remaining == {old_pending.pk, recent.pk}
+
+
+def test_delivery_interrupted_past_the_schedule_is_failed_without_posting(
+    account, callback_url_for, receiver, django_capture_on_commit_callbacks
+):
+    # given: every attempt so far was claimed by a worker that died before recording it
+    callback_url_for(account, receiver.url_for("/hooks"))
+    with django_capture_on_commit_callbacks(execute=False):
+        event = services.original_image_event_emit(
+            account=account, event="optimized", original_image_id=5, payload={"image_id": 5}
+        )
+    event.deliveries.update(attempts=10)
+
+    # when
+    services.delivery_attempt(delivery_id=event.deliveries.get().id, attempts_before=10)
+
+    # then
+    delivery = event.deliveries.get()
+    assert delivery.status == DeliveryStatus.FAILED
+    assert receiver.log == []
