@@ -54,15 +54,17 @@ def test_admin_redirects_non_staff_to_login(client: Client) -> None:
 
 
 def test_admin_account_change_page_shows_sub_accounts_and_credentials(admin_client: Client) -> None:
-    parent = AccountFactory.create(login="the-parent")
+    parent = AccountFactory.create(login="the-parent", plan_bytes=2 * 2**20)
     AccountFactory.create(login="the-child", parent=parent)
     issued = services.api_token_create(account=parent)
+    services.quota_reserve(account=parent, size_bytes=2**20)
 
     response = admin_client.get(f"{ACCOUNTS}{parent.pk}/change/")
 
     assert response.status_code == 200
     body = response.content.decode()
     assert "the-child" in body
+    assert "1.0\xa0MB / 2.0\xa0MB (50%)" in body
     assert issued.token.prefix in body
     assert issued.raw not in body
     assert issued.token.token_hash not in body

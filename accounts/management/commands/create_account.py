@@ -33,10 +33,17 @@ class Command(BaseCommand):
         parser.add_argument("--email", default="")
         parser.add_argument("--parent", metavar="LOGIN", help="make it a sub-account of this account")
         parser.add_argument(
-            "--plan-bytes", type=_positive, metavar="N", help="monthly allowance of original bytes"
+            "--plan-bytes",
+            type=_positive,
+            metavar="N",
+            help="monthly allowance of original bytes (default: CRUSH_DEFAULT_PLAN_BYTES)",
         )
         parser.add_argument(
-            "--file-max-size", type=_positive, metavar="N", help="largest accepted file, in bytes"
+            "--file-max-size",
+            type=_positive,
+            metavar="N",
+            help="largest accepted file in bytes "
+            "(default: the parent's, else CRUSH_DEFAULT_FILE_MAX_SIZE_BYTES)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
