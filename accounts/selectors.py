@@ -277,7 +277,7 @@ def _as_date(value: datetime.date | datetime.datetime) -> datetime.date:
     return value.date() if isinstance(value, datetime.datetime) else value
 
 
-def _consumption_period(start: datetime.date, row: dict[str, int] | None) -> ConsumptionPeriod:
+def _consumption_period(start: datetime.date, row: Any) -> ConsumptionPeriod:
     if row is None:
         return ConsumptionPeriod(start=start, bytes_before=0, bytes_after=0, files=0)
     return ConsumptionPeriod(

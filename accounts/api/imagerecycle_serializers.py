@@ -33,7 +33,9 @@ class SubAccountInputSerializer(serializers.Serializer):
         ref_name = "ImageRecycleSubAccountInput"
 
     def to_internal_value(self, data: Any) -> Any:
-        cleaned = {name: form_value(data.get(name)) for name in self.fields if name in data}
+        cleaned: dict[str, Any] = {
+            name: form_value(data.get(name)) for name in map(str, self.fields) if name in data
+        }
         for name in ("quota", "monthly_quota"):
             if cleaned.get(name) == "":
                 cleaned[name] = None
@@ -42,7 +44,7 @@ class SubAccountInputSerializer(serializers.Serializer):
     @staticmethod
     def service_fields(attrs: dict[str, Any]) -> dict[str, Any]:
         """Keyword arguments of sub_account_create/sub_account_update for the fields given."""
-        fields = {name: attrs[name] for name in ("title", "description") if name in attrs}
+        fields: dict[str, Any] = {name: attrs[name] for name in ("title", "description") if name in attrs}
         if "monthly_quota" in attrs:
             fields["quota_bytes"] = attrs["monthly_quota"]
         elif "quota" in attrs:

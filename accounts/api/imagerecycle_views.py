@@ -27,8 +27,9 @@ from crush.errors import ValidationFailed
 
 def _fields(request: Request) -> dict[str, Any]:
     fields = {key: request.query_params.get(key) for key in request.query_params}
-    if hasattr(request.data, "keys"):
-        fields.update({key: request.data.get(key) for key in request.data.keys()})
+    data: Any = request.data
+    if hasattr(data, "keys"):
+        fields.update({key: data.get(key) for key in data.keys()})
     fields.pop("auth", None)
     return fields
 

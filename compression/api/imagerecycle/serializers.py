@@ -89,7 +89,9 @@ def image_add_input(data: Any) -> ImageAddInput:
         raise ValidationFailed({"url": [f"Must be a URL of at most {MAX_URL_CHARS} characters."]})
     if (upload is None) == (not url):
         raise ValidationFailed({"file": ["Send either a file or a url, not both or neither."]})
-    options = ParamsSerializer(data={key: params[key] for key in ParamsSerializer().fields if key in params})
+    options = ParamsSerializer(
+        data={key: params[key] for key in map(str, ParamsSerializer().fields) if key in params}
+    )
     if not options.is_valid():
         raise ValidationFailed({"params": [_message(options.errors)]})
     return ImageAddInput(

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import IO, Any
 from urllib.parse import urlencode
 
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -159,7 +159,7 @@ class ImageZipApi(ImageRecycleApi):
     """A zip of the caller's images, streamed; every id must be the caller's (else 404), at most 100."""
 
     @extend_schema(operation_id="imagerecycle_images_zip", responses={(200, "application/zip"): bytes})
-    def get(self, request: Request, kind: str, ids: str) -> HttpResponse:
+    def get(self, request: Request, kind: str, ids: str) -> HttpResponseBase:
         if kind not in KINDS:
             raise NotFound()
         wanted = ids_parse(ids)
