@@ -2,7 +2,7 @@
 
 from dataclasses import asdict
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -36,10 +36,13 @@ class DashboardStatsSerializer(serializers.Serializer):
 
 
 class DashboardApi(AccountApi):
+    """Counts of the account's images and its consumption by origin, sub-accounts included."""
+
     class InputSerializer(serializers.Serializer):
         # Without report_type the answer is the week: the cheapest report, and the one a landing view shows.
         report_type = serializers.ChoiceField(choices=ReportType.choices, default=ReportType.WEEK)
 
+    @extend_schema_serializer(component_name="Dashboard")
     class OutputSerializer(serializers.Serializer):
         stats = DashboardStatsSerializer()
 
@@ -54,7 +57,10 @@ class DashboardApi(AccountApi):
                 "six_months: 6 calendar months ending with the current one.",
             )
         ],
-        responses={200: OutputSerializer},
+        responses={
+            200: OutputSerializer,
+            422: OpenApiResponse(description='Unknown report_type: {"message": {"report_type": ["…"]}}'),
+        },
     )
     def get(self, request: Request) -> Response:
         params = self.InputSerializer(data=request.query_params)
