@@ -62,6 +62,7 @@ MAX_FILENAME_CHARS = 200
 # Engine errors that mean the input itself cannot be read: the original fails, not just one style.
 UNREADABLE_ERRORS = (CorruptInput, UnsupportedFormat, InputTooLarge, EncryptedPdf)
 TRANSIENT_ERRORS = (StorageUnavailable, DownloadUnavailable)
+INTERNAL_ERROR_MESSAGE = "The file could not be processed because of an internal error."
 _LEVEL_FIELD = {
     Format.JPEG: "compression_level_jpg",
     Format.PNG: "compression_level_png",
@@ -378,7 +379,7 @@ def _lease() -> datetime.timedelta:
 def _claim(original_image_id: int) -> OriginalImage | None:
     with transaction.atomic():
         original = (
-            OriginalImage.objects.select_for_update()
+            OriginalImage.objects.select_for_update(of=("self",))
             .select_related("account", "file")
             .filter(pk=original_image_id)
             .first()
@@ -447,6 +448,10 @@ def _process_claimed(original: OriginalImage) -> None:
             logger.info("original %s style %s failed: %s", original.id, optimized.style, exc.code)
             _optimized_fail(optimized=optimized, message=exc.message)
             continue
+        except Exception:  # an engine bug must end this style, not leave the job to the sweeper three times
+            logger.exception("original %s style %s: unexpected engine failure", original.id, optimized.style)
+            _optimized_fail(optimized=optimized, message=INTERNAL_ERROR_MESSAGE)
+            continue
         _optimized_complete(original=original, optimized=optimized, result=result, fmt=fmt)
     _original_complete(original_image_id=original.id)
 
@@ -466,7 +471,7 @@ def _fetch_for(original: OriginalImage, limits: EngineLimits) -> bytes | None:
     try:
         with transaction.atomic():
             locked = (
-                OriginalImage.objects.select_for_update()
+                OriginalImage.objects.select_for_update(of=("self",))
                 .select_related("account")
                 .filter(pk=original.id)
                 .first()
@@ -490,7 +495,7 @@ def _optimized_complete(
         data=result.data,
     )
     with transaction.atomic():
-        if not OriginalImage.objects.select_for_update().filter(pk=original.id).exists():
+        if not OriginalImage.objects.select_for_update(of=("self",)).filter(pk=original.id).exists():
             file_delete(key=key)
             raise _Gone()
         stored, _ = StoredFile.objects.update_or_create(
@@ -526,7 +531,7 @@ def _optimized_fail(*, optimized: OptimizedImage, message: str) -> None:
 def _original_complete(*, original_image_id: int) -> None:
     with transaction.atomic():
         original = (
-            OriginalImage.objects.select_for_update()
+            OriginalImage.objects.select_for_update(of=("self",))
             .select_related("account")
             .filter(pk=original_image_id)
             .first()
@@ -541,7 +546,7 @@ def _original_complete(*, original_image_id: int) -> None:
 def _original_fail(*, original_image_id: int, message: str) -> None:
     with transaction.atomic():
         original = (
-            OriginalImage.objects.select_for_update()
+            OriginalImage.objects.select_for_update(of=("self",))
             .select_related("account")
             .filter(pk=original_image_id)
             .first()
@@ -613,7 +618,7 @@ def original_image_retry(*, original_image: OriginalImage) -> bool:
     """
     with transaction.atomic():
         original = (
-            OriginalImage.objects.select_for_update()
+            OriginalImage.objects.select_for_update(of=("self",))
             .select_related("account")
             .filter(pk=original_image.pk)
             .first()
@@ -720,7 +725,7 @@ def stuck_jobs_sweep() -> int:
     for original_id in stuck_ids:
         with transaction.atomic():
             original = (
-                OriginalImage.objects.select_for_update()
+                OriginalImage.objects.select_for_update(of=("self",))
                 .select_related("account")
                 .filter(pk=original_id)
                 .first()

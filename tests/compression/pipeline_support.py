@@ -33,7 +33,7 @@ def png(width: int = 120, height: int = 80) -> bytes:
 
 
 def webp(width: int = 120, height: int = 80) -> bytes:
-    return photo(width, height).webpsave_buffer(Q=95)
+    return photo(width, height).webpsave_buffer(Q=95, keep="none")  # simple VP8 (no VP8X chunk)
 
 
 def gif_animated(width: int = 60, height: int = 40, frames: int = 3) -> bytes:

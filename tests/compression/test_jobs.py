@@ -251,3 +251,25 @@ def test_original_image_list_prefetches_without_per_row_queries(account, django_
         data[0]["optimized_images"][1]["saved_bytes"]
         == data[0]["size"] - data[0]["optimized_images"][1]["size"]
     )
+
+
+def test_original_image_process_ends_a_style_when_the_engine_breaks(
+    account, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks
+) -> None:
+    original = _accepted(account, django_capture_on_commit_callbacks)
+    real_compress = services.engine.compress
+
+    def broken_for_resizes(data: bytes, **kwargs: object):  # type: ignore[no-untyped-def]
+        if kwargs.get("resize") is not None:
+            raise ModuleNotFoundError("compression.engine.something")
+        return real_compress(data, **kwargs)
+
+    monkeypatch.setattr(services.engine, "compress", broken_for_resizes)
+
+    services.original_image_process(original_image_id=original.id)
+
+    original.refresh_from_db()
+    statuses = dict(original.optimized_images.values_list("style", "status"))
+    assert original.status == Status.COMPLETED
+    assert statuses == {"original": Status.COMPLETED, "thumb": Status.FAILED, "square": Status.FAILED}
+    assert original.optimized_images.get(style="thumb").error_msg == services.INTERNAL_ERROR_MESSAGE

@@ -212,9 +212,11 @@ def _redis_server(port: int) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def _producer_reset() -> None:
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
+    """Drops every cached broker connection and producer, so the next publish uses the current broker_url."""
+    from kombu import pools
+
+    pools.reset()
+    celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
 
