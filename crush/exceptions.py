@@ -68,6 +68,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     except Exception:
         logger.exception("unhandled API error")
         status, message, code, headers = 500, "Internal server error", "server_error", {}
+    if getattr(exc, "auth_header", None):  # DRF sets it on 401s: say which scheme to use
+        headers = {**headers, "WWW-Authenticate": exc.auth_header}  # type: ignore[attr-defined]
     if surface is Surface.IMAGERECYCLE and status == 422:
         status = 400  # the ImageRecycle surface reports validation as a bad query (API.md §2)
     return Response(error_body(surface, status, message, code), status=status, headers=headers)
