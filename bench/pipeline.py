@@ -1,0 +1,435 @@
+"""Pipeline benchmark (issue 4): how much of the engine's throughput survives the job pipeline.
+
+    .venv/bin/python bench/pipeline.py [--corpus DIR] [--jobs 200] [--latency-samples 200]
+
+One run, on this machine, with 2 worker processes, prints a markdown table of:
+- engine-only throughput: 2 processes calling `engine.compress` in a loop over the jobs' images;
+- pipeline throughput: the same images submitted asynchronously (POST /v1/original_images, multipart) to a
+  real gunicorn (2 workers) with a real Celery worker (`--concurrency 2`) on Redis and PostgreSQL, from the
+  first request to the last original `completed` (the workers' `ended_at`); and their ratio (target ≥ 0.85);
+- accept latency p50/p99 of POST /v1/original_images with a 2 MB upload, one request at a time, while the
+  workers are busy with a backlog (target p99 ≤ 150 ms);
+- sync POST /v1/compress over the engine's own time for the same image, medians of interleaved runs with the
+  worker stopped (target ≤ 1.2×).
+
+Needs PostgreSQL at postgres@127.0.0.1:5432 and Redis at 127.0.0.1:6379 (what `.ci/run` starts). The database
+`crush_bench` is dropped and created again, Redis db 9 is flushed; files go to a temporary directory.
+Settings of every compression: lossy, level 80, no resize (balanced costs ~20-30 s per photo in this engine
+version, which would make the run hours long and only flatter the ratio).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import datetime
+import logging
+import multiprocessing
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BIN = Path(sys.executable).parent
+DEFAULT_CORPUS = Path(tempfile.gettempdir()) / "crush-dev-corpus" / "jpeg"
+PG = "postgres://postgres@127.0.0.1:5432"
+COMPRESSION_TYPE = "lossy"
+LEVEL = 80
+WORKERS = 2
+TWO_MB = 2 * 10**6
+
+
+def _limits() -> Any:
+    from compression.engine import EngineLimits
+
+    return EngineLimits(
+        max_input_bytes=100 * 2**20,
+        max_pixels=100_000_000,
+        max_frames=1000,
+        max_pdf_pages=2000,
+        max_svg_bytes=5 * 2**20,
+    )
+
+
+def _engine_compress(data: bytes) -> int:
+    from compression import engine
+
+    options = engine.CompressOptions(compression_type=COMPRESSION_TYPE, level=LEVEL, strip_metadata=True)
+    return len(engine.compress(data, options=options, resize=None, limits=_limits()).data)
+
+
+# ---------------------------------------------------------------- setup
+
+
+def _environment(args: argparse.Namespace, var_dir: str) -> dict[str, str]:
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "CRUSH_", "DJANGO_"))
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="crush.settings",
+        DATABASE_URL=f"{PG}/{args.database}",
+        CELERY_BROKER_URL=f"redis://127.0.0.1:6379/{args.redis_db}",
+        SECRET_KEY="bench-only-secret-key",
+        DEBUG="false",
+        CRUSH_VAR_DIR=var_dir,
+        CRUSH_RATE_LIMIT="1000000/min",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _database_recreate(name: str, *, create: bool = True) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if create:
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def _redis_flush(db: int) -> None:
+    import redis
+
+    redis.Redis(host="127.0.0.1", port=6379, db=db).flushdb()
+
+
+def _account_token() -> str:
+    from accounts.services import account_create, api_token_create
+
+    account = account_create(login="bench", file_max_size=64 * 2**20)
+    account.plan_bytes = None  # unlimited: the quota is not what is measured
+    account.save(update_fields=["plan_bytes"])
+    return api_token_create(account=account).raw
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    handle = log.open("wb")
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_for(what: str, check: Any, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"{what} did not come up within {timeout:.0f} s")
+
+
+def _web_up(base: str) -> bool:
+    import requests
+
+    try:
+        return requests.get(f"{base}/health/live", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+# ---------------------------------------------------------------- measures
+
+
+def engine_throughput(jobs: list[bytes]) -> float:
+    """Images per second of WORKERS processes calling the engine in a loop (spawned: no inherited state)."""
+    with multiprocessing.get_context("spawn").Pool(WORKERS) as pool:
+        pool.map(_engine_compress, jobs[:WORKERS], chunksize=1)  # import and first-call costs, not measured
+        started = time.perf_counter()
+        pool.map(_engine_compress, jobs, chunksize=1)
+        return len(jobs) / (time.perf_counter() - started)
+
+
+def _post(session: Any, url: str, token: str, name: str, data: bytes) -> tuple[int, float]:
+    started = time.perf_counter()
+    response = session.post(
+        url,
+        headers={"Authorization": f"Bearer {token}"},
+        files={"file": (name, data, "image/jpeg")},
+        data={"compression_type": COMPRESSION_TYPE, "compression_level": str(LEVEL), "origin": "bench"},
+        timeout=300,
+    )
+    elapsed = time.perf_counter() - started
+    if response.status_code != 200:
+        raise SystemExit(f"POST {url}: {response.status_code} {response.text[:300]}")
+    return int(response.json()["original_image"]["id"]), elapsed
+
+
+def _submit_all(
+    base: str, token: str, jobs: list[tuple[str, bytes]], clients: int
+) -> tuple[list[int], list[float]]:
+    import requests
+
+    sessions = [requests.Session() for _ in range(clients)]
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        futures = [
+            pool.submit(_post, sessions[index % clients], f"{base}/v1/original_images", token, name, data)
+            for index, (name, data) in enumerate(jobs)
+        ]
+        results = [future.result() for future in futures]
+    return [original_id for original_id, _ in results], [elapsed for _, elapsed in results]
+
+
+def _wait_ended(ids: list[int], timeout: float) -> None:
+    from compression.models import ENDED_STATUSES, OriginalImage
+
+    deadline = time.monotonic() + timeout
+    while OriginalImage.objects.filter(id__in=ids, status__in=ENDED_STATUSES).count() < len(ids):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the pipeline did not finish {len(ids)} jobs within {timeout:.0f} s")
+        time.sleep(0.25)
+
+
+def pipeline_throughput(base: str, token: str, jobs: list[tuple[str, bytes]]) -> dict[str, Any]:
+    from django.db.models import Max
+
+    from compression.models import OriginalImage, Status
+
+    started_at = datetime.datetime.now(datetime.UTC)
+    ids, accept_seconds = _submit_all(base, token, jobs, clients=4)
+    _wait_ended(ids, timeout=3600)
+    originals = OriginalImage.objects.filter(id__in=ids)
+    ended_at = originals.aggregate(last=Max("ended_at"))["last"]
+    seconds = (ended_at - started_at).total_seconds()
+    return {
+        "images_per_second": len(ids) / seconds,
+        "seconds": seconds,
+        "failed": originals.filter(status=Status.FAILED).count(),
+        "accept_p50_ms": 1000 * statistics.median(accept_seconds),
+    }
+
+
+def two_megabyte_jpeg(corpus: list[Path]) -> bytes:
+    """The corpus photo with the most pixels, re-encoded at the quality that lands closest to 2 MB."""
+    import pyvips
+
+    biggest = max(corpus, key=lambda path: _pixels(path))
+    image = pyvips.Image.new_from_file(str(biggest))
+    candidates = [
+        image.resize(scale).jpegsave_buffer(Q=quality, subsample_mode="off")
+        for scale in (1.0, 1.25, 1.5)
+        for quality in (85, 90, 95, 98)
+    ]
+    return min(candidates, key=lambda data: abs(len(data) - TWO_MB))
+
+
+def _pixels(path: Path) -> int:
+    import pyvips
+
+    image = pyvips.Image.new_from_file(str(path))
+    return int(image.width * image.height)
+
+
+def accept_latency(
+    base: str, token: str, backlog: list[tuple[str, bytes]], upload: bytes, samples: int
+) -> dict[str, Any]:
+    """POSTs of `upload`, one at a time, after a backlog was queued so the workers are busy throughout."""
+    import requests
+
+    from compression.models import OriginalImage, Status
+
+    _submit_all(base, token, backlog, clients=2)
+    time.sleep(1.0)
+    session = requests.Session()
+    _post(session, f"{base}/v1/original_images", token, "warm-up.jpg", upload)
+    latencies = []
+    for index in range(samples):
+        _, elapsed = _post(session, f"{base}/v1/original_images", token, f"two-mb-{index}.jpg", upload)
+        latencies.append(1000 * elapsed)
+    still_busy = OriginalImage.objects.filter(status__in=[Status.ENQUEUED, Status.PROCESSING]).count()
+    latencies.sort()
+    return {
+        "p50_ms": statistics.median(latencies),
+        "p99_ms": latencies[min(len(latencies) - 1, round(0.99 * len(latencies)) - 1)],
+        "max_ms": latencies[-1],
+        "samples": samples,
+        "unfinished_after": still_busy,
+    }
+
+
+def sync_over_engine(base: str, token: str, name: str, data: bytes, runs: int) -> dict[str, Any]:
+    """Interleaved runs (engine in this process, then POST /v1/compress) so load drift hits both alike."""
+    import requests
+
+    session = requests.Session()
+    _engine_compress(data)
+    _post(session, f"{base}/v1/compress", token, name, data)
+    engine_seconds, sync_seconds = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        _engine_compress(data)
+        engine_seconds.append(time.perf_counter() - started)
+        sync_seconds.append(_post(session, f"{base}/v1/compress", token, name, data)[1])
+    engine_median, sync_median = statistics.median(engine_seconds), statistics.median(sync_seconds)
+    return {"engine_s": engine_median, "sync_s": sync_median, "ratio": sync_median / engine_median}
+
+
+# ---------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="directory of JPEG photos")
+    parser.add_argument("--jobs", type=int, default=200, help="async submissions (and engine-only images)")
+    parser.add_argument("--latency-samples", type=int, default=200)
+    parser.add_argument("--backlog", type=int, default=40, help="jobs queued before the latency samples")
+    parser.add_argument("--sync-runs", type=int, default=5)
+    parser.add_argument("--database", default="crush_bench")
+    parser.add_argument("--redis-db", type=int, default=9)
+    parser.add_argument("--keep", action="store_true", help="keep the database and files afterwards")
+    args = parser.parse_args()
+
+    corpus = sorted(path for path in args.corpus.iterdir() if path.suffix.lower() in (".jpg", ".jpeg"))
+    if not corpus:
+        raise SystemExit(f"no JPEG photos in {args.corpus} (see ../shared/corpus/build-dev.sh)")
+    photos = [(path.name, path.read_bytes()) for path in corpus]
+    jobs = [photos[index % len(photos)] for index in range(args.jobs)]
+    sync_name, sync_data = sorted(photos, key=lambda photo: len(photo[1]))[len(photos) // 2]  # median size
+
+    var_dir = tempfile.mkdtemp(prefix="crush-bench-pipeline-")
+    env = _environment(args, var_dir)
+    os.environ.update(env)
+    _database_recreate(args.database)
+    _redis_flush(args.redis_db)
+
+    import django
+
+    django.setup()
+    logging.getLogger("pyvips").setLevel(logging.WARNING)
+    from django.core.management import call_command
+    from django.db import connections
+
+    call_command("migrate", verbosity=0)
+    token = _account_token()
+    connections.close_all()
+    load_before = os.getloadavg()
+
+    print(f"engine-only: {len(jobs)} images, {WORKERS} processes …", flush=True)
+    engine_ips = engine_throughput([data for _, data in jobs])
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    web = _start(
+        [
+            str(BIN / "gunicorn"),
+            "crush.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--timeout",
+            "300",
+        ],
+        env,
+        Path(var_dir) / "gunicorn.log",
+    )
+    worker_log = Path(var_dir) / "worker.log"
+    worker = _start(
+        [
+            str(BIN / "celery"),
+            "-A",
+            "crush",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--queues",
+            "compression,webhooks,default",
+            "--concurrency",
+            str(WORKERS),
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env,
+        worker_log,
+    )
+    try:
+        _wait_for("gunicorn", lambda: _web_up(base))
+        _wait_for("celery worker", lambda: b"ready." in worker_log.read_bytes())
+
+        print(f"pipeline: {len(jobs)} async submissions …", flush=True)
+        pipeline = pipeline_throughput(base, token, jobs)
+
+        upload = two_megabyte_jpeg(corpus)
+        print(
+            f"accept latency: {args.latency_samples} × {len(upload) / 1e6:.2f} MB, workers busy …", flush=True
+        )
+        backlog = [photos[index % len(photos)] for index in range(args.backlog)]
+        latency = accept_latency(base, token, backlog, upload, args.latency_samples)
+
+        _stop(worker)
+        _redis_flush(args.redis_db)  # drop the rest of the backlog: the sync runs want idle CPUs
+        print(f"sync /v1/compress vs engine: {sync_name} ({len(sync_data)} bytes) …", flush=True)
+        sync = sync_over_engine(base, token, sync_name, sync_data, args.sync_runs)
+    finally:
+        _stop(worker)
+        _stop(web)
+        _redis_flush(args.redis_db)
+    load_after = os.getloadavg()
+
+    ratio = pipeline["images_per_second"] / engine_ips
+    print()
+    print(
+        f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"load average {load_before[0]:.1f} before / {load_after[0]:.1f} after; "
+        f"{len(corpus)} photos from {args.corpus}; {COMPRESSION_TYPE} level {LEVEL}, no resize"
+    )
+    print()
+    print("| measure | result | target |")
+    print("|---|---|---|")
+    print(f"| engine only, {WORKERS} processes, {len(jobs)} images | {engine_ips:.2f} images/s | |")
+    print(
+        f"| pipeline, {len(jobs)} async submissions (accept → completed), gunicorn 2 + celery "
+        f"{WORKERS} | {pipeline['images_per_second']:.2f} images/s ({pipeline['seconds']:.1f} s, "
+        f"{pipeline['failed']} failed) | |"
+    )
+    print(f"| pipeline / engine | **{ratio:.2f}** | ≥ 0.85 |")
+    print(
+        f"| accept latency, {len(upload) / 1e6:.2f} MB upload, workers busy (n={latency['samples']}) | "
+        f"p50 {latency['p50_ms']:.0f} ms, **p99 {latency['p99_ms']:.0f} ms** (max {latency['max_ms']:.0f}; "
+        f"{latency['unfinished_after']} jobs still queued after) | p99 ≤ 150 ms |"
+    )
+    print(
+        f"| sync /v1/compress ÷ engine, {sync_name} (median of {args.sync_runs}) | "
+        f"**{sync['ratio']:.2f}×** ({sync['sync_s'] * 1000:.0f} ms vs {sync['engine_s'] * 1000:.0f} ms) "
+        "| ≤ 1.2× |"
+    )
+    print(
+        f"| accept latency during the throughput run (4 clients, p50) | {pipeline['accept_p50_ms']:.0f} ms "
+        "| |"
+    )
+
+    if not args.keep:
+        import shutil
+
+        connections.close_all()
+        _database_recreate(args.database, create=False)
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
