@@ -32,6 +32,10 @@ lint: install
 bench-engine: install
 	$(BIN)/python bench/engine.py
 
+# Needs PostgreSQL and Redis on 127.0.0.1 (database crush_bench is recreated, Redis db 9 flushed).
+bench-pipeline: install
+	$(BIN)/python bench/pipeline.py
+
 # Needs PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/crush_dashboard_bench; created if missing).
 bench-dashboard: install
 	$(BIN)/python bench/dashboard.py
