@@ -221,15 +221,17 @@ def _producer_reset() -> None:
 
 
 @contextlib.contextmanager
-def _broker(url: str) -> Iterator[None]:
+def _broker(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     saved = celery_app.conf.broker_url, celery_app.conf.broker_transport_options
     _producer_reset()
+    monkeypatch.setenv("CELERY_BROKER_URL", url)  # Celery reads this variable before its broker_url setting
     celery_app.conf.broker_url = url
     celery_app.conf.broker_transport_options = {"visibility_timeout": 3600}
     try:
         yield
     finally:
         _producer_reset()
+        monkeypatch.undo()
         celery_app.conf.broker_url, celery_app.conf.broker_transport_options = saved
 
 
@@ -243,10 +245,10 @@ def _queue_length(port: int, queue: str) -> int:
     shutil.which("redis-server") is None and os.environ.get("CRUSH_REQUIRE_SERVICES") != "1",
     reason="needs redis-server to restart a broker",
 )
-def test_broker_losing_its_queue_loses_no_accepted_job(account, live_worker) -> None:
+def test_broker_losing_its_queue_loses_no_accepted_job(account, live_worker, monkeypatch) -> None:
     port = _free_port()
     url = f"redis://127.0.0.1:{port}/0"
-    with _broker(url):
+    with _broker(url, monkeypatch):
         # given: five accepted jobs whose messages sit in a Redis that keeps nothing on disk
         with _redis_server(port):
             ids = [_submit_async(account, f"p{index}.jpg", jpeg(50 + index, 40)).id for index in range(5)]
