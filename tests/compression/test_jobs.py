@@ -273,3 +273,47 @@ def test_original_image_process_ends_a_style_when_the_engine_breaks(
     assert original.status == Status.COMPLETED
     assert statuses == {"original": Status.COMPLETED, "thumb": Status.FAILED, "square": Status.FAILED}
     assert original.optimized_images.get(style="thumb").error_msg == services.INTERNAL_ERROR_MESSAGE
+
+
+def test_async_end_emits_one_webhook_event_in_the_same_transaction(
+    account, django_capture_on_commit_callbacks
+) -> None:
+    import json
+
+    from webhooks.models import WebhookEvent
+    from webhooks.services import callback_url_create
+
+    callback_url_create(account=account, url="http://127.0.0.1:9/hook")  # never contacted here
+    original = _accepted(account, django_capture_on_commit_callbacks)
+
+    with django_capture_on_commit_callbacks():  # deliveries are not attempted here
+        services.original_image_process(original_image_id=original.id)
+        services.original_image_process(original_image_id=original.id)  # a redelivered task adds nothing
+
+    event = WebhookEvent.objects.get()
+    body = json.loads(event.body)
+    assert (event.event_type, event.image_id) == ("optimized", original.id)
+    assert body["shop_identifier"] == account.login
+    assert body["quota_usage"] == original.size
+    assert body["original_image"]["status"] == "completed"
+    assert [row["style"] for row in body["optimized_images"]] == ["original", "thumb", "square"]
+    assert body["optimized_images"][0]["link"].startswith(f"{BASE}/v1/files/")
+
+
+def test_failed_async_job_emits_error_and_sync_jobs_emit_nothing(
+    account, django_capture_on_commit_callbacks
+) -> None:
+    from webhooks.models import WebhookEvent
+    from webhooks.services import callback_url_create
+
+    callback_url_create(account=account, url="http://127.0.0.1:9/hook")  # never contacted here
+    services.original_image_submit(
+        account=account, options=FAST, base_url=BASE, upload=upload("a.jpg", jpeg()), synchronous=True
+    )
+    assert not WebhookEvent.objects.exists()
+    original = _accepted(account, django_capture_on_commit_callbacks)
+
+    with django_capture_on_commit_callbacks():
+        services._original_fail(original_image_id=original.id, message="boom")
+
+    assert list(WebhookEvent.objects.values_list("event_type", flat=True)) == ["error"]
