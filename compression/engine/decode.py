@@ -55,12 +55,13 @@ def header(data: bytes, fmt: Format) -> pyvips.Image:
         return pyvips.Image.new_from_buffer(data, "", **load_options(fmt))
 
 
-def load(data: bytes, fmt: Format, *, autorotate: bool = True) -> pyvips.Image:
-    """Sequential load of every frame, with EXIF orientation applied (needs random access, so
-    only rotated images are loaded that way)."""
+def load(data: bytes, fmt: Format, *, sequential: bool = True) -> pyvips.Image:
+    """Load every frame, with EXIF orientation applied. Sequential access streams the pixels
+    through a single pass; rotating needs random access, so rotated images are loaded that way."""
     with vips_errors(None):
-        image = pyvips.Image.new_from_buffer(data, "", access="sequential", **load_options(fmt))
-        if autorotate and orientation(image) != 1:
+        access = "sequential" if sequential else "random"
+        image = pyvips.Image.new_from_buffer(data, "", access=access, **load_options(fmt))
+        if orientation(image) != 1:
             image = pyvips.Image.new_from_buffer(data, "", **load_options(fmt)).autorot()
         return image
 
@@ -93,3 +94,35 @@ def vips_errors(deadline: float | None) -> Iterator[None]:
     except pyvips.Error:
         check_deadline(deadline)
         raise CorruptInput() from None
+
+
+def sample_frames(data: bytes, fmt: Format, frames: int, samples: int) -> pyvips.Image:
+    """Up to ``samples`` evenly spaced, fully composited frames stacked vertically: what an
+    animation's quality is measured on (scoring every frame of a long animation costs too much)."""
+    with vips_errors(None):
+        if frames <= samples:
+            return pyvips.Image.new_from_buffer(data, "", **load_options(fmt)).autorot()
+        pages = sorted({round(i * (frames - 1) / (samples - 1)) for i in range(samples)})
+        parts = [
+            pyvips.Image.new_from_buffer(data, "", fail_on="truncated", page=page, n=1) for page in pages
+        ]
+        return pyvips.Image.arrayjoin(parts, across=1)
+
+
+def to_srgb8(image: pyvips.Image) -> pyvips.Image:
+    """8-bit sRGB (alpha kept): what the quality metric compares."""
+    if image.interpretation == "cmyk":
+        image = image.icc_transform("srgb", embedded=True, input_profile="cmyk")
+    if image.bands < 3 or image.format != "uchar" or image.interpretation != "srgb":
+        image = image.colourspace("srgb")
+    return image.cast("uchar") if image.format != "uchar" else image
+
+
+def sample_pages(image: pyvips.Image, samples: int) -> pyvips.Image:
+    """``sample_frames`` for an image already loaded with every frame stacked (the same pages)."""
+    frames = frame_count(image)
+    if frames <= samples:
+        return image
+    frame_h = page_height(image)
+    pages = sorted({round(i * (frames - 1) / (samples - 1)) for i in range(samples)})
+    return pyvips.Image.arrayjoin([image.crop(0, p * frame_h, image.width, frame_h) for p in pages], across=1)

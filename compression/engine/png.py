@@ -1,0 +1,149 @@
+"""PNG: lossless recompression with oxipng; lossy/balanced palettes with libimagequant (through
+libvips) when they meet the quality bar, else lossless."""
+
+import logging
+from collections.abc import Callable
+
+import oxipng
+import pyvips
+
+from .decode import check_deadline, load, oriented_size, to_srgb8, vips_errors, watch
+from .errors import CorruptInput
+from .formats import Format
+from .limits import guard_raster
+from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
+from .resize import resize_image, target_geometry
+from .result import IDENTICAL_SCORE, Result, finish
+from .search import Candidate, search_setting
+
+logger = logging.getLogger(__name__)
+
+OXIPNG_LEVEL = 4
+# Dithering hides banding in gradients; libimagequant's default strength.
+PALETTE_DITHER = 1.0
+# Balanced: libimagequant quality (0..100) search; the score rises slowly with it.
+BALANCED_FIRST_QUALITY = 80
+BALANCED_QUALITY_RANGE = (30, 100)
+BALANCED_SLOPE = 0.4
+BALANCED_MAX_EVALS = 3
+BALANCED_TOLERANCE = 10
+
+
+def level_to_quality(level: int) -> int:
+    """libimagequant's maximum quality for a ``lossy`` level (identity: monotonic, 1..100)."""
+    return min(max(level, 1), 100)
+
+
+def oxipng_optimize(data: bytes, strip_metadata: bool, deadline: float | None) -> bytes:
+    """oxipng at level 4 (what the benchmark's peer uses); ``safe`` stripping keeps the chunks that
+    affect rendering (iCCP, sRGB, gAMA, cHRM, ...)."""
+    check_deadline(deadline)
+    strip = oxipng.StripChunks.safe() if strip_metadata else oxipng.StripChunks.none()
+    try:
+        return oxipng.optimize_from_memory(data, level=OXIPNG_LEVEL, strip=strip)
+    except oxipng.PngError:
+        raise CorruptInput() from None
+
+
+def _eight_bit(image: pyvips.Image) -> pyvips.Image:
+    if image.format == "uchar":
+        return image
+    return image.colourspace("b-w" if image.bands < 3 else "srgb")
+
+
+def palette_encode(image: pyvips.Image, quality: int, keep: str, deadline: float | None) -> bytes:
+    with vips_errors(deadline):
+        return watch(_eight_bit(image), deadline).pngsave_buffer(
+            palette=True, Q=quality, dither=PALETTE_DITHER, keep=keep, compression=9
+        )
+
+
+def plain_encode(image: pyvips.Image, keep: str, deadline: float | None) -> bytes:
+    with vips_errors(deadline):
+        return watch(image, deadline).pngsave_buffer(keep=keep, compression=9)
+
+
+def compress_png(
+    data: bytes,
+    *,
+    options: CompressOptions,
+    resize: ResizeSpec | None = None,
+    limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen dataclass
+    deadline: float | None = None,
+) -> Result:
+    guard_raster(data, Format.PNG, limits)
+    check_deadline(deadline)
+    with vips_errors(deadline):
+        head = pyvips.Image.new_from_buffer(data, "")
+    size = oriented_size(head)
+    keep = "icc" if options.strip_metadata else "all"
+    resized = False
+    image: pyvips.Image | None = None
+    if resize is not None:
+        geometry = target_geometry(*size, resize)
+        if geometry.changes(*size):
+            image = resize_image(data, Format.PNG, geometry, resize, deadline)
+            resized = True
+    if image is None:
+        # Random access: the pixels are decoded once and reused by every encoder below.
+        image = load(data, Format.PNG, sequential=False)
+    out_size = (image.width, image.height)
+    recoded = resized or size != (head.width, head.height)
+    if not recoded:
+        with vips_errors(deadline):
+            watch(image, deadline).avg()  # a full decode: truncated data fails here
+
+    def lossless() -> bytes:
+        source = plain_encode(image, keep, deadline) if recoded else data
+        return oxipng_optimize(source, options.strip_metadata, deadline)
+
+    check_deadline(deadline)
+    if options.compression_type is CompressionType.LOSSLESS:
+        return finish(data, lossless(), Format.PNG, out_size, score=None, resized=resized)
+    if options.compression_type is CompressionType.LOSSY:
+        quality = level_to_quality(options.level)
+        encoded = palette_encode(image, quality, keep, deadline)
+        palette = oxipng_optimize(encoded, options.strip_metadata, deadline)
+        return finish(data, palette, Format.PNG, out_size, score=None, resized=resized)
+    out, score = balanced(image, lossless, options.strip_metadata, keep, deadline)
+    return finish(data, out, Format.PNG, out_size, score=score, resized=resized)
+
+
+def balanced(
+    image: pyvips.Image,
+    lossless: Callable[[], bytes],
+    strip_metadata: bool,
+    keep: str,
+    deadline: float | None,
+) -> tuple[bytes, float]:
+    """The smallest palette image scoring at least 80, else the lossless recompression.
+
+    The lossless one (oxipng at level 4: seconds on a large photo) is only made when no palette
+    passes: a passing palette holds at most one byte per pixel before deflate, far below what
+    truecolour needs for the images where a palette reaches 80."""
+    from .quality import Reference
+
+    with vips_errors(deadline):
+        image = image.copy_memory()
+        reference = Reference(to_srgb8(image))
+
+    def evaluate(quality: int) -> Candidate:
+        encoded = palette_encode(image, quality, keep, deadline)
+        with vips_errors(deadline):
+            score = reference.score(to_srgb8(pyvips.Image.new_from_buffer(encoded, "")))
+        return Candidate(quality, encoded, score)
+
+    best, tried = search_setting(
+        evaluate,
+        first=BALANCED_FIRST_QUALITY,
+        low=BALANCED_QUALITY_RANGE[0],
+        high=BALANCED_QUALITY_RANGE[1],
+        slope=BALANCED_SLOPE,
+        max_evals=BALANCED_MAX_EVALS,
+        tolerance=BALANCED_TOLERANCE,
+        deadline=deadline,
+    )
+    logger.debug("png balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
+    if best is not None:
+        return oxipng_optimize(best.data, strip_metadata, deadline), best.score
+    return lossless(), IDENTICAL_SCORE

@@ -1,0 +1,148 @@
+"""WebP through libvips/libwebp: a lossless input stays lossless (unless the type is ``lossy``),
+a lossy one is re-encoded lossy; animations keep their frames, delays and loop count."""
+
+import logging
+import struct
+
+import pyvips
+
+from .decode import (
+    check_deadline,
+    frame_count,
+    load,
+    oriented_size,
+    page_height,
+    sample_frames,
+    sample_pages,
+    vips_errors,
+    watch,
+)
+from .formats import Format
+from .limits import guard_raster
+from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
+from .resize import resize_image, target_geometry
+from .result import Result, finish
+from .search import Candidate, search_setting
+
+logger = logging.getLogger(__name__)
+
+LOSSY_EFFORT = 4
+LOSSLESS_EFFORT = 5
+# Balanced (lossy inputs): libwebp quality search; frames scored per candidate of an animation.
+BALANCED_FIRST_QUALITY = 80
+BALANCED_QUALITY_RANGE = (30, 100)
+BALANCED_SLOPE = 0.6
+BALANCED_MAX_EVALS = 4
+BALANCED_TOLERANCE = 2
+QUALITY_SAMPLE_FRAMES = 6
+
+
+def level_to_quality(level: int) -> int:
+    """libwebp quality for a ``lossy`` level: the identity (monotonic, 1..100)."""
+    return min(max(level, 1), 100)
+
+
+def _chunks(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
+    """(fourcc, payload start, payload end) of the RIFF chunks between ``start`` and ``end``."""
+    found = []
+    pos = start
+    while pos + 8 <= end:
+        fourcc = data[pos : pos + 4]
+        size = struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        found.append((fourcc, pos + 8, min(pos + 8 + size, end)))
+        pos += 8 + size + (size & 1)
+    return found
+
+
+def is_lossless(data: bytes) -> bool:
+    """True when every frame is VP8L (lossless) data, looking inside animation frames."""
+    kinds = set()
+    end = min(len(data), 8 + struct.unpack("<I", data[4:8])[0])
+    for fourcc, start, stop in _chunks(data, 12, end):
+        if fourcc == b"ANMF":
+            kinds.update(f for f, _, _ in _chunks(data, start + 16, stop) if f in (b"VP8 ", b"VP8L"))
+        elif fourcc in (b"VP8 ", b"VP8L"):
+            kinds.add(fourcc)
+    return kinds == {b"VP8L"}
+
+
+def lossless_encode(image: pyvips.Image, keep: str, deadline: float | None) -> bytes:
+    with vips_errors(deadline):
+        return watch(image, deadline).webpsave_buffer(
+            lossless=True, exact=True, effort=LOSSLESS_EFFORT, keep=keep
+        )
+
+
+def lossy_encode(image: pyvips.Image, quality: int, keep: str, deadline: float | None) -> bytes:
+    with vips_errors(deadline):
+        return watch(image, deadline).webpsave_buffer(
+            Q=quality, smart_subsample=True, effort=LOSSY_EFFORT, keep=keep
+        )
+
+
+def compress_webp(
+    data: bytes,
+    *,
+    options: CompressOptions,
+    resize: ResizeSpec | None = None,
+    limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen dataclass
+    deadline: float | None = None,
+) -> Result:
+    guard_raster(data, Format.WEBP, limits)  # frames and canvas from the RIFF chunks
+    check_deadline(deadline)
+    with vips_errors(deadline):
+        head = pyvips.Image.new_from_buffer(data, "", n=-1)
+    size = oriented_size(head)
+    keep = "icc" if options.strip_metadata else "all"
+    resized = False
+    image: pyvips.Image | None = None
+    if resize is not None:
+        geometry = target_geometry(*size, resize)
+        if geometry.changes(*size):
+            image = resize_image(data, Format.WEBP, geometry, resize, deadline)
+            resized = True
+    if image is None:
+        # Random access: a balanced search encodes the same pixels several times.
+        image = load(data, Format.WEBP, sequential=options.compression_type is not CompressionType.BALANCED)
+    out_size = (image.width, page_height(image))
+    kind = options.compression_type
+    if kind is CompressionType.LOSSLESS or (kind is CompressionType.BALANCED and is_lossless(data)):
+        out = lossless_encode(image, keep, deadline)
+        return finish(data, out, Format.WEBP, out_size, score=None, resized=resized)
+    if kind is CompressionType.LOSSY:
+        out = lossy_encode(image, level_to_quality(options.level), keep, deadline)
+        return finish(data, out, Format.WEBP, out_size, score=None, resized=resized)
+    out, score = balanced(image, keep, deadline)
+    return finish(data, out, Format.WEBP, out_size, score=score, resized=resized)
+
+
+def balanced(image: pyvips.Image, keep: str, deadline: float | None) -> tuple[bytes, float]:
+    """Smallest lossy output scoring at least 80 against the decoded input (an animation: against
+    a few evenly spaced frames); the highest-scoring one when none reaches 80."""
+    from .quality import Reference
+
+    with vips_errors(deadline):
+        image = image.copy_memory()
+        frames = frame_count(image)
+        reference = Reference(sample_pages(image, QUALITY_SAMPLE_FRAMES).copy_memory())
+
+    def evaluate(quality: int) -> Candidate:
+        encoded = lossy_encode(image, quality, keep, deadline)
+        with vips_errors(deadline):
+            decoded = sample_frames(encoded, Format.WEBP, frames, QUALITY_SAMPLE_FRAMES)
+            return Candidate(quality, encoded, reference.score(decoded))
+
+    best, tried = search_setting(
+        evaluate,
+        first=BALANCED_FIRST_QUALITY,
+        low=BALANCED_QUALITY_RANGE[0],
+        high=BALANCED_QUALITY_RANGE[1],
+        slope=BALANCED_SLOPE,
+        max_evals=BALANCED_MAX_EVALS,
+        tolerance=BALANCED_TOLERANCE,
+        deadline=deadline,
+    )
+    logger.debug("webp balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
+    if best is None:
+        best = max(tried, key=lambda c: c.score)
+    return best.data, best.score
