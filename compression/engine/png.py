@@ -27,6 +27,10 @@ BALANCED_QUALITY_RANGE = (30, 100)
 BALANCED_SLOPE = 0.4
 BALANCED_MAX_EVALS = 3
 BALANCED_TOLERANCE = 10
+# Balanced also tries the lossless recompression for images up to this size, or whose palette
+# output takes more than this many bits per pixel.
+SMALL_IMAGE_PIXELS = 1_000_000
+LOSSLESS_CHECK_BITS_PER_PIXEL = 2.0
 
 
 def level_to_quality(level: int) -> int:
@@ -118,9 +122,9 @@ def balanced(
 ) -> tuple[bytes, float]:
     """The smallest palette image scoring at least 80, else the lossless recompression.
 
-    The lossless one (oxipng at level 4: seconds on a large photo) is only made when no palette
-    passes: a passing palette holds at most one byte per pixel before deflate, far below what
-    truecolour needs for the images where a palette reaches 80."""
+    The lossless one (oxipng at level 4: tens of seconds on a large photo) competes when no palette
+    passes, when the image is small, or when the palette compresses poorly; a large image whose
+    passing palette takes few bits per pixel has no truecolour encoding anywhere near it."""
     from .quality import Reference
 
     with vips_errors(deadline):
@@ -144,6 +148,12 @@ def balanced(
         deadline=deadline,
     )
     logger.debug("png balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
-    if best is not None:
-        return oxipng_optimize(best.data, strip_metadata, deadline), best.score
-    return lossless(), IDENTICAL_SCORE
+    if best is None:
+        return lossless(), IDENTICAL_SCORE
+    palette = oxipng_optimize(best.data, strip_metadata, deadline)
+    pixels = image.width * image.height
+    if pixels <= SMALL_IMAGE_PIXELS or len(palette) * 8 > pixels * LOSSLESS_CHECK_BITS_PER_PIXEL:
+        truecolour = lossless()
+        if len(truecolour) <= len(palette):
+            return truecolour, IDENTICAL_SCORE
+    return palette, best.score

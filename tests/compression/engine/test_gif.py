@@ -1,0 +1,147 @@
+import struct
+
+import numpy as np
+import pytest
+import pyvips
+
+from compression.engine import (
+    CompressionType,
+    CompressOptions,
+    CorruptInput,
+    EngineLimits,
+    Format,
+    InputTooLarge,
+    ResizeSpec,
+    compress,
+    probe,
+)
+from compression.engine.gif import level_to_colors, level_to_lossy
+
+LOSSLESS = CompressOptions(compression_type=CompressionType.LOSSLESS)
+LOSSY = CompressOptions(compression_type=CompressionType.LOSSY, level=40)
+BALANCED = CompressOptions(compression_type=CompressionType.BALANCED)
+DELAYS_MS = [100, 50, 200, 70, 120, 90, 300, 40]
+
+
+def animation(width: int = 96, height: int = 64, delays: list[int] = DELAYS_MS, loop: int = 3) -> bytes:
+    """A moving disc over a gradient, one frame per delay, saved without optimisation effort."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    frames = []
+    for i in range(len(delays)):
+        disc = np.hypot(x - (10 + i * width / len(delays)), y - height / 2) < height / 4
+        rgb = np.stack([255 * x / width, 255 * y / height, np.where(disc, 250.0, 30.0)], axis=-1)
+        frames.append(rgb.astype(np.uint8))
+    image = pyvips.Image.new_from_array(np.concatenate(frames), interpretation="srgb")
+    image = image.copy()
+    image.set_type(pyvips.GValue.gint_type, "page-height", height)
+    image.set_type(pyvips.GValue.array_int_type, "delay", delays)
+    image.set_type(pyvips.GValue.gint_type, "loop", loop)
+    return image.gifsave_buffer(effort=1, dither=0)
+
+
+def frames_of(data: bytes) -> pyvips.Image:
+    return pyvips.Image.new_from_buffer(data, "", n=-1)
+
+
+def timing(data: bytes) -> tuple[int, list[int], int]:
+    image = frames_of(data)
+    return image.get("n-pages"), list(image.get("delay")), image.get("loop")
+
+
+def many_frames_gif(frames: int) -> bytes:
+    """A 1x1 GIF with ``frames`` frames, assembled by hand (a few bytes per frame)."""
+    head = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
+    frame = b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + b"\x02\x02\x4c\x01\x00"
+    return head + frame * frames + b"\x3b"
+
+
+@pytest.mark.parametrize("options", [LOSSLESS, LOSSY, BALANCED], ids=["lossless", "lossy", "balanced"])
+def test_animation_keeps_frames_delays_and_loop(options: CompressOptions) -> None:
+    source = animation()
+
+    result = compress(source, options=options)
+
+    assert result.format is Format.GIF
+    assert len(result.data) <= len(source)
+    assert timing(result.data) == (len(DELAYS_MS), DELAYS_MS, 3)
+    assert (result.width, result.height) == (96, 64)
+
+
+def test_lossless_keeps_every_frame_pixel() -> None:
+    source = animation()
+
+    result = compress(source, options=LOSSLESS)
+
+    before, after = frames_of(source), frames_of(result.data)
+    assert (after.width, after.height) == (before.width, before.height)
+    assert (before - after).abs().max() == 0
+
+
+def test_lossy_is_smaller_and_levels_are_monotonic() -> None:
+    source = animation(160, 120)
+
+    low = compress(source, options=CompressOptions(compression_type="lossy", level=10))
+    high = compress(source, options=CompressOptions(compression_type="lossy", level=90))
+
+    assert len(low.data) < len(high.data) <= len(source)
+    lossy = [level_to_lossy(level) for level in range(1, 101)]
+    colors = [level_to_colors(level) for level in range(1, 101)]
+    assert lossy == sorted(lossy, reverse=True) and (lossy[0], lossy[-1]) == (200, 0)
+    assert colors == sorted(colors) and colors[-1] == 256
+
+
+def test_balanced_reports_a_score_of_at_least_80() -> None:
+    result = compress(animation(160, 120), options=BALANCED)
+
+    assert result.ssimulacra2 is not None and result.ssimulacra2 >= 80
+
+
+@pytest.mark.parametrize(
+    ("spec", "size"),
+    [
+        (ResizeSpec("fit", 48, 48), (48, 32)),
+        (ResizeSpec("crop", 40, 40), (40, 40)),
+        (ResizeSpec("fill", 60, 60), (60, 60)),
+        (ResizeSpec("fit", 500, 500), (96, 64)),
+    ],
+)
+def test_resize_resizes_every_frame_and_keeps_timing(spec: ResizeSpec, size: tuple[int, int]) -> None:
+    result = compress(animation(), options=LOSSLESS, resize=spec)
+
+    image = frames_of(result.data)
+    assert (image.width, image.get("page-height")) == size
+    assert (result.width, result.height) == size
+    assert timing(result.data) == (len(DELAYS_MS), DELAYS_MS, 3)
+
+
+def test_metadata_comments_are_stripped() -> None:
+    source = animation()
+    with_comment = source[:-1] + b"\x21\xfe\x0bhello world\x00" + source[-1:]
+
+    result = compress(with_comment, options=LOSSLESS)
+
+    assert b"hello world" not in result.data
+
+
+def test_a_gif_with_5000_frames_is_refused_before_decoding() -> None:
+    data = many_frames_gif(5000)
+
+    with pytest.raises(InputTooLarge):
+        compress(data, options=LOSSLESS)
+    with pytest.raises(InputTooLarge):
+        probe(data, limits=EngineLimits())
+
+
+def test_a_gif_within_the_frame_limit_is_accepted() -> None:
+    data = many_frames_gif(20)
+
+    result = compress(data, options=LOSSLESS)
+
+    assert frames_of(result.data).get("n-pages") == 20
+
+
+def test_a_truncated_gif_is_corrupt() -> None:
+    data = animation()
+
+    with pytest.raises(CorruptInput):
+        compress(data[: len(data) // 2], options=LOSSLESS)

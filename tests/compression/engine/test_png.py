@@ -1,0 +1,149 @@
+import numpy as np
+import pytest
+import pyvips
+
+from compression.engine import CompressionType, CompressOptions, Format, ResizeSpec, compress
+from compression.engine.png import level_to_quality
+from compression.engine.quality import ssimulacra2
+
+LOSSLESS = CompressOptions(compression_type=CompressionType.LOSSLESS)
+BALANCED = CompressOptions(compression_type=CompressionType.BALANCED)
+
+
+def graphic(width: int = 160, height: int = 120, bands: int = 3, seed: int = 3) -> pyvips.Image:
+    """Gradients, flat shapes and a little noise: what a screenshot or illustration looks like."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    planes = [
+        255 * x / width,
+        128 + 100 * np.sin(y / 9.0),
+        np.where((x // 20 + y // 20) % 2 == 0, 40.0, 220.0),
+        np.clip(255 * (1.2 - np.hypot(x - width / 2, y - height / 2) / (width / 2)), 0, 255),
+    ]
+    pixels = np.stack(planes[:bands], axis=-1) + rng.normal(0, 3, (height, width, bands))
+    interpretation = "b-w" if bands < 3 else "srgb"
+    clipped = np.clip(pixels, 0, 255).astype(np.uint8)
+    return pyvips.Image.new_from_array(clipped, interpretation=interpretation)
+
+
+def deep() -> pyvips.Image:
+    """16-bit RGB whose low bytes matter (so it cannot be reduced to 8 bits losslessly)."""
+    image = graphic(bands=3).cast("ushort") * 256 + graphic(bands=3, seed=9)
+    return image.cast("ushort").copy(interpretation="rgb16")
+
+
+def decode(data: bytes) -> pyvips.Image:
+    return pyvips.Image.new_from_buffer(data, "")
+
+
+def same_pixels(a: pyvips.Image, b: pyvips.Image) -> bool:
+    return (a.width, a.height, a.bands) == (b.width, b.height, b.bands) and (a - b).abs().max() == 0
+
+
+@pytest.mark.parametrize(
+    ("image", "save"),
+    [
+        pytest.param(graphic(bands=3), {}, id="rgb"),
+        pytest.param(graphic(bands=4), {}, id="rgba"),
+        pytest.param(graphic(bands=1), {}, id="grey"),
+        pytest.param(graphic(bands=2), {}, id="grey-alpha"),
+        pytest.param(deep(), {"bitdepth": 16}, id="rgb16"),
+        pytest.param(graphic(bands=4), {"palette": True, "dither": 0}, id="palette"),
+    ],
+)
+def test_lossless_keeps_every_pixel_and_is_not_larger(image: pyvips.Image, save: dict) -> None:
+    source = image.pngsave_buffer(compression=1, **save)
+
+    result = compress(source, options=LOSSLESS)
+
+    assert result.format is Format.PNG
+    assert len(result.data) <= len(source)
+    assert same_pixels(decode(result.data), decode(source))
+    assert decode(result.data).get("vips-loader") == "pngload_buffer"
+
+
+def test_lossless_shrinks_a_poorly_compressed_png() -> None:
+    source = graphic().pngsave_buffer(compression=0)
+
+    result = compress(source, options=LOSSLESS)
+
+    assert not result.unchanged
+    assert len(result.data) < len(source) * 0.7
+
+
+def test_lossless_on_an_already_optimal_png_returns_the_input() -> None:
+    optimal = compress(graphic().pngsave_buffer(compression=0), options=LOSSLESS).data
+
+    result = compress(optimal, options=LOSSLESS)
+
+    assert result.unchanged
+    assert result.data == optimal
+
+
+@pytest.mark.parametrize("bands", [1, 3, 4])
+def test_lossy_makes_a_palette_image_of_the_same_size(bands: int) -> None:
+    source = graphic(bands=bands).pngsave_buffer(compression=1)
+
+    result = compress(source, options=CompressOptions(compression_type="lossy", level=60))
+
+    decoded = decode(result.data)
+    assert (decoded.width, decoded.height) == (160, 120)
+    assert decoded.get("bits-per-sample") <= 8
+    assert decoded.get("palette") if decoded.get_typeof("palette") else decoded.bands == 1
+    assert len(result.data) < len(source)
+    assert (decoded.bands in (2, 4)) == (bands == 4)
+
+
+def test_lossy_level_to_quality_is_monotonic_and_sizes_follow() -> None:
+    source = graphic(320, 240).pngsave_buffer(compression=1)
+
+    sizes = [
+        len(compress(source, options=CompressOptions(compression_type="lossy", level=level)).data)
+        for level in (5, 40, 100)
+    ]
+
+    qualities = [level_to_quality(level) for level in range(1, 101)]
+    assert qualities == sorted(qualities)
+    assert (level_to_quality(1), level_to_quality(100)) == (1, 100)
+    assert sizes == sorted(sizes)
+
+
+def test_balanced_reaches_the_quality_bar_and_reports_its_score() -> None:
+    image = graphic(200, 150, bands=4)
+    source = image.pngsave_buffer(compression=1)
+
+    result = compress(source, options=BALANCED)
+
+    assert result.ssimulacra2 is not None and result.ssimulacra2 >= 80
+    assert len(result.data) < len(source)
+    assert ssimulacra2(decode(source), decode(result.data)) >= 79
+
+
+def test_balanced_keeps_a_few_colour_image_lossless_when_that_is_smaller() -> None:
+    stripes = (pyvips.Image.xyz(240, 160)[0] // 40 * 40).cast("uchar").bandjoin([30, 90])
+    source = stripes.copy(interpretation="srgb").pngsave_buffer(compression=0)
+
+    result = compress(source, options=BALANCED)
+
+    assert same_pixels(decode(result.data), decode(source))
+
+
+def test_resize_shrinks_and_never_enlarges() -> None:
+    source = graphic(160, 120).pngsave_buffer()
+
+    small = compress(source, options=LOSSLESS, resize=ResizeSpec("fit", 80, 80))
+    large = compress(source, options=LOSSLESS, resize=ResizeSpec("fit", 800, 800))
+
+    assert (decode(small.data).width, decode(small.data).height) == (80, 60)
+    assert (small.width, small.height) == (80, 60)
+    assert (decode(large.data).width, decode(large.data).height) == (160, 120)
+
+
+def test_resize_fill_pads_with_transparency_when_the_image_has_alpha() -> None:
+    source = graphic(160, 80, bands=4).pngsave_buffer()
+
+    result = compress(source, options=LOSSLESS, resize=ResizeSpec("fill", 100, 100))
+
+    decoded = decode(result.data)
+    assert (decoded.width, decoded.height, decoded.bands) == (100, 100, 4)
+    assert decoded.getpoint(50, 2)[3] == 0
