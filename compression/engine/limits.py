@@ -116,15 +116,17 @@ def webp_header(data: bytes, limits: EngineLimits) -> tuple[int, int, int]:
         if fourcc == b"VP8X" and len(body) >= 10:
             width = 1 + int.from_bytes(body[4:7], "little")
             height = 1 + int.from_bytes(body[7:10], "little")
-        elif fourcc == b"VP8 " and len(body) >= 10 and not width:
-            width = struct.unpack("<H", body[6:8])[0] & 0x3FFF
-            height = struct.unpack("<H", body[8:10])[0] & 0x3FFF
+        elif fourcc == b"VP8 " and len(body) >= 10:
             frames = max(frames, 1)
-        elif fourcc == b"VP8L" and len(body) >= 5 and not width:
-            bits = int.from_bytes(body[1:5], "little")
-            width = (bits & 0x3FFF) + 1
-            height = ((bits >> 14) & 0x3FFF) + 1
+            if not width:  # a simple file; with VP8X, the canvas size came first
+                width = struct.unpack("<H", body[6:8])[0] & 0x3FFF
+                height = struct.unpack("<H", body[8:10])[0] & 0x3FFF
+        elif fourcc == b"VP8L" and len(body) >= 5:
             frames = max(frames, 1)
+            if not width:
+                bits = int.from_bytes(body[1:5], "little")
+                width = (bits & 0x3FFF) + 1
+                height = ((bits >> 14) & 0x3FFF) + 1
         elif fourcc == b"ANMF":
             frames += 1
             check_frames(frames, limits)

@@ -1,0 +1,129 @@
+import numpy as np
+import pytest
+import pyvips
+
+from compression.engine import CompressionType, CompressOptions, Format, ResizeSpec, compress
+from compression.engine.webp import is_lossless, level_to_quality
+
+LOSSLESS = CompressOptions(compression_type=CompressionType.LOSSLESS)
+LOSSY = CompressOptions(compression_type=CompressionType.LOSSY, level=70)
+BALANCED = CompressOptions(compression_type=CompressionType.BALANCED)
+DELAYS_MS = [80, 160, 40, 240]
+
+
+def picture(width: int = 160, height: int = 120, bands: int = 3, shift: int = 0) -> pyvips.Image:
+    rng = np.random.default_rng(shift + 5)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    planes = [
+        128 + 100 * np.sin((x + shift) / 13.0),
+        255 * y / height,
+        128 + 90 * np.cos((x + y) / 21.0),
+        np.where(x > width / 3, 255.0, 90.0),
+    ]
+    pixels = np.stack(planes[:bands], axis=-1) + rng.normal(0, 6, (height, width, bands))
+    clipped = np.clip(pixels, 0, 255).astype(np.uint8)
+    return pyvips.Image.new_from_array(clipped, interpretation="srgb")
+
+
+def animated(lossless: bool) -> bytes:
+    frames = [picture(96, 64, shift=8 * i) for i in range(len(DELAYS_MS))]
+    image = pyvips.Image.arrayjoin(frames, across=1).copy()
+    image.set_type(pyvips.GValue.gint_type, "page-height", 64)
+    image.set_type(pyvips.GValue.array_int_type, "delay", DELAYS_MS)
+    image.set_type(pyvips.GValue.gint_type, "loop", 2)
+    return image.webpsave_buffer(lossless=lossless, Q=95, effort=0)
+
+
+def decode(data: bytes) -> pyvips.Image:
+    return pyvips.Image.new_from_buffer(data, "", n=-1)
+
+
+def test_level_to_quality_is_monotonic() -> None:
+    qualities = [level_to_quality(level) for level in range(1, 101)]
+
+    assert qualities == sorted(qualities) and (qualities[0], qualities[-1]) == (1, 100)
+
+
+@pytest.mark.parametrize("lossless", [True, False])
+def test_lossless_and_lossy_inputs_are_recognised(lossless: bool) -> None:
+    assert is_lossless(picture().webpsave_buffer(lossless=lossless)) is lossless
+    assert is_lossless(animated(lossless)) is lossless
+
+
+@pytest.mark.parametrize("bands", [3, 4])
+def test_lossless_keeps_every_pixel(bands: int) -> None:
+    source = picture(bands=bands).webpsave_buffer(lossless=True, effort=0)
+
+    result = compress(source, options=LOSSLESS)
+
+    assert result.format is Format.WEBP
+    assert len(result.data) <= len(source)
+    before, after = decode(source), decode(result.data)
+    assert after.bands == before.bands
+    assert (before - after).abs().max() == 0
+
+
+def test_balanced_keeps_a_lossless_input_lossless() -> None:
+    source = picture(bands=4).webpsave_buffer(lossless=True, effort=0)
+
+    result = compress(source, options=BALANCED)
+
+    assert is_lossless(result.data)
+    assert (decode(source) - decode(result.data)).abs().max() == 0
+
+
+def test_lossy_type_makes_a_lossless_input_lossy_and_smaller() -> None:
+    source = picture().webpsave_buffer(lossless=True, effort=0)
+
+    result = compress(source, options=LOSSY)
+
+    assert not is_lossless(result.data)
+    assert len(result.data) < len(source)
+
+
+def test_lossy_levels_order_the_sizes() -> None:
+    source = picture(240, 180).webpsave_buffer(Q=100)
+
+    sizes = [len(compress(source, options=CompressOptions("lossy", level=level)).data) for level in (20, 60)]
+
+    assert sizes[0] < sizes[1] < len(source)
+
+
+def test_balanced_on_a_lossy_input_meets_the_quality_bar() -> None:
+    source = picture(200, 150).webpsave_buffer(Q=98)
+
+    result = compress(source, options=BALANCED)
+
+    assert not is_lossless(result.data)
+    assert result.ssimulacra2 is not None and result.ssimulacra2 >= 80
+    assert len(result.data) < len(source)
+
+
+@pytest.mark.parametrize("lossless", [True, False])
+@pytest.mark.parametrize("options", [LOSSLESS, LOSSY, BALANCED], ids=["lossless", "lossy", "balanced"])
+def test_animation_keeps_frames_delays_and_loop(lossless: bool, options: CompressOptions) -> None:
+    source = animated(lossless)
+
+    result = compress(source, options=options)
+
+    image = decode(result.data)
+    assert len(result.data) <= len(source)
+    assert (image.get("n-pages"), list(image.get("delay")), image.get("loop")) == (4, DELAYS_MS, 2)
+    assert (image.width, image.get("page-height")) == (96, 64)
+
+
+def test_resize_resizes_every_frame_of_an_animation() -> None:
+    result = compress(animated(False), options=LOSSY, resize=ResizeSpec("crop", 40, 40))
+
+    image = decode(result.data)
+    assert (image.width, image.get("page-height"), image.get("n-pages")) == (40, 40, 4)
+    assert list(image.get("delay")) == DELAYS_MS
+    assert (result.width, result.height) == (40, 40)
+
+
+def test_resize_never_enlarges() -> None:
+    source = picture().webpsave_buffer(Q=90)
+
+    result = compress(source, options=LOSSY, resize=ResizeSpec("landscape", width=1000))
+
+    assert (decode(result.data).width, decode(result.data).height) == (160, 120)
