@@ -104,9 +104,19 @@ def _slow_job(account) -> OriginalImage:  # type: ignore[no-untyped-def]
     return _submit_async(account, "big.jpg", jpeg(1600, 1200), compression_type="balanced")
 
 
+def _prefixes_clear(original: OriginalImage) -> None:
+    """Removes leftovers of earlier runs sharing the bucket (same ids) so the listing shows only this job."""
+    storage = files_storage()
+    for prefix in (f"originals/{original.id}", f"optimized/{original.id}"):
+        for name in _stored_names(prefix):
+            if f"{prefix}/{name}" != original.file.key:
+                storage.delete(f"{prefix}/{name}")
+
+
 def test_worker_killed_mid_job_completes_exactly_once_after_restart(account, live_worker) -> None:
     # given: a worker is in the middle of the job
     original = _slow_job(account)
+    _prefixes_clear(original)
     first = live_worker()
     _wait(
         lambda: OriginalImage.objects.filter(pk=original.pk, status=Status.PROCESSING).exists(),
