@@ -7,13 +7,17 @@ executing anything (CSP sandbox) and MIME sniffing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from django.http import FileResponse, HttpResponse, HttpResponseNotModified, HttpResponseRedirect
+from django.http import FileResponse, HttpResponseNotModified, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -31,11 +35,14 @@ _SANDBOX_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sa
 class _AnyAccept(BaseContentNegotiation):
     """Files answer whatever the Accept header says (an `Accept: image/webp` must not get a 406)."""
 
-    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
-        return parsers[0] if parsers else None
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
 
-    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: Any = None) -> Any:
-        return renderers[0], renderers[0].media_type
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 def _etag(stored_file: StoredFile) -> str:
@@ -47,7 +54,7 @@ def _etag_matches(header: str, etag: str) -> bool:
     return any(candidate == "*" or candidate.removeprefix("W/") == etag for candidate in candidates)
 
 
-def _cache_headers(response: HttpResponse, stored_file: StoredFile) -> HttpResponse:
+def _cache_headers(response: HttpResponseBase, stored_file: StoredFile) -> HttpResponseBase:
     seconds_left = int((stored_file.expire_at - timezone.now()).total_seconds())
     response["ETag"] = _etag(stored_file)
     response["Cache-Control"] = f"public, max-age={max(0, min(CACHE_MAX_AGE_SECONDS, seconds_left))}"
@@ -71,7 +78,7 @@ class FileDownloadApi(APIView):
             **error_responses(404),
         },
     )
-    def get(self, request: Request, token: str, filename: str) -> HttpResponse:
+    def get(self, request: Request, token: str, filename: str) -> HttpResponseBase:
         stored = stored_file_get(token=token)
         if _etag_matches(request.headers.get("If-None-Match", ""), _etag(stored)):
             return _cache_headers(HttpResponseNotModified(), stored)
@@ -79,9 +86,9 @@ class FileDownloadApi(APIView):
             key=stored.key, filename=stored.filename, content_type=stored.content_type
         )
         if presigned is not None:
-            response: HttpResponse = HttpResponseRedirect(presigned)
-            response["Cache-Control"] = "private, no-store"  # the presigned URL expires soon
-            return response
+            redirect = HttpResponseRedirect(presigned)
+            redirect["Cache-Control"] = "private, no-store"  # the presigned URL expires soon
+            return redirect
         response = FileResponse(
             stored_file_open(stored_file=stored),
             content_type=stored.content_type,

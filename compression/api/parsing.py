@@ -17,14 +17,15 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 from django.http import QueryDict
 from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
 from django.http.multipartparser import MultiPartParserError
+from rest_framework import parsers as drf_parsers
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import DataAndFiles, FormParser, JSONParser, MultiPartParser, get_encoding
+from rest_framework.parsers import DataAndFiles, FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 
 from crush.errors import FileTooLarge, ValidationFailed
@@ -34,6 +35,11 @@ _RESIZE_KEY = re.compile(r"resize\[(?P<index>\d*)\]\[(?P<name>[^\[\]]+)\]")
 _EMPTY_FORM_VALUES = ("", "null")
 
 
+def _encoding(parser_context: Any) -> str:
+    """The request body's charset, checked by DRF (refuses bytes-to-bytes codecs such as bz2_codec)."""
+    return str(drf_parsers.get_encoding(parser_context))  # type: ignore[attr-defined]
+
+
 class OrderedQueryDict(QueryDict):
     """A QueryDict that also keeps every (key, value) pair in arrival order, in `pairs`."""
 
@@ -41,11 +47,11 @@ class OrderedQueryDict(QueryDict):
         self.pairs: list[tuple[str, Any]] = []
         super().__init__(query_string, mutable=mutable, encoding=encoding)
 
-    def appendlist(self, key: str, value: Any) -> None:
+    def appendlist(self, key: str | bytes, value: Any) -> None:
         super().appendlist(key, value)
-        self.pairs.append((key, value))
+        self.pairs.append((key if isinstance(key, str) else key.decode(), value))
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> OrderedQueryDict:
+    def __deepcopy__(self, memo: MutableMapping[int, Any]) -> OrderedQueryDict:
         result = super().__deepcopy__(memo)
         result.pairs = list(self.pairs)
         return result
@@ -68,8 +74,8 @@ class _OrderedDjangoMultiPartParser(DjangoMultiPartParser):
 
 
 class OrderedFormParser(FormParser):
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> QueryDict:
-        return OrderedQueryDict(stream.read(), encoding=get_encoding(parser_context or {}))
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        return OrderedQueryDict(stream.read(), encoding=_encoding(parser_context or {}))
 
 
 class OrderedMultiPartParser(MultiPartParser):
@@ -78,7 +84,7 @@ class OrderedMultiPartParser(MultiPartParser):
         request = parser_context["request"]
         meta = request.META.copy()
         meta["CONTENT_TYPE"] = media_type
-        encoding = get_encoding(parser_context)
+        encoding = _encoding(parser_context)
         try:
             parser = _OrderedDjangoMultiPartParser(meta, stream, request.upload_handlers, encoding)
             data, files = parser.parse()
@@ -96,7 +102,7 @@ class CompressJSONParser(JSONParser):
             multipart_type = f"multipart/form-data; boundary={boundary}"
             return OrderedMultiPartParser().parse(stream, multipart_type, parser_context)
         try:
-            reader = codecs.getreader(get_encoding(parser_context or {}))(stream)
+            reader = codecs.getreader(_encoding(parser_context or {}))(stream)
             return json.load(reader, object_pairs_hook=_json_object)
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc

@@ -64,7 +64,7 @@ def _messages(detail: Any, path: str) -> list[str]:
 
 
 class StyleInputSerializer(serializers.Serializer):
-    style = serializers.CharField(
+    style = serializers.CharField(  # type: ignore[assignment]  # DRF pops declared fields off the class
         max_length=MAX_STYLE_CHARS, help_text="Name of the style, unique per request"
     )
     strategy = serializers.ChoiceField(
@@ -186,7 +186,9 @@ class OptimizedImageOutputSerializer(serializers.Serializer):
     error_msg = serializers.CharField(allow_null=True)
     compression_type = serializers.ChoiceField(choices=CompressionType.values)
     compression_level = serializers.IntegerField(allow_null=True)
-    style = serializers.CharField(help_text='"original" (same dimensions) or the name of a resize style')
+    style = serializers.CharField(  # type: ignore[assignment]  # DRF pops declared fields off the class
+        help_text='"original" (same dimensions) or the name of a resize style'
+    )
     strategy = serializers.CharField(allow_null=True)
     width = serializers.IntegerField(allow_null=True)
     height = serializers.IntegerField(allow_null=True)

@@ -25,7 +25,7 @@ def _upload(name: str = "photo.jpg", data: bytes | None = None, content_type: st
 
 def _download(link: str) -> bytes:
     """The file behind a link (no credentials), following the presigned-URL redirect of S3 storage."""
-    response = APIClient().get(link)
+    response: Any = APIClient().get(link)
     if response.status_code == 302:
         with urlopen(response["Location"], timeout=10) as presigned:
             return presigned.read()

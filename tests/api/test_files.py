@@ -43,7 +43,7 @@ def test_file_download_headers_and_body(api: Any) -> None:
     original = _compressed(api)
     optimized = original["optimized_images"][0]
 
-    response = APIClient().get(_path(optimized["link"]), HTTP_ACCEPT="image/webp")
+    response: Any = APIClient().get(_path(optimized["link"]), HTTP_ACCEPT="image/webp")
 
     assert response.status_code == 200
     body = b"".join(response.streaming_content)

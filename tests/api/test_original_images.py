@@ -29,7 +29,7 @@ def _submit(api: Any, **fields: Any) -> dict[str, Any]:
 
 def _download(link: str) -> bytes:
     """The file behind a link (no credentials), following the presigned-URL redirect of S3 storage."""
-    response = APIClient().get(link)
+    response: Any = APIClient().get(link)
     if response.status_code == 302:
         with urlopen(response["Location"], timeout=10) as presigned:
             return presigned.read()
@@ -42,7 +42,8 @@ def _other_api() -> APIClient:
     from tests.factories import AccountFactory
 
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(account=AccountFactory()).raw}")
+    account: Any = AccountFactory()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(account=account).raw}")
     return client
 
 
