@@ -67,7 +67,14 @@ def test_zero_bytes_are_corrupt() -> None:
         compress(b"", options=LOSSLESS)
 
 
-HEADER_CUTS = [b"\x89PN", b"\x89PNG\r\n\x1a\n\x00\x00", b"GIF8", b"GIF89a\x01\x00", b"RIFF\x00\x00", b"\xff\xd8"]
+HEADER_CUTS = [
+    b"\x89PN",
+    b"\x89PNG\r\n\x1a\n\x00\x00",
+    b"GIF8",
+    b"GIF89a\x01\x00",
+    b"RIFF\x00\x00",
+    b"\xff\xd8",
+]
 
 
 @pytest.mark.parametrize("cut", HEADER_CUTS)
