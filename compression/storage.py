@@ -90,9 +90,14 @@ def file_exists(*, key: str) -> bool:
 
 
 def file_download_url(*, key: str, filename: str, content_type: str) -> str | None:
-    """A short-lived presigned URL when the storage can make one (S3), else None (stream it instead)."""
+    """A short-lived presigned URL when CRUSH_FILES_REDIRECT_TO_S3 is on and the storage is S3, else None
+    (stream it instead: the default, because a private bucket such as compose's MinIO is not reachable by
+    clients)."""
+    from django.conf import settings
+    from storages.backends.s3 import S3Storage
+
     storage = files_storage()
-    if not hasattr(storage, "bucket"):
+    if not settings.CRUSH_FILES_REDIRECT_TO_S3 or not isinstance(storage, S3Storage):
         return None
     return storage.url(
         key,

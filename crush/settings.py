@@ -216,6 +216,8 @@ CELERY_BEAT_SCHEDULE["compression-expired-files-purge"] = {
 CRUSH_MAX_RESIZE_STYLES = 10
 
 # --- accounts
+# Downloads redirect to a presigned S3 URL instead of streaming through the app (bucket reachable by clients)
+CRUSH_FILES_REDIRECT_TO_S3 = env.bool("CRUSH_FILES_REDIRECT_TO_S3", default=False)
 RETENTION_DAYS = env.int("RETENTION_DAYS", default=30)
 CRUSH_DEFAULT_PLAN_BYTES = env.int("CRUSH_DEFAULT_PLAN_BYTES", default=1024 * 2**20)  # 1 GiB a month
 CRUSH_DEFAULT_FILE_MAX_SIZE_BYTES = env.int("CRUSH_DEFAULT_FILE_MAX_SIZE_BYTES", default=32 * 2**20)
