@@ -15,12 +15,13 @@ Job life cycle (DESIGN.md "Reliability rules"):
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import logging
 import posixpath
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -205,7 +206,8 @@ def _styles_errors(styles: tuple[StyleRequest, ...]) -> list[str]:
 
 def _resize_spec(style: StyleRequest) -> engine.ResizeSpec:
     return engine.ResizeSpec(
-        strategy=style.strategy or engine.ResizeStrategy.FIT,
+        # a str: ResizeSpec converts it and raises InvalidSpec for an unknown strategy
+        strategy=cast(engine.ResizeStrategy, style.strategy or engine.ResizeStrategy.FIT),
         width=style.width,
         height=style.height,
         background=style.background,
@@ -743,7 +745,7 @@ def stuck_jobs_sweep() -> int:
             logger.warning("original %s stuck in %s: enqueued again", original.id, original.status)
             original.status = Status.ENQUEUED
             original.save(update_fields=["status", "updated_at"])
-            transaction.on_commit(lambda original_id=original.id: _enqueue(original_id))
+            transaction.on_commit(functools.partial(_enqueue, original.id))
     return touched
 
 

@@ -146,9 +146,10 @@ def address_refusal(address: IPAddress, *, allow_private: bool) -> str | None:
             reason = address_refusal(embedded, allow_private=allow_private)
             if reason is not None or address.ipv4_mapped is not None:
                 return reason
-        never, special = _NEVER_V6, _SPECIAL_V6
+        never: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]] = list(_NEVER_V6)
+        special: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]] = list(_SPECIAL_V6)
     else:
-        never, special = _NEVER_V4, _SPECIAL_V4
+        never, special = list(_NEVER_V4), list(_SPECIAL_V4)
     for network, reason in never:
         if address in network:
             return reason
