@@ -79,7 +79,8 @@ def target_geometry(src_w: int, src_h: int, spec: ResizeSpec) -> Geometry:
         return _cover(src_w, src_h, width, height)
     if strategy is ResizeStrategy.SQUARE:
         assert width
-        return _cover(src_w, src_h, width, width)
+        side = min(width, src_w, src_h)  # still a square when the source is smaller than asked
+        return _cover(src_w, src_h, side, side)
     assert strategy is ResizeStrategy.FILL and width and height
     w, h = _fit(src_w, src_h, width, height)
     return Geometry(w, h, width, height)
