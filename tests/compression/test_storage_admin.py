@@ -39,7 +39,8 @@ def test_storage_keys_never_carry_the_style_or_filename() -> None:
     not settings.AWS_STORAGE_BUCKET_NAME and os.environ.get("CRUSH_REQUIRE_SERVICES") != "1",
     reason="S3 is configured only when AWS_* is set (CI runs it against the loopback S3-protocol server)",
 )
-def test_s3_storage_upload_download_presign_delete() -> None:
+def test_s3_storage_upload_download_presign_delete(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.CRUSH_FILES_REDIRECT_TO_S3 = True
     import boto3
     import urllib3
 
