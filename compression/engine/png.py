@@ -7,7 +7,7 @@ from collections.abc import Callable
 import oxipng
 import pyvips
 
-from .decode import check_deadline, load, oriented_size, to_srgb8, vips_errors, watch
+from .decode import check_deadline, load, orientation, oriented_size, to_srgb8, vips_errors, watch
 from .errors import CorruptInput
 from .formats import Format
 from .limits import guard_raster
@@ -92,7 +92,7 @@ def compress_png(
         # Random access: the pixels are decoded once and reused by every encoder below.
         image = load(data, Format.PNG, sequential=False)
     out_size = (image.width, image.height)
-    recoded = resized or size != (head.width, head.height)
+    recoded = resized or orientation(head) != 1
     if not recoded:
         with vips_errors(deadline):
             watch(image, deadline).avg()  # a full decode: truncated data fails here
