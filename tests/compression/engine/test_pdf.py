@@ -139,7 +139,7 @@ def test_an_encrypted_pdf_is_refused(user_password: str) -> None:
         pytest.param(
             "",
             marks=pytest.mark.xfail(
-                strict=True, reason="pipeline.probe counts pages without checking is_encrypted (use pdf.probe_pdf)"
+                strict=True, reason="pipeline.probe does not check is_encrypted (pdf.probe_pdf does)"
             ),
         ),
     ],
