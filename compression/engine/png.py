@@ -2,6 +2,7 @@
 libvips) when they meet the quality bar, else lossless."""
 
 import logging
+import time
 from collections.abc import Callable
 
 import oxipng
@@ -43,8 +44,10 @@ def oxipng_optimize(data: bytes, strip_metadata: bool, deadline: float | None) -
     affect rendering (iCCP, sRGB, gAMA, cHRM, ...)."""
     check_deadline(deadline)
     strip = oxipng.StripChunks.safe() if strip_metadata else oxipng.StripChunks.none()
+    # Near the deadline oxipng stops trying and returns the best encoding found so far.
+    timeout = {} if deadline is None else {"timeout": max(deadline - time.monotonic(), 0.1)}
     try:
-        return oxipng.optimize_from_memory(data, level=OXIPNG_LEVEL, strip=strip)
+        return oxipng.optimize_from_memory(data, level=OXIPNG_LEVEL, strip=strip, **timeout)
     except oxipng.PngError:
         raise CorruptInput() from None
 
