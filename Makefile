@@ -6,7 +6,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 UV_VERSION := 0.13.8
 PORT ?= 8000
 
-.PHONY: install run test lint bench-engine bench-pipeline bench-dashboard
+.PHONY: install run test lint bench-engine bench-pipeline bench-dashboard bench-webhooks
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@test -x $(BIN)/uv || { python3 -m venv $(VENV) && $(BIN)/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"; }
@@ -39,3 +39,7 @@ bench-pipeline: install
 # Needs PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/crush_dashboard_bench; created if missing).
 bench-dashboard: install
 	$(BIN)/python bench/dashboard.py
+
+# Needs PostgreSQL on 127.0.0.1 (database crush_whbench is recreated) and redis-server on PATH (a private one).
+bench-webhooks: install
+	$(BIN)/python bench/webhooks.py
