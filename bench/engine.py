@@ -666,11 +666,12 @@ def main() -> None:
     corpus = ensure_corpus(args.corpus)
     results: dict[str, list[FileRow]] = {}
     out = []
-    for fmt in args.formats.split(","):
+    for fmt in filter(None, args.formats.split(",")):
         files = sorted(p for p in (corpus / fmt).iterdir() if p.is_file())
         print(f"{fmt}: {len(files)} files", file=sys.stderr, flush=True)
         results[fmt] = bench_format(fmt, files)
         out.append(format_table(fmt, results[fmt]))
+        print(out[-1] + "\n", flush=True)  # each table as soon as it is ready; the summary follows
     memory: dict[str, dict[str, float]] = {}
     if not args.skip_memory:
         big = make_big_jpeg()
@@ -680,7 +681,7 @@ def main() -> None:
         out.append("### 100 MP memory\n\n" + memory_table(memory, big))
     out.append("### Targets\n\n" + targets(results, memory))
     out.append(f"Wall time of this run: {time.perf_counter() - started:.0f} s.")
-    print("\n\n".join(out))
+    print("\n\n".join(out[len(results) :]))
 
 
 if __name__ == "__main__":
