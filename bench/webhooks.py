@@ -147,20 +147,22 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 PROCFILE = ROOT / "Procfile"
 
 
-def procfile_command(role: str) -> str:
-    for line in PROCFILE.read_text().splitlines():
+def procfile_command(procfile: Path, role: str) -> str:
+    for line in procfile.read_text().splitlines():
         name, _, command = line.partition(":")
         if name.strip() == role:
             return command.strip()
     raise SystemExit(f"no `{role}` process in the Procfile")
 
 
-def start_role(role: str, env: dict[str, str], directory: Path) -> tuple[subprocess.Popen[bytes], Path]:
+def start_role(
+    procfile: Path, role: str, env: dict[str, str], directory: Path
+) -> tuple[subprocess.Popen[bytes], Path]:
     """Runs the Procfile's command for `role` as honcho would (a shell expands its ${VAR:-default}s)."""
     log_path = directory / f"{role}-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            ["/bin/sh", "-c", f"exec {procfile_command(role)}"],
+            ["/bin/sh", "-c", f"exec {procfile_command(procfile, role)}"],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -290,7 +292,13 @@ def latency(receiver: Receiver, jobs: int) -> dict[str, Any]:
 
 
 def throughput(
-    receiver: Receiver, deliveries: int, env: dict[str, str], var_dir: Path, broker_port: int | None
+    receiver: Receiver,
+    deliveries: int,
+    *,
+    procfile: Path,
+    env: dict[str, str],
+    var_dir: Path,
+    broker_port: int | None,
 ) -> dict[str, Any]:
     """Fills the backlog with the webhooks worker stopped, then starts it and times the receiver's arrivals.
 
@@ -317,7 +325,7 @@ def throughput(
 
         queued = int(redis.Redis(host="127.0.0.1", port=broker_port).llen("webhooks"))
     worker_started = time.time()
-    worker, log_path = start_role("webhooks", env, var_dir)
+    worker, log_path = start_role(procfile, "webhooks", env, var_dir)
     try:
         _wait_for("the first delivery", lambda: receiver.count() > 0, timeout=600)
         cpu_first, count_first = _cpu_seconds(worker.pid), receiver.count()
@@ -374,8 +382,7 @@ def main() -> None:
     parser.add_argument("--procfile", type=Path, default=PROCFILE, help="to compare other worker settings")
     parser.add_argument("--keep", action="store_true", help="keep the database and files afterwards")
     args = parser.parse_args()
-    global PROCFILE
-    PROCFILE = args.procfile.resolve()
+    procfile = args.procfile.resolve()
 
     var_dir = Path(tempfile.mkdtemp(prefix="crush-bench-webhooks-"))
     processes: list[subprocess.Popen[bytes]] = []
@@ -408,12 +415,14 @@ def main() -> None:
         fast, slow = Receiver(0, var_dir), Receiver(args.receiver_delay_ms, var_dir)
         receivers += [fast, slow]
         for role in ("worker", "webhooks"):
-            processes.append(start_role(role, env, var_dir)[0])
+            processes.append(start_role(procfile, role, env, var_dir)[0])
         print(f"latency: {args.jobs} async jobs …", flush=True)
         late = latency(fast, args.jobs)
         _stop(processes.pop())  # the webhooks worker: the backlog is written before it runs again
         print(f"throughput: {args.deliveries} deliveries, receiver {args.receiver_delay_ms} ms …", flush=True)
-        rate = throughput(slow, args.deliveries, env, var_dir, broker_port)
+        rate = throughput(
+            slow, args.deliveries, procfile=procfile, env=env, var_dir=var_dir, broker_port=broker_port
+        )
     finally:
         for process in reversed(processes):
             _stop(process)
@@ -428,7 +437,7 @@ def main() -> None:
     print(
         f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, load average "
         f"{load_before[0]:.1f} before / {load_after[0]:.1f} after; Procfile `worker` + `webhooks` "
-        f"({rate['concurrency']}) from {PROCFILE.name}, Redis, PostgreSQL"
+        f"({rate['concurrency']}) from {procfile.name}, Redis, PostgreSQL"
     )
     print()
     print("| measure | result | target | |")
