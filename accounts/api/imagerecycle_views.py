@@ -18,11 +18,17 @@ from accounts.api.imagerecycle_serializers import (
     AccountMineSerializer,
     ConsumptionEnvelopeSerializer,
     SubAccountInputSerializer,
+    SubAccountListSerializer,
     SubAccountSerializer,
+    SuccessSerializer,
     allowance,
+    error_responses,
 )
 from accounts.models import Account
 from crush.errors import ValidationFailed
+
+# Every operation answers these; 400 too, for a malformed `auth`.
+_ERRORS = (400, 401, 403, 429)
 
 
 def _fields(request: Request) -> dict[str, Any]:
@@ -70,7 +76,12 @@ def _sub_account_row(sub_account: Account, *, api_secret: str | None = None) -> 
 
 
 class AccountMineApi(ImageRecycleApi):
-    @extend_schema(operation_id="imagerecycle_account_mine", responses={200: AccountMineSerializer})
+    """The calling account's quota window, usage and limits."""
+
+    @extend_schema(
+        operation_id="imagerecycle_account_mine",
+        responses={200: AccountMineSerializer, **error_responses(*_ERRORS)},
+    )
     def get(self, request: Request) -> Response:
         account = request.account  # type: ignore[attr-defined]
 
@@ -90,8 +101,11 @@ class AccountMineApi(ImageRecycleApi):
 
 
 class AccountConsumptionApi(ImageRecycleApi):
+    """Bytes before/after and files per day (last 30) and per month (last 12)."""
+
     @extend_schema(
-        operation_id="imagerecycle_account_consumption", responses={200: ConsumptionEnvelopeSerializer}
+        operation_id="imagerecycle_account_consumption",
+        responses={200: ConsumptionEnvelopeSerializer, **error_responses(*_ERRORS)},
     )
     def get(self, request: Request) -> Response:
         summary = selectors.consumption_summary(account=request.account)  # type: ignore[attr-defined]
@@ -103,7 +117,8 @@ class SubAccountsApi(ImageRecycleApi):
     """GET: list; POST: create (answers the new key and secret, the secret only this once)."""
 
     @extend_schema(
-        operation_id="imagerecycle_sub_accounts_list", responses={200: SubAccountSerializer(many=True)}
+        operation_id="imagerecycle_sub_accounts_list",
+        responses={200: SubAccountListSerializer, **error_responses(*_ERRORS)},
     )
     def get(self, request: Request) -> Response:
         rows = selectors.sub_account_list_live(account=request.account)  # type: ignore[attr-defined]
@@ -113,7 +128,7 @@ class SubAccountsApi(ImageRecycleApi):
     @extend_schema(
         operation_id="imagerecycle_sub_accounts_create",
         request=SubAccountInputSerializer,
-        responses={201: SubAccountSerializer},
+        responses={201: SubAccountSerializer, **error_responses(*_ERRORS)},
     )
     def post(self, request: Request) -> Response:
         fields = _sub_account_input(request)
@@ -125,14 +140,19 @@ class SubAccountsApi(ImageRecycleApi):
 
 
 class SubAccountApi(ImageRecycleApi):
-    @extend_schema(operation_id="imagerecycle_sub_account_get", responses={200: SubAccountSerializer})
+    """One sub-account of the caller: GET, PUT (edit), DELETE (revokes its credentials, keeps its images)."""
+
+    @extend_schema(
+        operation_id="imagerecycle_sub_account_get",
+        responses={200: SubAccountSerializer, **error_responses(*_ERRORS, 404)},
+    )
     def get(self, request: Request, sub_account_id: int) -> Response:
         return Response(_sub_account_data(request.account, sub_account_id))  # type: ignore[attr-defined]
 
     @extend_schema(
         operation_id="imagerecycle_sub_account_update",
         request=SubAccountInputSerializer,
-        responses={200: SubAccountSerializer},
+        responses={200: SubAccountSerializer, **error_responses(*_ERRORS, 404)},
     )
     def put(self, request: Request, sub_account_id: int) -> Response:
         parent = request.account  # type: ignore[attr-defined]
@@ -143,7 +163,10 @@ class SubAccountApi(ImageRecycleApi):
 
         return Response(_sub_account_data(parent, sub_account_id))
 
-    @extend_schema(operation_id="imagerecycle_sub_account_delete", responses={200: dict})
+    @extend_schema(
+        operation_id="imagerecycle_sub_account_delete",
+        responses={200: SuccessSerializer, **error_responses(*_ERRORS, 404)},
+    )
     def delete(self, request: Request, sub_account_id: int) -> Response:
         parent = request.account  # type: ignore[attr-defined]
         sub_account = selectors.sub_account_get(account=parent, sub_account_id=sub_account_id)
@@ -153,10 +176,22 @@ class SubAccountApi(ImageRecycleApi):
         return Response({"Success": True})
 
 
+_RESET_SECRET: dict[str, Any] = {
+    "request": None,
+    "responses": {200: SubAccountSerializer, **error_responses(*_ERRORS, 404)},
+    "description": "Issues a new api_secret (shown in this answer only); the old one stops working.",
+}
+_RESET_QUOTA: dict[str, Any] = {
+    "request": None,
+    "responses": {200: SubAccountSerializer, **error_responses(*_ERRORS, 404)},
+    "description": "Sets the sub-account's quota_current to 0 for the current month.",
+}
+
+
 class SubAccountResetSecretApi(ImageRecycleApi):
-    @extend_schema(
-        operation_id="imagerecycle_sub_account_reset_secret", responses={200: SubAccountSerializer}
-    )
+    """PUT per API.md; POST is accepted too (clients of the original sent either)."""
+
+    @extend_schema(operation_id="imagerecycle_sub_account_reset_secret", **_RESET_SECRET)
     def put(self, request: Request, sub_account_id: int) -> Response:
         parent = request.account  # type: ignore[attr-defined]
         sub_account = selectors.sub_account_get(account=parent, sub_account_id=sub_account_id)
@@ -165,11 +200,15 @@ class SubAccountResetSecretApi(ImageRecycleApi):
 
         return Response(_sub_account_data(parent, sub_account_id, api_secret=issued.secret))
 
-    post = put
+    @extend_schema(operation_id="imagerecycle_sub_account_reset_secret_post", **_RESET_SECRET)
+    def post(self, request: Request, sub_account_id: int) -> Response:
+        return self.put(request, sub_account_id)
 
 
 class SubAccountResetQuotaApi(ImageRecycleApi):
-    @extend_schema(operation_id="imagerecycle_sub_account_reset_quota", responses={200: SubAccountSerializer})
+    """PUT per API.md; POST is accepted too (clients of the original sent either)."""
+
+    @extend_schema(operation_id="imagerecycle_sub_account_reset_quota", **_RESET_QUOTA)
     def put(self, request: Request, sub_account_id: int) -> Response:
         parent = request.account  # type: ignore[attr-defined]
         sub_account = selectors.sub_account_get(account=parent, sub_account_id=sub_account_id)
@@ -178,4 +217,6 @@ class SubAccountResetQuotaApi(ImageRecycleApi):
 
         return Response(_sub_account_data(parent, sub_account_id))
 
-    post = put
+    @extend_schema(operation_id="imagerecycle_sub_account_reset_quota_post", **_RESET_QUOTA)
+    def post(self, request: Request, sub_account_id: int) -> Response:
+        return self.put(request, sub_account_id)

@@ -25,6 +25,7 @@ LIMIT_DEFAULT = 30
 LIMIT_MAX = 100
 ZIP_MAX_IDS = 100
 KINDS = ("original", "optimized")
+DEFAULT_NAME = "file"  # a download link's last segment when the stored file has no name
 
 
 class ParamsSerializer(serializers.Serializer):
@@ -134,7 +135,7 @@ def download_url(stored_file: StoredFile | None, *, kind: str, base_url: str) ->
     """`{base}/imagerecycle/v1/images/{original|optimized}/{token}/{name}`; None once the file is gone."""
     if stored_file is None or stored_file.deleted_at is not None:
         return None
-    name = quote(stored_file.filename or "file", safe="")
+    name = quote(stored_file.filename or DEFAULT_NAME, safe="")
     return f"{base_url.rstrip('/')}/imagerecycle/v1/images/{kind}/{stored_file.token}/{name}"
 
 

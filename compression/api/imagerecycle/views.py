@@ -9,16 +9,20 @@ from collections.abc import Callable
 from typing import IO, Any
 from urllib.parse import urlencode
 
-from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.http import HttpResponseBase, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.base import ImageRecycleApi
+from accounts.api.imagerecycle_serializers import error_responses
 from compression.api.files import FileDownloadApi
 from compression.api.imagerecycle.serializers import (
+    DEFAULT_NAME,
     KINDS,
     LIMIT_MAX,
+    ZIP_MAX_IDS,
     ImageAddSerializer,
     ImageListSerializer,
     ImageSerializer,
@@ -34,6 +38,13 @@ from compression.models import OriginalImage, StoredFile
 from compression.selectors import original_image_get, original_image_list, stored_file_get, stored_file_open
 from compression.services import original_image_delete, original_image_submit, original_images_delete_all
 from crush.errors import NotFound, ValidationFailed
+
+# Every operation answers these; 400 too, for a malformed `auth`.
+_ERRORS = (400, 401, 403, 429)
+# Storage keys of originals and of optimized files start with these (compression.storage.original_key,
+# optimized_key): a download link's kind must be its file's.
+_KEY_PREFIXES = {"original": "originals/", "optimized": "optimized/"}
+_KIND_PARAMETER = OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=KINDS)
 
 
 def base_url(request: Request) -> str:
@@ -56,7 +67,7 @@ class ImagesApi(ImageRecycleApi):
             OpenApiParameter("offset", int, description="Default 0"),
             OpenApiParameter("limit", int, description=f"Default 30, at most {LIMIT_MAX}"),
         ],
-        responses={200: ImageListSerializer},
+        responses={200: ImageListSerializer, **error_responses(*_ERRORS)},
     )
     def get(self, request: Request) -> Response:
         page = PageInputSerializer(data=request.query_params)
@@ -79,7 +90,9 @@ class ImagesApi(ImageRecycleApi):
         )
 
     @extend_schema(
-        operation_id="imagerecycle_images_add", request=ImageAddSerializer, responses={201: ImageSerializer}
+        operation_id="imagerecycle_images_add",
+        request=ImageAddSerializer,
+        responses={201: ImageSerializer, **error_responses(*_ERRORS, 413, 415)},
     )
     def post(self, request: Request) -> Response:
         account = request.account  # type: ignore[attr-defined]
@@ -98,7 +111,11 @@ class ImagesApi(ImageRecycleApi):
         original = original_image_get(account=account, original_image_id=original.id)
         return Response(image_data(original, base_url=base_url(request)), status=201)
 
-    @extend_schema(operation_id="imagerecycle_images_delete_all_legacy", responses={204: None})
+    @extend_schema(
+        operation_id="imagerecycle_images_delete_all_legacy",
+        description="Same as DELETE images/all (the original documentation's curl example uses this path).",
+        responses={204: None, **error_responses(*_ERRORS)},
+    )
     def delete(self, request: Request) -> Response:
         original_images_delete_all(account=request.account)  # type: ignore[attr-defined]
 
@@ -106,7 +123,11 @@ class ImagesApi(ImageRecycleApi):
 
 
 class ImagesDeleteAllApi(ImageRecycleApi):
-    @extend_schema(operation_id="imagerecycle_images_delete_all", responses={204: None})
+    """Deletes every image of the caller (files included)."""
+
+    @extend_schema(
+        operation_id="imagerecycle_images_delete_all", responses={204: None, **error_responses(*_ERRORS)}
+    )
     def delete(self, request: Request) -> Response:
         original_images_delete_all(account=request.account)  # type: ignore[attr-defined]
 
@@ -114,13 +135,20 @@ class ImagesDeleteAllApi(ImageRecycleApi):
 
 
 class ImageApi(ImageRecycleApi):
-    @extend_schema(operation_id="imagerecycle_image_get", responses={200: ImageSerializer})
+    """One image of the caller: GET, DELETE (files included)."""
+
+    @extend_schema(
+        operation_id="imagerecycle_image_get",
+        responses={200: ImageSerializer, **error_responses(*_ERRORS, 404)},
+    )
     def get(self, request: Request, image_id: int) -> Response:
         original = original_image_get(account=request.account, original_image_id=image_id)  # type: ignore[attr-defined]
 
         return Response(image_data(original, base_url=base_url(request)))
 
-    @extend_schema(operation_id="imagerecycle_image_delete", responses={204: None})
+    @extend_schema(
+        operation_id="imagerecycle_image_delete", responses={204: None, **error_responses(*_ERRORS, 404)}
+    )
     def delete(self, request: Request, image_id: int) -> Response:
         original = original_image_get(account=request.account, original_image_id=image_id)  # type: ignore[attr-defined]
 
@@ -130,11 +158,25 @@ class ImageApi(ImageRecycleApi):
 
 
 class ImageDownloadApi(FileDownloadApi):
-    """The file of a download link, without auth: the token alone picks it, like /v1/files/."""
+    """The file of a download link, without auth. Unlike /v1/files/ the whole link must match: an original's
+    token under /optimized/ (or the reverse), or another name than the file's, is a 404."""
 
-    @extend_schema(operation_id="imagerecycle_image_download", auth=[])
-    def get(self, request: Request, kind: str, token: str, name: str) -> HttpResponse:  # type: ignore[override]
+    @extend_schema(
+        operation_id="imagerecycle_image_download",
+        auth=[],
+        parameters=[_KIND_PARAMETER],
+        responses={
+            (200, "*/*"): OpenApiResponse(response=OpenApiTypes.BINARY, description="The file, as stored"),
+            302: OpenApiResponse(description="S3 storage: redirect to a short-lived presigned URL"),
+            304: OpenApiResponse(description="Not modified (If-None-Match)"),
+            **error_responses(404),
+        },
+    )
+    def get(self, request: Request, kind: str, token: str, name: str) -> HttpResponseBase:  # type: ignore[override]
         if kind not in KINDS:
+            raise NotFound()
+        stored = stored_file_get(token=token)
+        if not stored.key.startswith(_KEY_PREFIXES[kind]) or name != (stored.filename or DEFAULT_NAME):
             raise NotFound()
         return super().get(request, token, name)
 
@@ -158,7 +200,22 @@ def _opener(stored_file: StoredFile) -> Callable[[], IO[bytes]]:
 class ImageZipApi(ImageRecycleApi):
     """A zip of the caller's images, streamed; every id must be the caller's (else 404), at most 100."""
 
-    @extend_schema(operation_id="imagerecycle_images_zip", responses={(200, "application/zip"): bytes})
+    @extend_schema(
+        operation_id="imagerecycle_images_zip",
+        parameters=[
+            _KIND_PARAMETER,
+            OpenApiParameter(
+                "ids",
+                str,
+                OpenApiParameter.PATH,
+                description=f"Comma-separated image ids, at most {ZIP_MAX_IDS}",
+            ),
+        ],
+        responses={
+            (200, "application/zip"): OpenApiResponse(response=OpenApiTypes.BINARY, description="A zip"),
+            **error_responses(*_ERRORS, 404),
+        },
+    )
     def get(self, request: Request, kind: str, ids: str) -> HttpResponseBase:
         if kind not in KINDS:
             raise NotFound()
