@@ -28,10 +28,11 @@ BALANCED_QUALITY_RANGE = (30, 100)
 BALANCED_SLOPE = 0.4
 BALANCED_MAX_EVALS = 3
 BALANCED_TOLERANCE = 10
-# Balanced also tries the lossless recompression for images up to this size, or whose palette
-# output takes more than this many bits per pixel.
+# lossy/balanced also try the lossless recompression for images up to this size, or whose palette
+# output takes more than this many bits per pixel (a large photo's palette takes ~0.1-1).
 SMALL_IMAGE_PIXELS = 1_000_000
 LOSSLESS_CHECK_BITS_PER_PIXEL = 2.0
+LOSSLESS_CHECK_INPUT_RATIO = 0.4
 
 
 def level_to_quality(level: int) -> int:
@@ -104,6 +105,7 @@ def compress_png(
         source = plain_encode(image, keep, deadline) if recoded else data
         return oxipng_optimize(source, options.strip_metadata, deadline)
 
+    input_bytes = None if recoded else len(data)
     check_deadline(deadline)
     if options.compression_type is CompressionType.LOSSLESS:
         return finish(data, lossless(), Format.PNG, out_size, score=None, resized=resized)
@@ -111,14 +113,28 @@ def compress_png(
         quality = level_to_quality(options.level)
         encoded = palette_encode(image, quality, keep, deadline)
         palette = oxipng_optimize(encoded, options.strip_metadata, deadline)
-        return finish(data, palette, Format.PNG, out_size, score=None, resized=resized)
-    out, score = balanced(image, lossless, options.strip_metadata, keep, deadline)
+        out = lossless() if _lossless_may_win(image, palette, input_bytes) else palette
+        return finish(data, min(palette, out, key=len), Format.PNG, out_size, score=None, resized=resized)
+    out, score = balanced(image, lossless, input_bytes, options.strip_metadata, keep, deadline)
     return finish(data, out, Format.PNG, out_size, score=score, resized=resized)
+
+
+def _lossless_may_win(image: pyvips.Image, palette: bytes, input_bytes: int | None) -> bool:
+    """Whether the lossless recompression is worth making to compare with a palette output:
+    cheap for small images; for large ones only when the palette takes many bits per pixel or
+    is not much smaller than the input PNG (which bounds the lossless size)."""
+    pixels = image.width * image.height
+    return (
+        pixels <= SMALL_IMAGE_PIXELS
+        or len(palette) * 8 > pixels * LOSSLESS_CHECK_BITS_PER_PIXEL
+        or (input_bytes is not None and len(palette) > input_bytes * LOSSLESS_CHECK_INPUT_RATIO)
+    )
 
 
 def balanced(
     image: pyvips.Image,
     lossless: Callable[[], bytes],
+    input_bytes: int | None,
     strip_metadata: bool,
     keep: str,
     deadline: float | None,
@@ -126,8 +142,7 @@ def balanced(
     """The smallest palette image scoring at least 80, else the lossless recompression.
 
     The lossless one (oxipng at level 4: tens of seconds on a large photo) competes when no palette
-    passes, when the image is small, or when the palette compresses poorly; a large image whose
-    passing palette takes few bits per pixel has no truecolour encoding anywhere near it."""
+    passes or when ``_lossless_may_win``."""
     from .quality import Reference
 
     with vips_errors(deadline):
@@ -154,8 +169,7 @@ def balanced(
     if best is None:
         return lossless(), IDENTICAL_SCORE
     palette = oxipng_optimize(best.data, strip_metadata, deadline)
-    pixels = image.width * image.height
-    if pixels <= SMALL_IMAGE_PIXELS or len(palette) * 8 > pixels * LOSSLESS_CHECK_BITS_PER_PIXEL:
+    if _lossless_may_win(image, palette, input_bytes):
         truecolour = lossless()
         if len(truecolour) <= len(palette):
             return truecolour, IDENTICAL_SCORE

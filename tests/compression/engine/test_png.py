@@ -147,3 +147,15 @@ def test_resize_fill_pads_with_transparency_when_the_image_has_alpha() -> None:
     decoded = decode(result.data)
     assert (decoded.width, decoded.height, decoded.bands) == (100, 100, 4)
     assert decoded.getpoint(50, 2)[3] == 0
+
+
+def test_lossy_is_never_larger_than_lossless() -> None:
+    # A smooth two-way gradient: tiny with PNG filters, noisy (dithered) as a palette.
+    xy = pyvips.Image.xyz(240, 160)
+    image = xy[0].bandjoin([xy[1], xy[0] // 2 + xy[1] // 2]).cast("uchar")
+    source = image.copy(interpretation="srgb").pngsave_buffer(compression=0)
+
+    lossy = compress(source, options=CompressOptions(compression_type="lossy", level=95))
+    lossless = compress(source, options=LOSSLESS)
+
+    assert len(lossy.data) <= len(lossless.data)
