@@ -72,15 +72,13 @@ def check_deadline(deadline: float | None) -> None:
 
 
 def watch(image: pyvips.Image, deadline: float | None) -> pyvips.Image:
-    """Make libvips abandon the evaluation of ``image`` once ``deadline`` has passed."""
-    if deadline is not None:
-        image.set_progress(True)
+    """Checks ``deadline`` before ``image`` is evaluated.
 
-        def on_eval(target: pyvips.Image, _progress: object) -> None:
-            if time.monotonic() > deadline:
-                target.set_kill(True)
-
-        image.signal_connect("eval", on_eval)
+    Not a libvips progress signal: libvips' operation cache shares images between calls, so a signal
+    handler connected to one could fire after its Python owner is gone (a fatal cffi error) or kill a
+    later call's evaluation. Each encode is short; the job's hard time limit bounds the rest.
+    """
+    check_deadline(deadline)
     return image
 
 
