@@ -274,9 +274,13 @@ def latency(receiver: Receiver, jobs: int) -> dict[str, Any]:
         WebhookEvent.objects.filter(public_id__in=first_arrival).values_list("public_id", "image_id")
     )
     originals = OriginalImage.objects.filter(id__in=ids)
-    ended_at = dict(originals.values_list("id", "ended_at"))
-    seconds = [first_arrival[public_id] - ended_at[image_of[public_id]].timestamp() for public_id in image_of]
-    last_ended = max(moment.timestamp() for moment in ended_at.values())
+    ended_at = {
+        original_id: moment.timestamp()
+        for original_id, moment in originals.values_list("id", "ended_at")
+        if moment is not None
+    }
+    seconds = [first_arrival[public_id] - ended_at[image_of[public_id]] for public_id in image_of]
+    last_ended = max(ended_at.values())
     return {
         "jobs": jobs,
         "submit_seconds": submitted,
