@@ -19,6 +19,7 @@ import functools
 import hashlib
 import logging
 import posixpath
+import time
 import unicodedata
 from dataclasses import dataclass
 from typing import Any, cast
@@ -422,6 +423,8 @@ def _process_claimed(original: OriginalImage) -> None:
         level=original.compression_level or 80,
         strip_metadata=original.strip_tags,
     )
+    # The engine gives up (DeadlineExceeded ends the style) before Celery's hard time limit kills the worker.
+    deadline = time.monotonic() + settings.CRUSH_JOB_TIME_LIMIT_SECONDS * 0.9
     for optimized in original.optimized_images.order_by("id"):
         if optimized.status in ENDED_STATUSES:
             continue
@@ -440,9 +443,7 @@ def _process_claimed(original: OriginalImage) -> None:
             )
         )
         try:
-            # No engine deadline: the libvips progress callback of engine.decode.watch aborts the process
-            # (ffi handle collected); the hard Celery time limit bounds the job. TODO(#4): add it when fixed.
-            result = engine.compress(data, options=options, resize=spec, limits=limits)
+            result = engine.compress(data, options=options, resize=spec, limits=limits, deadline=deadline)
         except EngineError as exc:
             if is_original and isinstance(exc, UNREADABLE_ERRORS):
                 _original_fail(original_image_id=original.id, message=exc.message)

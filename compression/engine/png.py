@@ -90,7 +90,10 @@ def compress_png(
     if resize is not None:
         geometry = target_geometry(*size, resize)
         if geometry.changes(*size):
-            image = resize_image(data, Format.PNG, geometry, resize, deadline)
+            # Rendered once into memory: every encoder below reads it again (a sequential
+            # pipeline could be read only once).
+            with vips_errors(deadline):
+                image = resize_image(data, Format.PNG, geometry, resize, deadline).copy_memory()
             resized = True
     if image is None:
         # Random access: the pixels are decoded once and reused by every encoder below.

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import pyvips
 
-from compression.engine import CompressionType, CompressOptions, Format, ResizeSpec, compress
+from compression.engine import CompressionType, CompressOptions, Format, ResizeSpec, ResizeStrategy, compress
 from compression.engine.png import level_to_quality
 from compression.engine.quality import ssimulacra2
 
@@ -159,3 +159,13 @@ def test_lossy_is_never_larger_than_lossless() -> None:
     lossless = compress(source, options=LOSSLESS)
 
     assert len(lossy.data) <= len(lossless.data)
+
+
+@pytest.mark.parametrize("kind", ["balanced", "lossy", "lossless"])
+def test_resized_png_is_encoded_for_every_type(kind: str) -> None:
+    band = pyvips.Image.xyz(120, 80).extract_band(0).cast("uchar")
+    data = band.bandjoin([band, band.rot180()]).copy(interpretation="srgb").pngsave_buffer()
+    spec = ResizeSpec(ResizeStrategy.FIT, 40, 40, None)
+    result = compress(data, options=CompressOptions(CompressionType(kind)), resize=spec)
+    decoded = pyvips.Image.new_from_buffer(result.data, "")
+    assert (decoded.width, decoded.height) == (40, 27) == (result.width, result.height)
