@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 LOSSY_EFFORT = 4
 LOSSLESS_EFFORT = 5
+# ``lossless`` on a lossy input larger than this returns the input without trying a lossless encode.
+LOSSY_RECODE_MAX_PIXELS = 1_000_000
 # Balanced (lossy inputs): libwebp quality search; frames scored per candidate of an animation.
 BALANCED_FIRST_QUALITY = 80
 BALANCED_QUALITY_RANGE = (30, 100)
@@ -107,6 +109,9 @@ def compress_webp(
     out_size = (image.width, page_height(image))
     kind = options.compression_type
     if kind is CompressionType.LOSSLESS or (kind is CompressionType.BALANCED and is_lossless(data)):
+        if not resized and not is_lossless(data) and image.width * image.height > LOSSY_RECODE_MAX_PIXELS:
+            # A lossy input's decoded noise costs far more bytes losslessly: not worth the encode.
+            return finish(data, data, Format.WEBP, out_size, score=None, resized=False)
         out = lossless_encode(image, keep, deadline)
         return finish(data, out, Format.WEBP, out_size, score=None, resized=resized)
     if kind is CompressionType.LOSSY:

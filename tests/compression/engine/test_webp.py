@@ -127,3 +127,12 @@ def test_resize_never_enlarges() -> None:
     result = compress(source, options=LOSSY, resize=ResizeSpec("landscape", width=1000))
 
     assert (decode(result.data).width, decode(result.data).height) == (160, 120)
+
+
+def test_lossless_on_a_large_lossy_input_returns_the_input() -> None:
+    source = picture(1200, 900).webpsave_buffer(Q=75)
+
+    result = compress(source, options=LOSSLESS)
+
+    assert result.unchanged and result.data == source
+    assert (result.width, result.height) == (1200, 900)
