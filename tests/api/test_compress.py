@@ -33,8 +33,7 @@ def _download(link: str) -> bytes:
     return b"".join(response.streaming_content)
 
 
-# PNG, GIF and WebP join this list when their engine codecs land (issue 4 lead: see the report).
-API_KINDS = ["jpeg", "svg", "pdf"]
+API_KINDS = list(SAMPLES)
 
 
 @pytest.mark.parametrize("kind", API_KINDS)
