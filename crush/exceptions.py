@@ -37,7 +37,7 @@ def _classify(exc: Exception) -> tuple[int, Any, str, dict[str, str]]:
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         return 422, _plain(detail), "invalid", {}
     if isinstance(exc, drf.Throttled):
-        wait = math.ceil(exc.wait or 1)
+        wait = math.ceil(getattr(exc, "wait", None) or 1)
         return 429, f"Too many requests, retry in {wait} seconds", "throttled", {"Retry-After": str(wait)}
     if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
         return 401, str(exc.detail), "unauthenticated", {}
@@ -93,7 +93,7 @@ def handler400(request: HttpRequest, exception: Exception | None = None) -> Http
     from django.views import defaults
 
     return _json_or_default(request, 400, "Bad request", "bad_request") or defaults.bad_request(
-        request, exception
+        request, exception or Exception("bad request")
     )
 
 
@@ -101,7 +101,7 @@ def handler403(request: HttpRequest, exception: Exception | None = None) -> Http
     from django.views import defaults
 
     return _json_or_default(request, 403, "Forbidden", "forbidden") or defaults.permission_denied(
-        request, exception
+        request, exception or Exception("forbidden")
     )
 
 

@@ -150,7 +150,7 @@ AWS_QUERYSTRING_EXPIRE = 300  # presigned download links live five minutes
 AWS_S3_FILE_OVERWRITE = True  # keys are deterministic: a re-run job overwrites its own output
 MEDIA_ROOT = VAR_DIR / "media"
 if AWS_STORAGE_BUCKET_NAME:
-    _files_storage = {"BACKEND": "storages.backends.s3.S3Storage"}
+    _files_storage: dict[str, object] = {"BACKEND": "storages.backends.s3.S3Storage"}
 else:
     _files_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -188,7 +188,9 @@ CRUSH_TRUSTED_PROXIES = env.list("CRUSH_TRUSTED_PROXIES", default=["127.0.0.1/32
 CRUSH_ALLOW_PRIVATE_URLS = env.bool("CRUSH_ALLOW_PRIVATE_URLS", default=False)
 CRUSH_FETCH_CONNECT_TIMEOUT_SECONDS = env.float("CRUSH_FETCH_CONNECT_TIMEOUT_SECONDS", default=5.0)
 CRUSH_FETCH_READ_TIMEOUT_SECONDS = env.float("CRUSH_FETCH_READ_TIMEOUT_SECONDS", default=30.0)
-CRUSH_FETCH_TOTAL_TIMEOUT_SECONDS = env.float("CRUSH_FETCH_TOTAL_TIMEOUT_SECONDS", default=60.0)  # whole download
+CRUSH_FETCH_TOTAL_TIMEOUT_SECONDS = env.float(
+    "CRUSH_FETCH_TOTAL_TIMEOUT_SECONDS", default=60.0
+)  # whole download
 
 # --- input limits, checked before any pixel is decoded
 CRUSH_MAX_INPUT_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE  # hard cap above every account's file_max_size
@@ -200,7 +202,9 @@ CRUSH_JOB_TIME_LIMIT_SECONDS = env.int("CRUSH_JOB_TIME_LIMIT_SECONDS", default=3
 # A job not ended this long after its last claim is taken to be lost (dead worker, broker lost the message) and
 # enqueued again by the sweeper; it must exceed the job time limit or a running job would be run twice.
 CRUSH_JOB_LEASE_SECONDS = env.int("CRUSH_JOB_LEASE_SECONDS", default=CRUSH_JOB_TIME_LIMIT_SECONDS + 120)
-CRUSH_JOB_MAX_ATTEMPTS = env.int("CRUSH_JOB_MAX_ATTEMPTS", default=3)  # a file that keeps crashing workers fails
+CRUSH_JOB_MAX_ATTEMPTS = env.int(
+    "CRUSH_JOB_MAX_ATTEMPTS", default=3
+)  # a file that keeps crashing workers fails
 CRUSH_SWEEP_INTERVAL_SECONDS = env.int("CRUSH_SWEEP_INTERVAL_SECONDS", default=60)
 CELERY_TASK_ANNOTATIONS = {
     "compression.tasks.original_image_process_task": {"time_limit": CRUSH_JOB_TIME_LIMIT_SECONDS},
