@@ -46,9 +46,9 @@ def oxipng_optimize(data: bytes, strip_metadata: bool, deadline: float | None) -
     check_deadline(deadline)
     strip = oxipng.StripChunks.safe() if strip_metadata else oxipng.StripChunks.none()
     # Near the deadline oxipng stops trying and returns the best encoding found so far.
-    timeout = {} if deadline is None else {"timeout": max(deadline - time.monotonic(), 0.1)}
+    timeout = None if deadline is None else max(1, int(deadline - time.monotonic()))  # whole seconds
     try:
-        return oxipng.optimize_from_memory(data, level=OXIPNG_LEVEL, strip=strip, **timeout)
+        return oxipng.optimize_from_memory(data, level=OXIPNG_LEVEL, strip=strip, timeout=timeout)
     except oxipng.PngError:
         raise CorruptInput() from None
 

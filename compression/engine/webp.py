@@ -58,7 +58,7 @@ def _chunks(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
 
 def is_lossless(data: bytes) -> bool:
     """True when every frame is VP8L (lossless) data, looking inside animation frames."""
-    kinds = set()
+    kinds: set[bytes] = set()
     end = min(len(data), 8 + struct.unpack("<I", data[4:8])[0])
     for fourcc, start, stop in _chunks(data, 12, end):
         if fourcc == b"ANMF":
