@@ -177,7 +177,8 @@ def compress_jpeg(
             resized=False,
         )
     if not resized:
-        image = load(data, Format.JPEG)
+        # balanced reads the image many times: random access (libvips keeps a large decode on disk).
+        image = load(data, Format.JPEG, sequential=options.compression_type is not CompressionType.BALANCED)
     image = prepare(image)
     keep = keep_flags(options)
     out_size = (image.width, image.height)
@@ -187,22 +188,26 @@ def compress_jpeg(
     if options.compression_type is CompressionType.LOSSLESS:
         out = mozjpeg_encode(image, LOSSLESS_RESIZED_QUALITY, keep, deadline)
         return finish(data, out, Format.JPEG, out_size, score=None, resized=resized)
-    out, score = balanced(image, keep, deadline)
+    out, score = balanced(image, keep, deadline, random_access=not resized)
     return finish(data, out, Format.JPEG, out_size, score=score, resized=resized)
 
 
-def balanced(image: pyvips.Image, keep: str, deadline: float | None) -> tuple[bytes, float]:
+def balanced(
+    image: pyvips.Image, keep: str, deadline: float | None, *, random_access: bool = False
+) -> tuple[bytes, float]:
     """Smallest output scoring at least 80 against ``image`` at full resolution, across encoders.
 
     jpegli (when it can carry the metadata) is searched first: it is usually smallest near a score of
     80. Every other encoder then gets one evaluation, at the largest quality whose output is still
     smaller than the best so far; only if that passes is it searched further down. So an encoder
     that loses costs one score, and a search never compares outputs of different scores.
+    A large ``random_access`` image is not copied into memory: every pass re-reads it.
     """
     from .quality import Reference
 
     with vips_errors(deadline):
-        image = image.copy_memory()
+        if not random_access or image.width * image.height <= LARGE_IMAGE_PIXELS:
+            image = image.copy_memory()
         reference = Reference(image)
 
     def scored(setting: int, encoded: bytes) -> Candidate:

@@ -197,7 +197,8 @@ class Reference:
     Images above TILE_MIN_PIXELS are scored in horizontal strips (the same numbers, bounded memory):
     the fine scales strip by strip, with enough margin rows for their blurs, summing the pooled
     maps; the coarse scales on the whole image, assembled from the strips' downsampled rows. Such
-    an image must allow random access (it is cropped many times) and is kept, not copied.
+    an image and its candidates must allow random access (they are cropped many times); they are
+    not copied (a JPEG loaded with random access is decoded once, to disk when it is large).
     """
 
     def __init__(self, image: pyvips.Image) -> None:
@@ -218,8 +219,6 @@ class Reference:
     def score(self, candidate: pyvips.Image) -> float:
         if (candidate.width, candidate.height) != (self.width, self.height):
             raise ValueError("candidate and reference differ in size")
-        if self._tiled:
-            candidate = candidate.copy_memory()  # random access for the strips
         backgrounds = ALPHA_BACKGROUNDS if self._has_alpha else (None,)
         return min(
             self._score(candidate, bg, scales) for bg, scales in zip(backgrounds, self._scales, strict=True)
