@@ -114,7 +114,8 @@ class QuotaPeriod(models.Model):
 
 
 class ConsumptionDay(models.Model):
-    """The consumption ledger: per account, UTC day and origin, bytes before/after and files compressed."""
+    """The consumption ledger: per account, UTC day and origin, bytes before/after, originals compressed
+    (`files`) and the optimized images (styles) they completed with (`optimized_files`)."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="consumption_days")
     day = models.DateField()
@@ -122,6 +123,7 @@ class ConsumptionDay(models.Model):
     bytes_before = models.BigIntegerField(default=0)
     bytes_after = models.BigIntegerField(default=0)
     files = models.IntegerField(default=0)
+    optimized_files = models.IntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -129,7 +131,11 @@ class ConsumptionDay(models.Model):
                 fields=["account", "day", "origin"], name="consumption_day_account_day_origin"
             ),
         ]
-        indexes = [models.Index(fields=["account", "day"], name="consumption_account_day")]
+        indexes = [
+            models.Index(fields=["account", "day"], name="consumption_account_day"),
+            # The operators' landing page sums the month of every account (crush/platform_stats.py).
+            models.Index(fields=["day"], name="consumption_day"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.account} {self.day} {self.origin}"

@@ -59,6 +59,28 @@ def sub_account_list(*, account: Account) -> QuerySet[Account]:
 # --- the consumption report of /v1/dashboard and the admin's account chart
 
 
+@dataclass(frozen=True, slots=True)
+class ImageCounts:
+    original_images: int
+    optimized_images: int
+
+
+def image_counts(*, account: Account) -> ImageCounts:
+    """Originals and optimized images the account and its sub-accounts have had processed (completed), all
+    time, whether deleted since or not.
+
+    Summed by the database from the ledger (`files`, `optimized_files`; one aggregate query), so its cost
+    follows the account's (day, origin) rows, never the number of images: no cache needed.
+    """
+    totals = ConsumptionDay.objects.filter(
+        account__in=Account.objects.filter(Q(pk=account.pk) | Q(parent=account.pk)).values("pk")
+    ).aggregate(
+        original_images=Coalesce(Sum("files"), 0),
+        optimized_images=Coalesce(Sum("optimized_files"), 0),
+    )
+    return ImageCounts(original_images=totals["original_images"], optimized_images=totals["optimized_images"])
+
+
 class ReportType(models.TextChoices):
     WEEK = "week"
     MONTH = "month"

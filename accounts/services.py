@@ -230,9 +230,16 @@ def quota_reset(*, account: Account) -> None:
 
 
 def consumption_record(
-    *, account: Account, origin: str, bytes_before: int, bytes_after: int, day: datetime.date | None = None
+    *,
+    account: Account,
+    origin: str,
+    bytes_before: int,
+    bytes_after: int,
+    optimized_files: int = 0,
+    day: datetime.date | None = None,
 ) -> None:
-    """Adds one compressed original to the ledger row of (account, UTC day, origin)."""
+    """Adds one compressed original, and the `optimized_files` optimized images it completed with, to the
+    ledger row of (account, UTC day, origin)."""
     day = day or timezone.now().astimezone(datetime.UTC).date()
     ConsumptionDay.objects.bulk_create(
         [ConsumptionDay(account=account, day=day, origin=origin)], ignore_conflicts=True
@@ -241,6 +248,7 @@ def consumption_record(
         bytes_before=F("bytes_before") + bytes_before,
         bytes_after=F("bytes_after") + bytes_after,
         files=F("files") + 1,
+        optimized_files=F("optimized_files") + optimized_files,
     )
 
 

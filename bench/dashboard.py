@@ -3,10 +3,12 @@
 Seeds (once; --reseed to start over) a platform-sized database with generate_series INSERTs:
 - the benchmarked account (+ one sub-account): 1,000,000 originals over the last year, each with its
   `original` style and every fifth with a `thumb` style, and their consumption ledger — one row per
-  (account, day, origin) over 365 days and six origins, the `files` summing to 1,000,000;
+  (account, day, origin) over 365 days and six origins, the `files` summing to 1,000,000 and the
+  `optimized_files` to 1,200,000 (the dashboard's counts are these sums);
 - 2,000 other accounts with a year of ledger rows each (two origins), so the ledger index has to do its job.
 Then times the endpoint through Django's test client (in process: URL routing, Bearer authentication,
-throttling, selectors, serialization — no socket), warm and with the count cache emptied before each request.
+throttling, selectors, serialization — no socket), warm and with the cache (throttle counters, nothing else)
+emptied before each request.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/crush_dashboard_bench .venv/bin/python bench/dashboard.py
 
@@ -34,6 +36,7 @@ import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
 ORIGINALS = 1_000_000
+THUMBS = ORIGINALS // 5  # every fifth original also has a `thumb` style
 SUB_ACCOUNT_SHARE = 10  # every tenth original belongs to the sub-account
 DAYS = 365
 ORIGINS = ("file", "api", "url", "wp", "shopify", "shopify_article")
@@ -52,13 +55,15 @@ def ensure_database(url: str) -> None:
 def seed(reseed: bool) -> None:
     from django.db import connection
 
-    from accounts.models import Account
+    from accounts.models import Account, ConsumptionDay
     from accounts.services import account_create
 
     existing = Account.objects.filter(login=LOGIN).first()
     if existing and not reseed:
-        print(f"seed: account {LOGIN} exists, reusing it (--reseed to start over)")
-        return
+        if ConsumptionDay.objects.filter(account=existing, optimized_files__gt=0).exists():
+            print(f"seed: account {LOGIN} exists, reusing it (--reseed to start over)")
+            return
+        print("seed: the ledger predates optimized_files, seeding again")
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -79,28 +84,34 @@ def seed(reseed: bool) -> None:
             """,
             [OTHER_ACCOUNTS],
         )
-        # The benchmarked ledger: day d, origin o gets files so that the year sums to ORIGINALS exactly.
+        # The benchmarked ledger: day d, origin o gets files (and thumbs) so that the year sums to ORIGINALS
+        # (and THUMBS) exactly; optimized_files = the `original` style of each file + the thumbs.
+        cells = DAYS * len(ORIGINS)
         cursor.execute(
             """
-            INSERT INTO accounts_consumptionday (account_id, day, origin, files, bytes_before, bytes_after)
-            SELECT CASE WHEN cell %% %s = 0 THEN %s ELSE %s END, day, origin, files, files * 250000,
-                files * 110000
+            INSERT INTO accounts_consumptionday (account_id, day, origin, files, optimized_files,
+                bytes_before, bytes_after)
+            SELECT CASE WHEN cell %% %s = 0 THEN %s ELSE %s END, day, origin, files, files + thumbs,
+                files * 250000, files * 110000
             FROM (
                 SELECT row_number() OVER () AS cell, (CURRENT_DATE - d) AS day, o AS origin,
-                    %s / (%s * %s) + CASE WHEN (d * %s + i - 1) < %s %% (%s * %s) THEN 1 ELSE 0 END AS files
+                    %s / %s + CASE WHEN (d * %s + i - 1) < %s %% %s THEN 1 ELSE 0 END AS files,
+                    %s / %s + CASE WHEN (d * %s + i - 1) < %s %% %s THEN 1 ELSE 0 END AS thumbs
                 FROM generate_series(0, %s - 1) d, unnest(%s::text[]) WITH ORDINALITY AS t(o, i)
             ) cells
             """,
             [
                 SUB_ACCOUNT_SHARE, sub.pk, account.pk,
-                ORIGINALS, DAYS, len(ORIGINS), len(ORIGINS), ORIGINALS, DAYS, len(ORIGINS),
+                ORIGINALS, cells, len(ORIGINS), ORIGINALS, cells,
+                THUMBS, cells, len(ORIGINS), THUMBS, cells,
                 DAYS, list(ORIGINS),
             ],
         )  # fmt: skip
         cursor.execute(
             """
-            INSERT INTO accounts_consumptionday (account_id, day, origin, files, bytes_before, bytes_after)
-            SELECT a.id, CURRENT_DATE - d, o, 3, 750000, 330000
+            INSERT INTO accounts_consumptionday (account_id, day, origin, files, optimized_files,
+                bytes_before, bytes_after)
+            SELECT a.id, CURRENT_DATE - d, o, 3, 4, 750000, 330000
             FROM accounts_account a, generate_series(0, %s - 1) d, unnest(ARRAY['file', 'shopify']) o
             WHERE a.login LIKE 'other-%%'
             """,
@@ -145,7 +156,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=100, help="timed requests per report type (≥ 50)")
-    parser.add_argument("--cold-requests", type=int, default=10, help="timed requests, count cache emptied")
+    parser.add_argument("--cold-requests", type=int, default=10, help="timed requests, cache emptied")
     parser.add_argument("--reseed", action="store_true")
     args = parser.parse_args()
 
@@ -154,6 +165,7 @@ def main() -> None:
     from django.core.cache import cache
     from django.core.management import call_command
     from django.db import connection
+    from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
 
     from accounts.models import Account, ConsumptionDay
@@ -173,7 +185,15 @@ def main() -> None:
         f"\n{version}; ledger rows {ConsumptionDay.objects.count():,}; originals "
         f"{OriginalImage.objects.count():,}; optimized images {OptimizedImage.objects.count():,}\n"
     )
-    print("| report_type | counts cache | requests | p50 ms | p99 ms | max ms |")
+    from accounts.selectors import image_counts
+
+    with CaptureQueriesContext(connection) as queries:
+        image_counts(account=account)
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN ANALYZE " + queries[0]["sql"])
+        plan = [row[0] for row in cursor.fetchall()]
+    print("counts aggregate: " + "; ".join(line.strip() for line in plan if "Execution Time" in line) + "\n")
+    print("| report_type | cache | requests | p50 ms | p99 ms | max ms |")
     print("|---|---|---|---|---|---|")
     for report_type in REPORT_TYPES:
         for cold in (False, True):
@@ -189,6 +209,7 @@ def main() -> None:
                     timings.append(elapsed_ms)
             stats = response.json()["stats"]
             assert stats["original_images_count"] == ORIGINALS, stats["original_images_count"]
+            assert stats["optimized_images_count"] == ORIGINALS + THUMBS, stats["optimized_images_count"]
             print(
                 f"| {report_type} | {'emptied before each' if cold else 'warm'} | {len(timings)} "
                 f"| {statistics.median(timings):.1f} | {percentile(timings, 0.99):.1f} | {max(timings):.1f} |"

@@ -581,6 +581,7 @@ def _original_end_locked(original: OriginalImage, *, status: Status, message: st
             origin=original.origin,
             bytes_before=original.size or 0,
             bytes_after=(main.size if main and main.size is not None else original.size) or 0,
+            optimized_files=original.optimized_images.filter(status=Status.COMPLETED).count(),
         )
     original.save(update_fields=fields)
     logger.info("original %s %s after %s attempt(s)", original.id, status, original.attempts)

@@ -1,4 +1,7 @@
-"""GET /v1/dashboard: image counts and consumption by origin for charts (API.md §1, "Dashboard")."""
+"""GET /v1/dashboard: image counts and consumption by origin for charts (API.md §1, "Dashboard").
+
+Everything comes from the accounts ledger (ConsumptionDay), so the view needs no compression model.
+"""
 
 from dataclasses import asdict
 
@@ -8,8 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.base import AccountApi
-from accounts.selectors import ReportType, consumption_report
-from compression.stats import image_counts
+from accounts.selectors import ReportType, consumption_report, image_counts
 
 
 class ConsumptionCellSerializer(serializers.Serializer):
@@ -30,13 +32,23 @@ class ConsumptionOutputSerializer(serializers.Serializer):
 
 
 class DashboardStatsSerializer(serializers.Serializer):
-    original_images_count = serializers.IntegerField()
-    optimized_images_count = serializers.IntegerField()
+    original_images_count = serializers.IntegerField(
+        help_text="Originals processed (completed) for the account and its sub-accounts, all time; "
+        "images deleted later still count, failed or unfinished ones do not."
+    )
+    optimized_images_count = serializers.IntegerField(
+        help_text="Optimized images (one per style) completed with those originals, all time; "
+        "images deleted later still count."
+    )
     consumption = ConsumptionOutputSerializer()
 
 
 class DashboardApi(AccountApi):
-    """Counts of the account's images and its consumption by origin, sub-accounts included."""
+    """Counts of the images processed for the account and its consumption by origin, sub-accounts included.
+
+    The counts are of originals and optimized images processed (completed), all time, from the consumption
+    ledger: deleting images later does not lower them, and failed or unfinished jobs are not counted.
+    """
 
     class InputSerializer(serializers.Serializer):
         # Without report_type the answer is the week: the cheapest report, and the one a landing view shows.
@@ -48,6 +60,10 @@ class DashboardApi(AccountApi):
 
     @extend_schema(
         operation_id="dashboard",
+        description="Counts of the images processed for the account and its sub-accounts, and their "
+        "consumption by origin for charts. `original_images_count` / `optimized_images_count` are the "
+        "originals and optimized images processed (completed), all time: images deleted later still count, "
+        "failed or unfinished jobs do not.",
         parameters=[
             OpenApiParameter(
                 "report_type",

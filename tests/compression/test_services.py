@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from accounts.models import ConsumptionDay
 from compression import selectors, services
 from compression.models import OptimizedImage, OriginalImage, Status
 from compression.storage import file_read
@@ -45,6 +46,8 @@ def test_original_image_submit_sync_completes_every_style(account, fmt: str) -> 
     assert original.size == len(data)
     assert original.filename == name
     _assert_files_decode(original, fmt)
+    day = ConsumptionDay.objects.get(account=account)
+    assert (day.files, day.optimized_files) == (1, 3)  # the original, its three completed styles
 
 
 @pytest.mark.parametrize("fmt", list(SAMPLES))

@@ -3,40 +3,31 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from accounts import services
 from accounts.models import ConsumptionDay
-from compression.models import OptimizedImage, OriginalImage
+from compression.models import OriginalImage
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def original(account, styles: tuple[str, ...] = ("original",)) -> OriginalImage:
-    image = OriginalImage.objects.create(
-        account=account,
-        compression_type="balanced",
-        origin="file",
-        base_url="https://testserver",
-        expire_at=timezone.now() + datetime.timedelta(days=30),
-    )
-    for style in styles:
-        OptimizedImage.objects.create(
-            original=image, style=style, compression_type="balanced", expire_at=image.expire_at
-        )
-    return image
-
-
 def test_dashboard_counts_the_account_and_its_sub_accounts_and_reports_the_week(api, account) -> None:
     sub = AccountFactory(parent=account)
-    original(account, styles=("original", "thumb"))
-    original(account)
-    original(sub, styles=("original", "thumb", "pico"))
-    original(AccountFactory())  # another account's
     today = timezone.now().date()
-    ConsumptionDay.objects.create(account=account, day=today, origin="file", bytes_before=1000, files=2)
-    ConsumptionDay.objects.create(account=sub, day=today, origin="shopify", bytes_before=30, files=1)
-    ConsumptionDay.objects.create(
-        account=account, day=today - datetime.timedelta(days=6), origin="file", bytes_before=5, files=1
+    ledger = ConsumptionDay.objects.create
+    ledger(account=account, day=today, origin="file", bytes_before=1000, files=2, optimized_files=3)
+    ledger(account=sub, day=today, origin="shopify", bytes_before=30, files=1, optimized_files=3)
+    ledger(
+        account=account,
+        day=today - datetime.timedelta(days=6),
+        origin="file",
+        bytes_before=5,
+        files=1,
+        optimized_files=1,
     )
+    # Outside the week, still counted: the counts are all time.
+    ledger(account=sub, day=today - datetime.timedelta(days=400), origin="api", files=4, optimized_files=8)
+    ledger(account=AccountFactory(), day=today, origin="file", files=100, optimized_files=200)  # a stranger's
 
     response = api.get("/v1/dashboard", {"report_type": "week"})
 
@@ -44,8 +35,8 @@ def test_dashboard_counts_the_account_and_its_sub_accounts_and_reports_the_week(
     week = [(today - datetime.timedelta(days=back)) for back in range(6, -1, -1)]
     assert response.json() == {
         "stats": {
-            "original_images_count": 3,
-            "optimized_images_count": 6,
+            "original_images_count": 2 + 1 + 1 + 4,
+            "optimized_images_count": 3 + 3 + 1 + 8,
             "consumption": {
                 "type": "week",
                 "columns": [day.isoformat() for day in week],
@@ -106,11 +97,33 @@ def test_dashboard_needs_a_token() -> None:
     assert "message" in response.json()
 
 
-def test_dashboard_counts_are_cached_per_account(api, account, django_assert_max_num_queries) -> None:
+def test_dashboard_counts_come_from_the_ledger_without_a_cache(
+    api, account, django_assert_num_queries
+) -> None:
     api.get("/v1/dashboard")
-    original(account)
+    services.consumption_record(
+        account=account, origin="file", bytes_before=100, bytes_after=40, optimized_files=2
+    )
 
-    with django_assert_max_num_queries(4):  # token, last_used touch, account ids + ledger GROUP BY
+    # token, last_used touch, the counts aggregate, the ledger GROUP BY: never a COUNT over the images
+    with django_assert_num_queries(4):
         response = api.get("/v1/dashboard")
 
-    assert response.json()["stats"]["original_images_count"] == 0  # a minute behind at most
+    stats = response.json()["stats"]
+    assert (stats["original_images_count"], stats["optimized_images_count"]) == (1, 2)
+
+
+def test_dashboard_counts_outlive_deleted_images(api, account) -> None:
+    """The counts are of images processed: deleting the rows (expiry, DELETE) does not lower them."""
+    expire_at = timezone.now() + datetime.timedelta(days=30)
+    original = OriginalImage.objects.create(
+        account=account, compression_type="balanced", origin="file", base_url="https://t", expire_at=expire_at
+    )
+    services.consumption_record(
+        account=account, origin="file", bytes_before=1, bytes_after=1, optimized_files=2
+    )
+    original.delete()
+
+    stats = api.get("/v1/dashboard").json()["stats"]
+
+    assert (stats["original_images_count"], stats["optimized_images_count"]) == (1, 2)
