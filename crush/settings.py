@@ -18,6 +18,8 @@ if env.bool("CRUSH_READ_DOT_ENV", default=False):
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY and (VAR_DIR / "secret_key").is_file():  # the embedded default `make run` generated
+    SECRET_KEY = (VAR_DIR / "secret_key").read_text().strip()
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
