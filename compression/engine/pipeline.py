@@ -8,7 +8,6 @@ import importlib
 from collections.abc import Callable
 
 from .decode import check_deadline, frame_count, header, oriented_size
-from .errors import CorruptInput, EncryptedPdf
 from .formats import Format, sniff
 from .limits import check_bytes, guard_raster
 from .options import CompressOptions, EngineLimits, ResizeSpec
@@ -36,35 +35,14 @@ def codec_for(fmt: Format) -> Codec:
     return codec
 
 
-def _pdf_pages(data: bytes, limits: EngineLimits) -> int:
-    import pikepdf
-
-    try:
-        with pikepdf.open(_BytesReader(data)) as pdf:
-            pages = len(pdf.pages)
-    except pikepdf.PasswordError:
-        raise EncryptedPdf() from None
-    except pikepdf.PdfError:
-        raise CorruptInput() from None
-    if pages > limits.max_pdf_pages:
-        from .errors import InputTooLarge
-
-        raise InputTooLarge(f"The PDF has more than {limits.max_pdf_pages} pages.")
-    return pages
-
-
-def _BytesReader(data: bytes):
-    import io
-
-    return io.BytesIO(data)
-
-
 def probe(data: bytes, *, limits: EngineLimits, claimed_mime: str | None = None) -> Probe:
     """Format, display size, frames and pages from the headers; raises when a limit is exceeded."""
     fmt = sniff(data, claimed_mime)
     check_bytes(data, limits)
     if fmt is Format.PDF:
-        return Probe(fmt, None, None, 1, _pdf_pages(data, limits))
+        from .pdf import probe_pdf  # pikepdf is imported only for PDFs
+
+        return Probe(fmt, None, None, 1, probe_pdf(data, limits=limits))
     if fmt is Format.SVG:
         from .errors import InputTooLarge
 

@@ -136,12 +136,7 @@ def test_an_encrypted_pdf_is_refused(user_password: str) -> None:
     "user_password",
     [
         "secret",
-        pytest.param(
-            "",
-            marks=pytest.mark.xfail(
-                strict=True, reason="pipeline.probe does not check is_encrypted (pdf.probe_pdf does)"
-            ),
-        ),
+        "",
     ],
 )
 def test_probe_refuses_an_encrypted_pdf(user_password: str) -> None:
