@@ -410,12 +410,14 @@ def guarded_request(
     follow_redirects: int = 0,
     headers: Mapping[str, str] | None = None,
     data: bytes | None = None,
+    log_level: int = logging.INFO,
 ) -> GuardedResponse:
     """One guarded HTTP exchange (see the module docstring).
 
     `total_timeout` bounds everything (resolving, every redirect hop, the whole body); when None it is
     connect_timeout + read_timeout. Raises UrlRefused (scheme, host, address, too many redirects, body over
-    `max_bytes` as ResponseTooLarge) or NetworkError (resolve/connect/read failure or timeout).
+    `max_bytes` as ResponseTooLarge) or NetworkError (resolve/connect/read failure or timeout). `log_level`
+    is that of the line logged per answer (a caller that logs its own line per request passes DEBUG).
     """
     deadline = _Deadline(total_timeout if total_timeout is not None else connect_timeout + read_timeout)
     method = method.upper()
@@ -463,7 +465,9 @@ def guarded_request(
             response.release_conn()
             pool.close()
         elapsed = deadline.elapsed()
-        logger.info("outbound %s %s -> %s in %.3fs", method, target.log_url, response.status, elapsed)
+        logger.log(
+            log_level, "outbound %s %s -> %s in %.3fs", method, target.log_url, response.status, elapsed
+        )
         return GuardedResponse(
             status=response.status,
             headers=urllib3.HTTPHeaderDict(response.headers),

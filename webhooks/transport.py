@@ -70,6 +70,7 @@ def post(
             follow_redirects=0,
             headers={"User-Agent": USER_AGENT, "Content-Type": "application/json", **headers},
             data=body,
+            log_level=logging.DEBUG,  # the delivery's own INFO line says how it went
         )
     except (netguard.UrlRefused, netguard.NetworkError) as exc:
         return AttemptResult(
