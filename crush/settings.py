@@ -201,7 +201,7 @@ CRUSH_MAX_FRAMES = env.int("CRUSH_MAX_FRAMES", default=1000)  # long screencast 
 CRUSH_MAX_PDF_PAGES = env.int("CRUSH_MAX_PDF_PAGES", default=2000)  # large manuals
 CRUSH_MAX_SVG_BYTES = env.int("CRUSH_MAX_SVG_BYTES", default=5 * 2**20)  # SVG is parsed fully in memory
 CRUSH_JOB_TIME_LIMIT_SECONDS = env.int("CRUSH_JOB_TIME_LIMIT_SECONDS", default=300)
-# A job not ended this long after its last claim is taken to be lost (dead worker, broker lost the message) and
+# A job not ended this long after its last claim is taken to be lost (dead worker, lost message) and
 # enqueued again by the sweeper; it must exceed the job time limit or a running job would be run twice.
 CRUSH_JOB_LEASE_SECONDS = env.int("CRUSH_JOB_LEASE_SECONDS", default=CRUSH_JOB_TIME_LIMIT_SECONDS + 120)
 CRUSH_JOB_MAX_ATTEMPTS = env.int(

@@ -10,6 +10,6 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("CRUSH_ALLOW_PRIVATE_URLS", "true")
 os.environ.setdefault("CRUSH_VAR_DIR", tempfile.mkdtemp(prefix="crush-test-var-"))
 
-from crush.settings import *  # noqa: E402, F403
+from crush.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast admin-user creation in tests
