@@ -1,8 +1,10 @@
 """JPEG: mozjpeg through libvips (lossy), lossless transcode, and the balanced per-image search."""
 
 import logging
+import math
 import struct
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import mozjpeg_lossless_optimization as mlo
 import pyjpegli
@@ -16,6 +18,9 @@ from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
 from .resize import resize_image, target_geometry
 from .result import Result, finish
 from .search import TARGET_SCORE, Candidate, search_setting
+
+if TYPE_CHECKING:
+    from .quality import Reference
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +41,16 @@ BALANCED_QUALITY_RANGE = (30, 98)
 BALANCED_SLOPE = 0.65
 BALANCED_MAX_EVALS = 4
 BALANCED_TOLERANCE = 1
+# Above PROXY_MIN_PIXELS balanced searches on a mosaic of PROXY_TILE squares (~PROXY_PIXELS), aiming
+# PROXY_MARGIN above 80 (the mosaic scores up to ~1 point above the whole image on the corpus), then
+# checks the winner at full resolution, at most PROXY_MAX_CHECKS times. Narrow images: no proxy.
+PROXY_MIN_PIXELS = 1_200_000
+PROXY_PIXELS = 420_000
+PROXY_TILE = 128
+PROXY_MARGIN = 1.5
+PROXY_MAX_CHECKS = 3
+# A check passing by this much is followed by a try at a lower quality (within PROXY_MAX_CHECKS).
+PROXY_REFINE_ABOVE = 1.0
 # jpegli takes the whole image as one packed RGB buffer (3 bytes/px); above this size balanced
 # uses mozjpeg only (see _encoders).
 LARGE_IMAGE_PIXELS = 40_000_000
@@ -197,10 +212,12 @@ def balanced(
 ) -> tuple[bytes, float]:
     """Smallest output scoring at least 80 against ``image`` at full resolution, across encoders.
 
-    jpegli (when it can carry the metadata) is searched first: it is usually smallest near a score of
-    80. Every other encoder then gets one evaluation, at the largest quality whose output is still
-    smaller than the best so far; only if that passes is it searched further down. So an encoder
-    that loses costs one score, and a search never compares outputs of different scores.
+    Images above PROXY_MIN_PIXELS are searched on a proxy (see ``proxy_mosaic``) against a target
+    PROXY_MARGIN above 80: encoder and quality are chosen there, and only the winner is encoded and
+    scored at full resolution. If it scores under 80 its quality is raised by the measured gap and it
+    is scored again (at most PROXY_MAX_CHECKS full-resolution scores in all, the last one at the top of
+    the range), so the returned score is always a full-resolution one. Smaller images are searched at
+    full resolution directly.
     A large ``random_access`` image is not copied into memory: every pass re-reads it.
     """
     from .quality import Reference
@@ -208,17 +225,114 @@ def balanced(
     with vips_errors(deadline):
         if not random_access or image.width * image.height <= LARGE_IMAGE_PIXELS:
             image = image.copy_memory()
+    encoders = dict(_encoders(image, keep, deadline))
+    if image.width * image.height <= PROXY_MIN_PIXELS or min(image.width, image.height) < 2 * PROXY_TILE:
+        with vips_errors(deadline):
+            reference = Reference(image)
+        best, tried = _search_encoders(image, reference, keep, deadline, TARGET_SCORE)
+        if best is None:
+            best = max(tried, key=lambda c: c[1].score)
+        return best[1].data, best[1].score
+
+    with vips_errors(deadline):
+        proxy = proxy_mosaic(image).copy_memory()
+        proxy_reference = Reference(proxy)
+    found, proxy_tried = _search_encoders(
+        proxy, proxy_reference, keep, deadline, TARGET_SCORE + PROXY_MARGIN, proxy=True
+    )
+    # Encoders' sizes do not scale alike from the mosaic to the whole image: each encoder that passed
+    # on the proxy is encoded at full resolution at its lowest passing quality, and the smallest is
+    # the one checked.
+    lowest: dict[str, int] = {}
+    for name, candidate in proxy_tried:
+        if candidate.score >= TARGET_SCORE + PROXY_MARGIN:
+            lowest[name] = min(lowest.get(name, candidate.setting), candidate.setting)
+    if not lowest:
+        fallback = found or max(proxy_tried, key=lambda c: c[1].score)
+        lowest[fallback[0]] = fallback[1].setting
+    full = {name: encoders[name](quality) for name, quality in lowest.items()}
+    name = min(full, key=lambda n: len(full[n]))
+    quality, encoded = lowest[name], full[name]
+    with vips_errors(deadline):
         reference = Reference(image)
+    low, high = BALANCED_QUALITY_RANGE
+
+    def check(quality: int, encoded: bytes) -> Candidate:
+        check_deadline(deadline)
+        with vips_errors(deadline):
+            score = reference.score(pyvips.Image.new_from_buffer(encoded, ""))
+        logger.debug(
+            "jpeg balanced %s full-resolution check: q%d %d bytes %.1f", name, quality, len(encoded), score
+        )
+        return Candidate(quality, encoded, score)
+
+    checked = [check(quality, encoded)]
+    # Too low: raise by the measured gap, the last check at the top of the range.
+    while checked[-1].score < TARGET_SCORE and quality < high and len(checked) < PROXY_MAX_CHECKS:
+        if len(checked) == PROXY_MAX_CHECKS - 1:
+            quality = high
+        else:
+            step = max(2, math.ceil((TARGET_SCORE + PROXY_MARGIN / 2 - checked[-1].score) / BALANCED_SLOPE))
+            quality = min(high, quality + step)
+        checked.append(check(quality, encoders[name](quality)))
+    # Well above: lower by the measured surplus (never to a quality that failed), while checks are left.
+    while len(checked) < PROXY_MAX_CHECKS:
+        passing = [c for c in checked if c.score >= TARGET_SCORE]
+        if not passing:
+            break
+        surplus = min(passing, key=lambda c: c.setting)
+        if surplus.score < TARGET_SCORE + PROXY_REFINE_ABOVE:
+            break
+        failed = max((c.setting for c in checked if c.score < TARGET_SCORE), default=low - 1)
+        lower = surplus.setting - max(1, math.floor((surplus.score - TARGET_SCORE - 0.25) / BALANCED_SLOPE))
+        lower = max(lower, failed + 1, low)
+        if lower >= surplus.setting:
+            break
+        checked.append(check(lower, encoders[name](lower)))
+    passing = [c for c in checked if c.score >= TARGET_SCORE]
+    chosen = min(passing, key=lambda c: len(c.data)) if passing else max(checked, key=lambda c: c.score)
+    return chosen.data, chosen.score
+
+
+def proxy_mosaic(image: pyvips.Image) -> pyvips.Image:
+    """Evenly spaced PROXY_TILE-pixel squares of ``image``, on the 16-pixel JPEG block grid, joined
+    into one image of about PROXY_PIXELS: unlike a downscale it keeps the image's own pixel scale, so a
+    quality scores about the same on it as on the whole image (within ~1 point on the corpus)."""
+    tile = PROXY_TILE
+    side = max(1, math.isqrt(PROXY_PIXELS // (tile * tile)))
+    cols = max(1, min(side, image.width // tile))
+    rows = max(1, min(side, image.height // tile))
+    xs = [(image.width - tile) * i // max(cols - 1, 1) // 16 * 16 for i in range(cols)]
+    ys = [(image.height - tile) * j // max(rows - 1, 1) // 16 * 16 for j in range(rows)]
+    return pyvips.Image.arrayjoin([image.crop(x, y, tile, tile) for y in ys for x in xs], across=cols)
+
+
+def _search_encoders(
+    image: pyvips.Image,
+    reference: "Reference",
+    keep: str,
+    deadline: float | None,
+    target: float,
+    *,
+    proxy: bool = False,
+) -> tuple[tuple[str, Candidate] | None, list[tuple[str, Candidate]]]:
+    """The smallest (encoder, candidate) scoring at least ``target`` against ``reference``, and every
+    evaluation.
+
+    jpegli (when it can carry the metadata) is searched first: it is usually smallest near a score of
+    80. Every other encoder then gets one evaluation, at the largest quality whose output is still
+    smaller than the best so far; only if that passes is it searched further down. So an encoder
+    that loses costs one score, and a search never compares outputs of different scores.
+    """
 
     def scored(setting: int, encoded: bytes) -> Candidate:
         with vips_errors(deadline):
             decoded = pyvips.Image.new_from_buffer(encoded, "")
             return Candidate(setting, encoded, reference.score(decoded))
 
-    encoders = _encoders(image, keep, deadline)
-    best: Candidate | None = None
-    tried: list[Candidate] = []
-    for name, encode in encoders:
+    best: tuple[str, Candidate] | None = None
+    tried: list[tuple[str, Candidate]] = []
+    for name, encode in _encoders(image, keep, deadline, proxy=proxy):
         cache: dict[int, bytes] = {}
 
         def cached(
@@ -231,15 +345,15 @@ def balanced(
         if best is None:
             first = BALANCED_FIRST_QUALITY
         else:
-            under = _largest_quality_under(cached, len(best.data), best.setting, deadline)
+            under = _largest_quality_under(cached, len(best[1].data), best[1].setting, deadline)
             if under is None:
                 continue
             probe = scored(under, cached(under))
-            tried.append(probe)
+            tried.append((name, probe))
             logger.debug(
                 "jpeg balanced %s probe: q%d %d bytes %.1f", name, under, len(probe.data), probe.score
             )
-            if probe.score < TARGET_SCORE:
+            if probe.score < target:
                 continue
             first = under
         found, evaluations = search_setting(
@@ -251,20 +365,19 @@ def balanced(
             max_evals=BALANCED_MAX_EVALS,
             tolerance=BALANCED_TOLERANCE,
             deadline=deadline,
+            target=target,
         )
-        tried += evaluations
-        if found is not None and (best is None or len(found.data) < len(best.data)):
-            best = found
+        tried += [(name, c) for c in evaluations]
+        if found is not None and (best is None or len(found.data) < len(best[1].data)):
+            best = (name, found)
         logger.debug(
             "jpeg balanced %s: %s", name, [(c.setting, len(c.data), round(c.score, 1)) for c in evaluations]
         )
-    if best is None:
-        best = max(tried, key=lambda c: c.score)
-    return best.data, best.score
+    return best, tried
 
 
 def _encoders(
-    image: pyvips.Image, keep: str, deadline: float | None
+    image: pyvips.Image, keep: str, deadline: float | None, *, proxy: bool = False
 ) -> list[tuple[str, Callable[[int], bytes]]]:
     """Candidate encoders for ``balanced``, the usual winner first. Very large images get mozjpeg
     alone: jpegli needs the whole image as one buffer, and every extra encoder costs a full-size
@@ -274,9 +387,11 @@ def _encoders(
     if image.bands == 3 and keep == "icc" and pixels <= LARGE_IMAGE_PIXELS:
         profile = image.get("icc-profile-data") if image.get_typeof("icc-profile-data") else None
         encoders.append(("jpegli", lambda q: jpegli_encode(image, q, profile, deadline)))
-    encoders.append(("mozjpeg", lambda q: mozjpeg_best(image, q, keep, deadline)))
+    # A proxy is encoded progressive only: the baseline trial does not change the pixels or the score.
+    moz = mozjpeg_encode if proxy else mozjpeg_best
+    encoders.append(("mozjpeg", lambda q: moz(image, q, keep, deadline)))
     if image.bands >= 3 and pixels <= LARGE_IMAGE_PIXELS:
-        encoders.append(("mozjpeg 4:4:4", lambda q: mozjpeg_best(image, q, keep, deadline, subsample="off")))
+        encoders.append(("mozjpeg 4:4:4", lambda q: moz(image, q, keep, deadline, subsample="off")))
     return encoders
 
 

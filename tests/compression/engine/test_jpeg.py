@@ -3,6 +3,7 @@ import pytest
 import pyvips
 
 from compression.engine import CompressionType, CompressOptions, compress
+from compression.engine import jpeg as jpeg_module
 from compression.engine.jpeg import _largest_quality_under, jpegli_encode, level_to_quality
 from compression.engine.quality import ssimulacra2
 
@@ -194,3 +195,36 @@ def test_balanced_result_type_is_reported() -> None:
     options = CompressOptions(compression_type="balanced")
 
     assert options.compression_type is CompressionType.BALANCED
+
+
+def _large_photo() -> pyvips.Image:
+    # Above PROXY_MIN_PIXELS, so balanced searches on the proxy mosaic and checks at full resolution.
+    return photo(1280, 1024, seed=3)
+
+
+def test_balanced_on_a_proxy_still_scores_80_at_full_resolution() -> None:
+    image = _large_photo()
+    assert image.width * image.height > jpeg_module.PROXY_MIN_PIXELS
+    source = jpeg(image, 98)
+
+    result = compress(source, options=CompressOptions(compression_type="balanced"))
+
+    out = decode(result.data)
+    score = ssimulacra2(decode(source), out)
+    assert score >= 80
+    assert result.ssimulacra2 == pytest.approx(score, abs=1e-6)
+    assert len(result.data) < len(source)
+
+
+def test_balanced_raises_the_quality_when_the_proxy_overestimates(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The proxy search aims far below 80, so its choice fails at full resolution and must be raised.
+    monkeypatch.setattr(jpeg_module, "PROXY_MARGIN", -30.0)
+    source = jpeg(_large_photo(), 98)
+    proxy = jpeg_module.proxy_mosaic(decode(source))
+    assert proxy.width * proxy.height <= jpeg_module.PROXY_PIXELS
+
+    result = compress(source, options=CompressOptions(compression_type="balanced"))
+
+    score = ssimulacra2(decode(source), decode(result.data))
+    assert score >= 80
+    assert result.ssimulacra2 == pytest.approx(score, abs=1e-6)
