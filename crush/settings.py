@@ -282,6 +282,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["crush.schema.one_path_per_route"],
+    "ENUM_NAME_OVERRIDES": {"CompressionTypeEnum": ["lossy", "lossless", "balanced"]},
 }
 
 # --- logging: one line per record, with the request id

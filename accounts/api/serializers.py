@@ -25,7 +25,7 @@ class PlanDataSerializer(serializers.Serializer):
 class ShopSerializer(serializers.Serializer):
     login = serializers.CharField()
     email = serializers.EmailField()
-    compression_type = serializers.ChoiceField(choices=CompressionType.choices)
+    compression_type = serializers.ChoiceField(choices=CompressionType.values)
     compression_level_jpg = serializers.IntegerField()
     compression_level_png = serializers.IntegerField()
     compression_level_gif = serializers.IntegerField()
