@@ -19,7 +19,7 @@ from .optimizers import MAX_GIF_LOSSY, Gifsicle, OptimizerFailed
 from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
 from .resize import Geometry, resize_image, target_geometry
 from .result import Result, finish
-from .search import Candidate, search_setting
+from .search import Candidate, SearchSpace
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +29,7 @@ FULL_PALETTE_LEVEL = 50
 MIN_LOSSY_COLORS = 32
 # Balanced: frames scored per candidate, and the search over "levels" (mapped like ``lossy``).
 QUALITY_SAMPLE_FRAMES = 6
-BALANCED_FIRST_LEVEL = 70
-BALANCED_LEVEL_RANGE = (FULL_PALETTE_LEVEL, 100)
-BALANCED_SLOPE = 0.5
-BALANCED_MAX_EVALS = 4
-BALANCED_TOLERANCE = 5
+BALANCED = SearchSpace(first=70, low=FULL_PALETTE_LEVEL, high=100, slope=0.5, max_evals=4, tolerance=5)
 # Resizing may blend neighbouring colours into new ones, up to this many per frame.
 RESIZE_COLORS = 64
 
@@ -141,16 +137,7 @@ def balanced(
             score = reference.score(sample)
         return Candidate(level, encoded, score)
 
-    best, tried = search_setting(
-        evaluate,
-        first=BALANCED_FIRST_LEVEL,
-        low=BALANCED_LEVEL_RANGE[0],
-        high=BALANCED_LEVEL_RANGE[1],
-        slope=BALANCED_SLOPE,
-        max_evals=BALANCED_MAX_EVALS,
-        tolerance=BALANCED_TOLERANCE,
-        deadline=deadline,
-    )
+    best, tried = BALANCED.search(evaluate, deadline=deadline)
     logger.debug("gif balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
     if best is not None and len(best.data) < len(lossless):
         return best.data, best.score

@@ -17,7 +17,7 @@ from .limits import guard_raster
 from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
 from .resize import resize_image, target_geometry
 from .result import Result, finish
-from .search import TARGET_SCORE, Candidate, search_setting
+from .search import TARGET_SCORE, Candidate, SearchSpace
 
 if TYPE_CHECKING:
     from .quality import Reference
@@ -41,6 +41,14 @@ BALANCED_QUALITY_RANGE = (30, 98)
 BALANCED_SLOPE = 0.65
 BALANCED_MAX_EVALS = 4
 BALANCED_TOLERANCE = 1
+BALANCED = SearchSpace(
+    first=BALANCED_FIRST_QUALITY,
+    low=BALANCED_QUALITY_RANGE[0],
+    high=BALANCED_QUALITY_RANGE[1],
+    slope=BALANCED_SLOPE,
+    max_evals=BALANCED_MAX_EVALS,
+    tolerance=BALANCED_TOLERANCE,
+)
 # Above PROXY_MIN_PIXELS balanced searches on a mosaic of PROXY_TILE squares (~PROXY_PIXELS), aiming
 # PROXY_MARGIN above 80 (the mosaic scores up to ~1 point above the whole image on the corpus), then
 # checks the winner at full resolution, at most PROXY_MAX_CHECKS times. Narrow images: no proxy.
@@ -356,14 +364,9 @@ def _search_encoders(
             if probe.score < target:
                 continue
             first = under
-        found, evaluations = search_setting(
+        found, evaluations = BALANCED.search(
             lambda q, cached=cached: scored(q, cached(q)),  # type: ignore[misc]
             first=first,
-            low=BALANCED_QUALITY_RANGE[0],
-            high=BALANCED_QUALITY_RANGE[1],
-            slope=BALANCED_SLOPE,
-            max_evals=BALANCED_MAX_EVALS,
-            tolerance=BALANCED_TOLERANCE,
             deadline=deadline,
             target=target,
         )

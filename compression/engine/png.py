@@ -15,7 +15,7 @@ from .limits import guard_raster
 from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
 from .resize import resize_image, target_geometry
 from .result import IDENTICAL_SCORE, Result, finish
-from .search import Candidate, search_setting
+from .search import Candidate, SearchSpace
 
 logger = logging.getLogger(__name__)
 
@@ -23,11 +23,7 @@ OXIPNG_LEVEL = 4
 # Dithering hides banding in gradients; libimagequant's default strength.
 PALETTE_DITHER = 1.0
 # Balanced: libimagequant quality (0..100) search; the score rises slowly with it.
-BALANCED_FIRST_QUALITY = 80
-BALANCED_QUALITY_RANGE = (30, 100)
-BALANCED_SLOPE = 0.4
-BALANCED_MAX_EVALS = 3
-BALANCED_TOLERANCE = 10
+BALANCED = SearchSpace(first=80, low=30, high=100, slope=0.4, max_evals=3, tolerance=10)
 # lossy/balanced also try the lossless recompression for images up to this size, or whose palette
 # output takes more than this many bits per pixel (a large photo's palette takes ~0.1-1).
 SMALL_IMAGE_PIXELS = 1_000_000
@@ -158,16 +154,7 @@ def balanced(
             score = reference.score(to_srgb8(pyvips.Image.new_from_buffer(encoded, "")))
         return Candidate(quality, encoded, score)
 
-    best, tried = search_setting(
-        evaluate,
-        first=BALANCED_FIRST_QUALITY,
-        low=BALANCED_QUALITY_RANGE[0],
-        high=BALANCED_QUALITY_RANGE[1],
-        slope=BALANCED_SLOPE,
-        max_evals=BALANCED_MAX_EVALS,
-        tolerance=BALANCED_TOLERANCE,
-        deadline=deadline,
-    )
+    best, tried = BALANCED.search(evaluate, deadline=deadline)
     logger.debug("png balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
     if best is None:
         return lossless(), IDENTICAL_SCORE

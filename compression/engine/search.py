@@ -67,3 +67,35 @@ def search_setting(
     passing = [c for c in tried.values() if c.score >= target]
     best = min(passing, key=lambda c: len(c.data)) if passing else None
     return best, list(tried.values())
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSpace:
+    """One codec's setting range and step model for ``search_setting``."""
+
+    first: int
+    low: int
+    high: int
+    slope: float
+    max_evals: int
+    tolerance: int
+
+    def search(
+        self,
+        evaluate: Callable[[int], Candidate],
+        *,
+        deadline: float | None,
+        first: int | None = None,
+        target: float = TARGET_SCORE,
+    ) -> tuple[Candidate | None, list[Candidate]]:
+        return search_setting(
+            evaluate,
+            first=self.first if first is None else first,
+            low=self.low,
+            high=self.high,
+            slope=self.slope,
+            max_evals=self.max_evals,
+            tolerance=self.tolerance,
+            deadline=deadline,
+            target=target,
+        )

@@ -22,7 +22,7 @@ from .limits import guard_raster
 from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
 from .resize import resize_image, target_geometry
 from .result import Result, finish
-from .search import Candidate, search_setting
+from .search import Candidate, SearchSpace
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +31,7 @@ LOSSLESS_EFFORT = 5
 # ``lossless`` on a lossy input larger than this returns the input without trying a lossless encode.
 LOSSY_RECODE_MAX_PIXELS = 1_000_000
 # Balanced (lossy inputs): libwebp quality search; frames scored per candidate of an animation.
-BALANCED_FIRST_QUALITY = 80
-BALANCED_QUALITY_RANGE = (30, 100)
-BALANCED_SLOPE = 0.6
-BALANCED_MAX_EVALS = 4
-BALANCED_TOLERANCE = 2
+BALANCED = SearchSpace(first=80, low=30, high=100, slope=0.6, max_evals=4, tolerance=2)
 QUALITY_SAMPLE_FRAMES = 6
 
 
@@ -137,16 +133,7 @@ def balanced(image: pyvips.Image, keep: str, deadline: float | None) -> tuple[by
             decoded = sample_frames(encoded, Format.WEBP, frames, QUALITY_SAMPLE_FRAMES)
             return Candidate(quality, encoded, reference.score(decoded))
 
-    best, tried = search_setting(
-        evaluate,
-        first=BALANCED_FIRST_QUALITY,
-        low=BALANCED_QUALITY_RANGE[0],
-        high=BALANCED_QUALITY_RANGE[1],
-        slope=BALANCED_SLOPE,
-        max_evals=BALANCED_MAX_EVALS,
-        tolerance=BALANCED_TOLERANCE,
-        deadline=deadline,
-    )
+    best, tried = BALANCED.search(evaluate, deadline=deadline)
     logger.debug("webp balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
     if best is None:
         best = max(tried, key=lambda c: c.score)
