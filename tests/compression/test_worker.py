@@ -5,16 +5,12 @@ Crash safety: a worker SIGKILLed mid-job, a broker that loses its queue; concurr
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -26,8 +22,15 @@ from accounts.selectors import quota_used_this_month
 from compression import services
 from compression.models import OptimizedImage, OriginalImage, Status, StoredFile
 from compression.storage import file_read, files_storage
-from crush.celery import app as celery_app
 from tests.compression.pipeline_support import SAMPLES, decoded_size, jpeg, options, upload
+from tests.private_redis import (
+    broker,
+    free_port,
+    needs_redis_server,
+    producer_reset,
+    queue_length,
+    redis_server,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -193,81 +196,20 @@ def test_fifty_simultaneous_submissions_all_complete_and_quota_adds_up(account, 
 # --- the broker loses its queue ---------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _redis_server(port: int) -> Iterator[subprocess.Popen[bytes]]:
-    binary = shutil.which("redis-server")
-    assert binary is not None
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-        yield process
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-
-
-def _producer_reset() -> None:
-    """Drops every cached broker connection and producer, so the next publish uses the current broker_url."""
-    from kombu import pools
-
-    pools.reset()
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
-@contextlib.contextmanager
-def _broker(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    saved = celery_app.conf.broker_url, celery_app.conf.broker_transport_options
-    _producer_reset()
-    monkeypatch.setenv("CELERY_BROKER_URL", url)  # Celery reads this variable before its broker_url setting
-    celery_app.conf.broker_url = url
-    celery_app.conf.broker_transport_options = {"visibility_timeout": 3600}
-    try:
-        yield
-    finally:
-        _producer_reset()
-        monkeypatch.undo()
-        celery_app.conf.broker_url, celery_app.conf.broker_transport_options = saved
-
-
-def _queue_length(port: int, queue: str) -> int:
-    import redis
-
-    return int(redis.Redis(host="127.0.0.1", port=port).llen(queue))
-
-
-@pytest.mark.skipif(
-    shutil.which("redis-server") is None and os.environ.get("CRUSH_REQUIRE_SERVICES") != "1",
-    reason="needs redis-server to restart a broker",
-)
+@needs_redis_server
 def test_broker_losing_its_queue_loses_no_accepted_job(account, live_worker, monkeypatch) -> None:
-    port = _free_port()
+    port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
-    with _broker(url, monkeypatch):
+    with broker(url, monkeypatch):
         # given: five accepted jobs whose messages sit in a Redis that keeps nothing on disk
-        with _redis_server(port):
+        with redis_server(port):
             ids = [_submit_async(account, f"p{index}.jpg", jpeg(50 + index, 40)).id for index in range(5)]
-            assert _queue_length(port, "compression") == 5
+            assert queue_length(port, "compression") == 5
 
         # when: Redis restarts empty, the sweeper runs, a worker starts
-        with _redis_server(port):
-            _producer_reset()
-            assert _queue_length(port, "compression") == 0
+        with redis_server(port):
+            producer_reset()
+            assert queue_length(port, "compression") == 0
             assert _age_and_sweep(ids) == 5
             worker = live_worker(env={"CELERY_BROKER_URL": url})
             _wait(_all_ended(ids), workers=[worker], what="the re-enqueued jobs to end")
