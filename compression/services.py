@@ -473,12 +473,7 @@ def _fetch_for(original: OriginalImage, limits: EngineLimits) -> bytes | None:
         return None
     try:
         with transaction.atomic():
-            locked = (
-                OriginalImage.objects.select_for_update(of=("self",))
-                .select_related("account")
-                .filter(pk=original.id)
-                .first()
-            )
+            locked = _original_locked(original.id)
             if locked is None:
                 raise _Gone()
             locked.filename = locked.filename or f"image.{probe.format.extension}"
@@ -525,6 +520,16 @@ def _optimized_complete(
         )
 
 
+def _original_locked(original_image_id: int) -> OriginalImage | None:
+    """The original with its row locked until the transaction ends (None once deleted)."""
+    return (
+        OriginalImage.objects.select_for_update(of=("self",))
+        .select_related("account")
+        .filter(pk=original_image_id)
+        .first()
+    )
+
+
 def _optimized_fail(*, optimized: OptimizedImage, message: str) -> None:
     OptimizedImage.objects.filter(pk=optimized.pk).update(
         status=Status.FAILED, error_msg=message, updated_at=timezone.now()
@@ -533,12 +538,7 @@ def _optimized_fail(*, optimized: OptimizedImage, message: str) -> None:
 
 def _original_complete(*, original_image_id: int) -> None:
     with transaction.atomic():
-        original = (
-            OriginalImage.objects.select_for_update(of=("self",))
-            .select_related("account")
-            .filter(pk=original_image_id)
-            .first()
-        )
+        original = _original_locked(original_image_id)
         if original is None or original.status in ENDED_STATUSES:
             return
         if original.optimized_images.exclude(status__in=ENDED_STATUSES).exists():
@@ -548,12 +548,7 @@ def _original_complete(*, original_image_id: int) -> None:
 
 def _original_fail(*, original_image_id: int, message: str) -> None:
     with transaction.atomic():
-        original = (
-            OriginalImage.objects.select_for_update(of=("self",))
-            .select_related("account")
-            .filter(pk=original_image_id)
-            .first()
-        )
+        original = _original_locked(original_image_id)
         if original is None or original.status in ENDED_STATUSES:
             return
         _original_end_locked(original, status=Status.FAILED, message=message)
@@ -621,12 +616,7 @@ def original_image_retry(*, original_image: OriginalImage) -> bool:
     The quota a failed original gave back is reserved again (QuotaExceeded when the month is used up).
     """
     with transaction.atomic():
-        original = (
-            OriginalImage.objects.select_for_update(of=("self",))
-            .select_related("account")
-            .filter(pk=original_image.pk)
-            .first()
-        )
+        original = _original_locked(original_image.pk)
         if original is None or original.status not in ENDED_STATUSES:
             return False
         failed_styles = original.optimized_images.filter(status=Status.FAILED)
@@ -728,12 +718,7 @@ def stuck_jobs_sweep() -> int:
     touched = 0
     for original_id in stuck_ids:
         with transaction.atomic():
-            original = (
-                OriginalImage.objects.select_for_update(of=("self",))
-                .select_related("account")
-                .filter(pk=original_id)
-                .first()
-            )
+            original = _original_locked(original_id)
             if original is None or original.status in ENDED_STATUSES or original.updated_at >= cutoff:
                 continue
             touched += 1
