@@ -4,7 +4,6 @@ import logging
 import math
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import mozjpeg_lossless_optimization as mlo
 import pyjpegli
@@ -19,9 +18,6 @@ from .resize import resize_image, target_geometry
 from .result import Result, finish
 from .search import TARGET_SCORE, Candidate, SearchSpace
 
-if TYPE_CHECKING:
-    from .quality import Reference
-
 logger = logging.getLogger(__name__)
 
 # mozjpeg settings (sharp's "mozjpeg" preset); progressive scans are kept only when smaller.
@@ -34,38 +30,20 @@ MOZJPEG = {
 }
 # A resized image cannot be "lossless"; it is encoded at a quality that hides the encoding.
 LOSSLESS_RESIZED_QUALITY = 95
-# Balanced search: the range of mozjpeg qualities, and how the score moves per quality step
-# (measured on photos around a score of 80).
-BALANCED_FIRST_QUALITY = 80
-BALANCED_QUALITY_RANGE = (30, 98)
-BALANCED_SLOPE = 0.65
-BALANCED_MAX_EVALS = 4
-BALANCED_TOLERANCE = 1
-BALANCED = SearchSpace(
-    first=BALANCED_FIRST_QUALITY,
-    low=BALANCED_QUALITY_RANGE[0],
-    high=BALANCED_QUALITY_RANGE[1],
-    slope=BALANCED_SLOPE,
-    max_evals=BALANCED_MAX_EVALS,
-    tolerance=BALANCED_TOLERANCE,
-)
-# Above PROXY_MIN_PIXELS balanced searches on a mosaic of PROXY_TILE squares (~PROXY_PIXELS), aiming
-# PROXY_MARGIN above 80 (the mosaic scores up to ~1 point above the whole image on the corpus), then
-# checks the winner at full resolution, at most PROXY_MAX_CHECKS times. Narrow images: no proxy.
+# Balanced search: the range of qualities, and how the score moves per quality step (measured on
+# photos around a score of 80); a pass by less than half a step is not searched below.
+BALANCED = SearchSpace(first=80, low=30, high=98, slope=0.65, max_evals=5, tolerance=1, close_enough=0.3)
+# Above PROXY_MIN_PIXELS the first guess comes from the same search on a mosaic of PROXY_TILE
+# squares (~PROXY_PIXELS), aiming PROXY_MARGIN above 80; narrow images get no proxy.
 PROXY_MIN_PIXELS = 1_200_000
 PROXY_PIXELS = 420_000
 PROXY_TILE = 128
-PROXY_MARGIN = 1.5
-PROXY_MAX_CHECKS = 3
-# A check passing by this much is followed by a try at a lower quality (within PROXY_MAX_CHECKS).
-PROXY_REFINE_ABOVE = 1.0
+PROXY_MARGIN = 0.0
 # jpegli takes the whole image as one packed RGB buffer (3 bytes/px); above this size balanced
-# uses mozjpeg only (see _encoders).
+# uses mozjpeg (see _search_encoder).
 LARGE_IMAGE_PIXELS = 40_000_000
 # Trying a baseline encode next to the progressive one is only worth it for small images.
 BASELINE_TRIAL_MAX_PIXELS = 1_000_000
-# Quality step used to bracket an output size before bisecting.
-BRACKET_STEP = 4
 _ICC_MARKER = b"ICC_PROFILE\x00"
 _ICC_CHUNK_BYTES = 65519
 
@@ -109,12 +87,11 @@ def mozjpeg_best(
 
 
 def jpegli_encode(image: pyvips.Image, quality: int, profile: bytes | None, deadline: float | None) -> bytes:
-    """jpegli (8-bit sRGB in), then a lossless pass for optimised Huffman tables and progressive
-    scans; the ICC profile is carried over."""
+    """jpegli (8-bit sRGB in, baseline out; see ``_finish_scan``), carrying the ICC profile over."""
     check_deadline(deadline)
     with vips_errors(deadline):
         pixels = image.write_to_memory()
-    encoded = mlo.optimize(pyjpegli.encode(pixels, image.width, image.height, quality=quality))
+    encoded = pyjpegli.encode(pixels, image.width, image.height, quality=quality)
     return insert_segments(encoded, icc_segments(profile)) if profile else encoded
 
 
@@ -218,88 +195,76 @@ def compress_jpeg(
 def balanced(
     image: pyvips.Image, keep: str, deadline: float | None, *, random_access: bool = False
 ) -> tuple[bytes, float]:
-    """Smallest output scoring at least 80 against ``image`` at full resolution, across encoders.
+    """Smallest output scoring at least 80 against ``image`` at full resolution.
 
-    Images above PROXY_MIN_PIXELS are searched on a proxy (see ``proxy_mosaic``) against a target
-    PROXY_MARGIN above 80: encoder and quality are chosen there, and only the winner is encoded and
-    scored at full resolution. If it scores under 80 its quality is raised by the measured gap and it
-    is scored again (at most PROXY_MAX_CHECKS full-resolution scores in all, the last one at the top of
-    the range), so the returned score is always a full-resolution one. Smaller images are searched at
-    full resolution directly.
+    Candidates are encoded the cheap way (jpegli, or baseline mozjpeg where jpegli cannot carry
+    the image or its metadata) and scored at full resolution; the winner alone then gets the
+    lossless pass for optimised Huffman tables and progressive scans, which leaves its pixels, and
+    so its score, unchanged. Images above PROXY_MIN_PIXELS start from the quality the same search
+    finds on ``proxy_mosaic``, so the full-resolution search needs few steps.
     A large ``random_access`` image is not copied into memory: every pass re-reads it.
     """
-    from .quality import Reference
-
     with vips_errors(deadline):
         if not random_access or image.width * image.height <= LARGE_IMAGE_PIXELS:
             image = image.copy_memory()
-    encoders = dict(_encoders(image, keep, deadline))
-    if image.width * image.height <= PROXY_MIN_PIXELS or min(image.width, image.height) < 2 * PROXY_TILE:
+    first = None
+    if image.width * image.height > PROXY_MIN_PIXELS and min(image.width, image.height) >= 2 * PROXY_TILE:
         with vips_errors(deadline):
-            reference = Reference(image)
-        best, tried = _search_encoders(image, reference, keep, deadline, TARGET_SCORE)
-        if best is None:
-            best = max(tried, key=lambda c: c[1].score)
-        return best[1].data, best[1].score
+            proxy = proxy_mosaic(image).copy_memory()
+        found, tried = _search(proxy, keep, deadline, target=TARGET_SCORE + PROXY_MARGIN)
+        first = (found or max(tried, key=lambda c: c.score)).setting
+    found, tried = _search(image, keep, deadline, first=first)
+    chosen = found or max(tried, key=lambda c: c.score)
+    return _finish_scan(chosen.data, keep), chosen.score
 
-    with vips_errors(deadline):
-        proxy = proxy_mosaic(image).copy_memory()
-        proxy_reference = Reference(proxy)
-    found, proxy_tried = _search_encoders(
-        proxy, proxy_reference, keep, deadline, TARGET_SCORE + PROXY_MARGIN, proxy=True
-    )
-    # Encoders' sizes do not scale alike from the mosaic to the whole image: each encoder that passed
-    # on the proxy is encoded at full resolution at its lowest passing quality, and the smallest is
-    # the one checked.
-    lowest: dict[str, int] = {}
-    for name, candidate in proxy_tried:
-        if candidate.score >= TARGET_SCORE + PROXY_MARGIN:
-            lowest[name] = min(lowest.get(name, candidate.setting), candidate.setting)
-    if not lowest:
-        fallback = found or max(proxy_tried, key=lambda c: c[1].score)
-        lowest[fallback[0]] = fallback[1].setting
-    full = {name: encoders[name](quality) for name, quality in lowest.items()}
-    name = min(full, key=lambda n: len(full[n]))
-    quality, encoded = lowest[name], full[name]
+
+def _search(
+    image: pyvips.Image,
+    keep: str,
+    deadline: float | None,
+    *,
+    first: int | None = None,
+    target: float = TARGET_SCORE,
+) -> tuple[Candidate | None, list[Candidate]]:
+    from .quality import Reference
+
     with vips_errors(deadline):
         reference = Reference(image)
-    low, high = BALANCED_QUALITY_RANGE
+    name, encode = _search_encoder(image, keep, deadline)
 
-    def check(quality: int, encoded: bytes) -> Candidate:
-        check_deadline(deadline)
+    def evaluate(quality: int) -> Candidate:
+        encoded = encode(quality)
         with vips_errors(deadline):
-            score = reference.score(pyvips.Image.new_from_buffer(encoded, ""))
-        logger.debug(
-            "jpeg balanced %s full-resolution check: q%d %d bytes %.1f", name, quality, len(encoded), score
-        )
-        return Candidate(quality, encoded, score)
+            return Candidate(quality, encoded, reference.score(pyvips.Image.new_from_buffer(encoded, "")))
 
-    checked = [check(quality, encoded)]
-    # Too low: raise by the measured gap, the last check at the top of the range.
-    while checked[-1].score < TARGET_SCORE and quality < high and len(checked) < PROXY_MAX_CHECKS:
-        if len(checked) == PROXY_MAX_CHECKS - 1:
-            quality = high
-        else:
-            step = max(2, math.ceil((TARGET_SCORE + PROXY_MARGIN / 2 - checked[-1].score) / BALANCED_SLOPE))
-            quality = min(high, quality + step)
-        checked.append(check(quality, encoders[name](quality)))
-    # Well above: lower by the measured surplus (never to a quality that failed), while checks are left.
-    while len(checked) < PROXY_MAX_CHECKS:
-        passing = [c for c in checked if c.score >= TARGET_SCORE]
-        if not passing:
-            break
-        surplus = min(passing, key=lambda c: c.setting)
-        if surplus.score < TARGET_SCORE + PROXY_REFINE_ABOVE:
-            break
-        failed = max((c.setting for c in checked if c.score < TARGET_SCORE), default=low - 1)
-        lower = surplus.setting - max(1, math.floor((surplus.score - TARGET_SCORE - 0.25) / BALANCED_SLOPE))
-        lower = max(lower, failed + 1, low)
-        if lower >= surplus.setting:
-            break
-        checked.append(check(lower, encoders[name](lower)))
-    passing = [c for c in checked if c.score >= TARGET_SCORE]
-    chosen = min(passing, key=lambda c: len(c.data)) if passing else max(checked, key=lambda c: c.score)
-    return chosen.data, chosen.score
+    found, tried = BALANCED.search(evaluate, first=first, deadline=deadline, target=target)
+    logger.debug(
+        "jpeg balanced %s %dx%d: %s",
+        name,
+        image.width,
+        image.height,
+        [(c.setting, len(c.data), round(c.score, 1)) for c in tried],
+    )
+    return found, tried
+
+
+def _search_encoder(
+    image: pyvips.Image, keep: str, deadline: float | None
+) -> tuple[str, Callable[[int], bytes]]:
+    """The encoder balanced searches with, producing the final pixels cheaply (no progressive
+    scan search): jpegli, usually the smallest near a score of 80 (for 8-bit colour whose only
+    metadata kept is the ICC profile, up to LARGE_IMAGE_PIXELS), else baseline mozjpeg."""
+    if image.bands == 3 and keep == "icc" and image.width * image.height <= LARGE_IMAGE_PIXELS:
+        profile = image.get("icc-profile-data") if image.get_typeof("icc-profile-data") else None
+        return "jpegli", lambda quality: jpegli_encode(image, quality, profile, deadline)
+    return "mozjpeg", lambda quality: mozjpeg_encode(image, quality, keep, deadline, progressive=False)
+
+
+def _finish_scan(jpeg: bytes, keep: str) -> bytes:
+    """Optimised Huffman tables and progressive scans (a lossless pass), unless baseline is smaller."""
+    copy = mlo.COPY_MARKERS.ICC if keep == "icc" else mlo.COPY_MARKERS.ALL
+    progressive = mlo.optimize(jpeg, copy=copy)
+    return progressive if len(progressive) < len(jpeg) else jpeg
 
 
 def proxy_mosaic(image: pyvips.Image) -> pyvips.Image:
@@ -313,126 +278,3 @@ def proxy_mosaic(image: pyvips.Image) -> pyvips.Image:
     xs = [(image.width - tile) * i // max(cols - 1, 1) // 16 * 16 for i in range(cols)]
     ys = [(image.height - tile) * j // max(rows - 1, 1) // 16 * 16 for j in range(rows)]
     return pyvips.Image.arrayjoin([image.crop(x, y, tile, tile) for y in ys for x in xs], across=cols)
-
-
-def _search_encoders(
-    image: pyvips.Image,
-    reference: "Reference",
-    keep: str,
-    deadline: float | None,
-    target: float,
-    *,
-    proxy: bool = False,
-) -> tuple[tuple[str, Candidate] | None, list[tuple[str, Candidate]]]:
-    """The smallest (encoder, candidate) scoring at least ``target`` against ``reference``, and every
-    evaluation.
-
-    jpegli (when it can carry the metadata) is searched first: it is usually smallest near a score of
-    80. Every other encoder then gets one evaluation, at the largest quality whose output is still
-    smaller than the best so far; only if that passes is it searched further down. So an encoder
-    that loses costs one score, and a search never compares outputs of different scores.
-    """
-
-    def scored(setting: int, encoded: bytes) -> Candidate:
-        with vips_errors(deadline):
-            decoded = pyvips.Image.new_from_buffer(encoded, "")
-            return Candidate(setting, encoded, reference.score(decoded))
-
-    best: tuple[str, Candidate] | None = None
-    tried: list[tuple[str, Candidate]] = []
-    for name, encode in _encoders(image, keep, deadline, proxy=proxy):
-        cache: dict[int, bytes] = {}
-
-        def cached(
-            quality: int, encode: Callable[[int], bytes] = encode, cache: dict[int, bytes] = cache
-        ) -> bytes:
-            if quality not in cache:
-                cache[quality] = encode(quality)
-            return cache[quality]
-
-        if best is None:
-            first = BALANCED_FIRST_QUALITY
-        else:
-            under = _largest_quality_under(cached, len(best[1].data), best[1].setting, deadline)
-            if under is None:
-                continue
-            probe = scored(under, cached(under))
-            tried.append((name, probe))
-            logger.debug(
-                "jpeg balanced %s probe: q%d %d bytes %.1f", name, under, len(probe.data), probe.score
-            )
-            if probe.score < target:
-                continue
-            first = under
-        found, evaluations = BALANCED.search(
-            lambda q, cached=cached: scored(q, cached(q)),  # type: ignore[misc]
-            first=first,
-            deadline=deadline,
-            target=target,
-        )
-        tried += [(name, c) for c in evaluations]
-        if found is not None and (best is None or len(found.data) < len(best[1].data)):
-            best = (name, found)
-        logger.debug(
-            "jpeg balanced %s: %s", name, [(c.setting, len(c.data), round(c.score, 1)) for c in evaluations]
-        )
-    return best, tried
-
-
-def _encoders(
-    image: pyvips.Image, keep: str, deadline: float | None, *, proxy: bool = False
-) -> list[tuple[str, Callable[[int], bytes]]]:
-    """Candidate encoders for ``balanced``, the usual winner first. Very large images get mozjpeg
-    alone: jpegli needs the whole image as one buffer, and every extra encoder costs a full-size
-    encode and score."""
-    pixels = image.width * image.height
-    encoders: list[tuple[str, Callable[[int], bytes]]] = []
-    if image.bands == 3 and keep == "icc" and pixels <= LARGE_IMAGE_PIXELS:
-        profile = image.get("icc-profile-data") if image.get_typeof("icc-profile-data") else None
-        encoders.append(("jpegli", lambda q: jpegli_encode(image, q, profile, deadline)))
-    # A proxy is encoded progressive only: the baseline trial does not change the pixels or the score.
-    moz = mozjpeg_encode if proxy else mozjpeg_best
-    encoders.append(("mozjpeg", lambda q: moz(image, q, keep, deadline)))
-    if image.bands >= 3 and pixels <= LARGE_IMAGE_PIXELS:
-        encoders.append(("mozjpeg 4:4:4", lambda q: moz(image, q, keep, deadline, subsample="off")))
-    return encoders
-
-
-def _largest_quality_under(
-    encode: Callable[[int], bytes], size: int, hint: int, deadline: float | None
-) -> int | None:
-    """The largest quality in range whose output is smaller than ``size`` bytes (None if even the
-    lowest is not): bracketed by doubling steps from ``hint``, then bisected (sizes grow with quality)."""
-    low, high = BALANCED_QUALITY_RANGE
-    quality = min(max(hint, low), high)
-    step = BRACKET_STEP
-    if len(encode(quality)) < size:
-        below, above = quality, high + 1
-        while quality < high:
-            check_deadline(deadline)
-            quality = min(quality + step, high)
-            step *= 2
-            if len(encode(quality)) >= size:
-                above = quality
-                break
-            below = quality
-    else:
-        below, above = low - 1, quality
-        while quality > low:
-            check_deadline(deadline)
-            quality = max(quality - step, low)
-            step *= 2
-            if len(encode(quality)) < size:
-                below = quality
-                break
-            above = quality
-        if below < low:
-            return None
-    while above - below > 1:
-        check_deadline(deadline)
-        mid = (below + above) // 2
-        if len(encode(mid)) < size:
-            below = mid
-        else:
-            above = mid
-    return below

@@ -31,11 +31,14 @@ def search_setting(
     tolerance: int,
     deadline: float | None,
     target: float = TARGET_SCORE,
+    close_enough: float = 0.0,
 ) -> tuple[Candidate | None, list[Candidate]]:
     """The passing candidate with the lowest setting (None if none passed) and every evaluation.
 
     ``slope`` is the expected score change per setting unit, used to step out of a one-sided
-    bracket; ``tolerance`` is how close the bracket must get before stopping early.
+    bracket; ``tolerance`` is how close the bracket must get before stopping early, and a passing
+    score less than ``close_enough`` above the target also stops the search (a lower setting
+    would almost surely fail).
     """
     tried: dict[int, Candidate] = {}
     setting = min(max(first, low), high)
@@ -46,6 +49,8 @@ def search_setting(
         failing = [c for c in tried.values() if c.score < target]
         best_pass = min(passing, key=lambda c: c.setting) if passing else None
         worst_fail = max(failing, key=lambda c: c.setting) if failing else None
+        if best_pass and best_pass.score < target + close_enough:
+            break
         if best_pass and worst_fail:
             if best_pass.setting - worst_fail.setting <= tolerance:
                 break
@@ -79,6 +84,7 @@ class SearchSpace:
     slope: float
     max_evals: int
     tolerance: int
+    close_enough: float = 0.0
 
     def search(
         self,
@@ -98,4 +104,5 @@ class SearchSpace:
             tolerance=self.tolerance,
             deadline=deadline,
             target=target,
+            close_enough=self.close_enough,
         )

@@ -4,7 +4,7 @@ import pyvips
 
 from compression.engine import CompressionType, CompressOptions, compress
 from compression.engine import jpeg as jpeg_module
-from compression.engine.jpeg import _largest_quality_under, jpegli_encode, level_to_quality
+from compression.engine.jpeg import jpegli_encode, level_to_quality
 from compression.engine.quality import ssimulacra2
 
 
@@ -162,7 +162,16 @@ def test_jpegli_encode_carries_the_icc_profile() -> None:
     out = decode(jpegli_encode(image, 80, profile, None))
 
     assert out.get("icc-profile-data") == profile
+
+
+def test_balanced_output_is_progressive_and_keeps_the_icc_profile() -> None:
+    image = photo(seed=5).icc_transform("srgb", input_profile="srgb").cast("uchar")
+    source = jpeg(image, 98, keep="icc")
+
+    out = decode(compress(source, options=CompressOptions(compression_type="balanced")).data)
+
     assert out.get("jpeg-multiscan") == 1
+    assert out.get("icc-profile-data") == image.get("icc-profile-data")
 
 
 def test_never_larger_returns_the_input() -> None:
@@ -172,23 +181,6 @@ def test_never_larger_returns_the_input() -> None:
 
     assert result.unchanged
     assert result.data == source
-
-
-@pytest.mark.parametrize(
-    ("limit", "hint", "expected"),
-    [(500, 60, 49), (500, 30, 49), (500, 98, 49), (100, 50, None), (10_000, 50, 98)],
-)
-def test_largest_quality_under_bisects_sizes(limit: int, hint: int, expected: int | None) -> None:
-    calls: list[int] = []
-
-    def encode(quality: int) -> bytes:
-        calls.append(quality)
-        return b"x" * (quality * 10)
-
-    found = _largest_quality_under(encode, limit, hint, None)
-
-    assert found == expected
-    assert len(set(calls)) <= 10
 
 
 def test_balanced_result_type_is_reported() -> None:

@@ -85,3 +85,16 @@ def test_search_picks_the_smallest_passing_output() -> None:
 
     assert best is not None
     assert len(best.data) == min(len(c.data) for c in tried if c.score >= TARGET_SCORE)
+
+
+def test_search_stops_at_a_pass_closer_than_close_enough() -> None:
+    # Setting 61 scores 80.2; 60 fails.
+    evaluate, _ = linear_codec(60.8, slope=1.0)
+    search = dict(first=80, low=30, high=98, slope=1.0, max_evals=6, tolerance=1, deadline=None)
+
+    best, tried = search_setting(evaluate, close_enough=0.5, **search)  # type: ignore[arg-type]
+    exhaustive, every = search_setting(evaluate, **search)  # type: ignore[arg-type]
+
+    assert best is not None and exhaustive is not None
+    assert best.setting == exhaustive.setting == 61
+    assert len(tried) < len(every)

@@ -1,0 +1,242 @@
+"""Compiled (numba) kernels of SSIMULACRA2: XYB, the sigma 1.5 blur, the 2x2 downsample and the
+pooled error maps of one scale. Planes are float32 arrays shaped (bands, height, width).
+
+Each kernel fuses what would otherwise be a dozen full-image passes, and runs its rows on all
+cores. `quality.py` holds the metric itself; these only do arithmetic on arrays.
+"""
+
+import math
+import threading
+
+import numpy as np
+from numba import njit, prange
+
+RADIUS = 5  # scipy: int(truncate * sigma + 0.5) with sigma 1.5, truncate 3.33
+C2 = 0.0009
+# Opsin absorbance (libjxl) and the XYB the reference builds from its three cube roots c0..c2:
+# X = 7 (c0 - c1) + 0.42, Y = (c0 + c1) / 2 - cbrt(bias) + 0.01, B = c2 - (c0 + c1) / 2 + 0.55.
+M00, M01, M02 = 0.30, 1.0 - 0.078 - 0.30, 0.078
+M10, M11, M12 = 0.23, 1.0 - 0.078 - 0.23, 0.078
+M20, M21 = 0.24342268924547819, 0.20476744424496821
+M22 = 1.0 - M20 - M21
+BIAS = 0.0037930732552754493
+Y_OFFSET = 0.01 - math.cbrt(BIAS)
+
+# Cube roots of the opsin values (all in [BIAS, 1 + BIAS]: linear RGB is in 0..1) by linear
+# interpolation in a table: libm's cbrt is the slowest step otherwise. Its worst error, at the
+# smallest values, is below 1e-7.
+CBRT_STEPS = 1 << 16
+CBRT_SCALE = CBRT_STEPS / 1.0
+CBRT_TABLE = np.cbrt(BIAS + np.arange(CBRT_STEPS + 2, dtype=np.float64) / CBRT_SCALE).astype(np.float32)
+
+# numba's default thread pool ("workqueue") must not be entered by two threads at once; a
+# threaded web server may score in several threads.
+LOCK = threading.Lock()
+
+
+def gauss_kernel(sigma: float = 1.5) -> np.ndarray:
+    x = np.arange(-RADIUS, RADIUS + 1, dtype=np.float64)
+    k = np.exp(-0.5 * (x / sigma) ** 2)
+    return (k / k.sum()).astype(np.float32)
+
+
+@njit(cache=True)
+def _cbrt(v: float) -> float:  # pragma: no cover - compiled
+    """Cube root of ``v + BIAS`` for v in 0..1 (clamped), from CBRT_TABLE."""
+    position = min(max(v, 0.0), 1.0) * CBRT_SCALE
+    i = int(position)
+    low = CBRT_TABLE[i]
+    return low + (position - i) * (CBRT_TABLE[i + 1] - low)
+
+
+@njit(cache=True, parallel=True)
+def xyb(linear: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """Linear RGB planes to the reference's positive XYB planes."""
+    _, h, w = linear.shape
+    out = np.empty_like(linear)
+    for y in prange(h):
+        for x in range(w):
+            r = linear[0, y, x]
+            g = linear[1, y, x]
+            b = linear[2, y, x]
+            c0 = _cbrt(M00 * r + M01 * g + M02 * b)
+            c1 = _cbrt(M10 * r + M11 * g + M12 * b)
+            c2 = _cbrt(M20 * r + M21 * g + M22 * b)
+            out[0, y, x] = 7.0 * (c0 - c1) + 0.42
+            out[1, y, x] = 0.5 * (c0 + c1) + Y_OFFSET
+            out[2, y, x] = c2 - 0.5 * (c0 + c1) + 0.55
+    return out
+
+
+@njit(cache=True, parallel=True)
+def downsample(linear: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """2x2 box average; a lone last row or column is averaged on its own."""
+    bands, h, w = linear.shape
+    oh, ow = (h + 1) // 2, (w + 1) // 2
+    out = np.empty((bands, oh, ow), np.float32)
+    for i in prange(bands * oh):
+        c, oy = i // oh, i % oh
+        y0 = 2 * oy
+        y1 = min(y0 + 1, h - 1)
+        for ox in range(ow):
+            x0 = 2 * ox
+            x1 = min(x0 + 1, w - 1)
+            out[c, oy, ox] = 0.25 * (
+                linear[c, y0, x0] + linear[c, y0, x1] + linear[c, y1, x0] + linear[c, y1, x1]
+            )
+    return out
+
+
+@njit(cache=True)
+def _mirror(i: int, n: int) -> int:  # pragma: no cover - compiled
+    """scipy's "reflect" edge: ... c b a | a b c ... (applied again for tiny n)."""
+    while i < 0 or i >= n:
+        i = -i - 1 if i < 0 else 2 * n - 1 - i
+    return i
+
+
+@njit(cache=True)
+def _hblur(padded: np.ndarray, kernel: np.ndarray, dst: np.ndarray) -> None:  # pragma: no cover - compiled
+    """One row blurred horizontally: ``padded`` holds it between RADIUS zeros on each side."""
+    w = dst.shape[0]
+    dst[:] = 0.0
+    for t in range(2 * RADIUS + 1):  # taps outside: the inner loop runs across x, in SIMD lanes
+        k = kernel[t]
+        for x in range(w):
+            dst[x] += k * padded[x + t]
+
+
+@njit(cache=True)
+def _vblur(
+    plane: np.ndarray, y: int, kernel: np.ndarray, dst: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """Row ``y`` of ``plane`` blurred vertically, mirrored at the top and bottom."""
+    h, w = plane.shape
+    dst[:] = 0.0
+    for t in range(2 * RADIUS + 1):
+        row = plane[_mirror(y + t - RADIUS, h)]
+        k = kernel[t]
+        for x in range(w):
+            dst[x] += k * row[x]
+
+
+@njit(cache=True, parallel=True)
+def linear_from_srgb8(pixels: np.ndarray, lut: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """8-bit sRGB or grey pixels (height, width, bands) to linear RGB planes through ``lut``."""
+    h, w, bands = pixels.shape
+    out = np.empty((3, h, w), np.float32)
+    for y in prange(h):
+        for c in range(3):
+            band = c if bands >= 3 else 0
+            for x in range(w):
+                out[c, y, x] = lut[pixels[y, x, band]]
+    return out
+
+
+@njit(cache=True, parallel=True)
+def blurred_terms(xyb: np.ndarray, kernel: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """The reference's blurred XYB (planes 0-2) and blurred XYB² (planes 3-5): a separable
+    Gaussian with zeros beyond the left and right edges, mirrored at the top and bottom (the
+    reference blurs its transposed planes with those edges)."""
+    _, h, w = xyb.shape
+    out = np.empty((6, h, w), np.float32)
+    across = np.empty((2, h, w), np.float32)
+    for c in range(3):
+        for y in prange(h):
+            padded = np.zeros((2, w + 2 * RADIUS), np.float32)
+            a = xyb[c, y]
+            for x in range(w):
+                padded[0, RADIUS + x] = a[x]
+                padded[1, RADIUS + x] = a[x] * a[x]
+            for p in range(2):
+                _hblur(padded[p], kernel, across[p, y])
+        for y in prange(h):
+            _vblur(across[0], y, kernel, out[c, y])
+            _vblur(across[1], y, kernel, out[3 + c, y])
+    return out
+
+
+ONE = np.float32(1.0)
+ZERO = np.float32(0.0)
+C2_F32 = np.float32(C2)
+
+
+@njit(cache=True)
+def _row_maps(
+    img1: np.ndarray,
+    mu1: np.ndarray,
+    sigma11: np.ndarray,
+    img2: np.ndarray,
+    mu2: np.ndarray,
+    sigma22: np.ndarray,
+    sigma12: np.ndarray,
+    maps: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """One row of the SSIM, artifact and detail-lost maps, into ``maps`` (3, width). Strict float
+    order (no fastmath): identical inputs give exactly zero."""
+    for x in range(img2.shape[0]):
+        m1 = mu1[x]
+        m2 = mu2[x]
+        diff = m1 - m2
+        num_m = ONE - diff * diff
+        num_s = (sigma12[x] - m1 * m2) * np.float32(2.0) + C2_F32
+        denom_s = (sigma11[x] - m1 * m1) + (sigma22[x] - m2 * m2) + C2_F32
+        maps[0, x] = max(ONE - num_m * num_s / denom_s, ZERO)
+        edge = (ONE + abs(img2[x] - m2)) / (ONE + abs(img1[x] - m1)) - ONE
+        maps[1, x] = max(edge, ZERO)
+        maps[2, x] = max(-edge, ZERO)
+
+
+@njit(cache=True, fastmath=True)
+def _sum_and_sum4(values: np.ndarray) -> tuple[np.float32, np.float32]:  # pragma: no cover - compiled
+    """Sum and sum of 4th powers (fastmath: the sums may be reordered into SIMD lanes)."""
+    total = total4 = ZERO
+    for v in values:
+        total += v
+        total4 += (v * v) * (v * v)
+    return total, total4
+
+
+@njit(cache=True, parallel=True)
+def scale_sums(
+    img1: np.ndarray,
+    mu1: np.ndarray,
+    sigma11: np.ndarray,
+    img2: np.ndarray,
+    first_row: int,
+    rows: int,
+    kernel: np.ndarray,
+    across: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Sums (row 0) and sums of 4th powers (row 1) of the SSIM, artifact and detail-lost maps
+    (3 bands each) over rows [first_row, first_row + rows): shape (2, 9), float64.
+
+    ``img1``/``mu1``/``sigma11`` are the reference's XYB, blurred XYB and blurred XYB²; the
+    candidate's blurred XYB, XYB² and XYB·reference are computed here, one channel at a time,
+    with ``across`` (3, height, width) as scratch.
+    """
+    _, h, w = img2.shape
+    partial = np.zeros((rows, 18))
+    for c in range(3):
+        for y in prange(h):
+            padded = np.zeros((3, w + 2 * RADIUS), np.float32)
+            a = img2[c, y]
+            r = img1[c, y]
+            for x in range(w):
+                padded[0, RADIUS + x] = a[x]
+                padded[1, RADIUS + x] = a[x] * a[x]
+                padded[2, RADIUS + x] = a[x] * r[x]
+            for p in range(3):
+                _hblur(padded[p], kernel, across[p, y])
+        for j in prange(rows):
+            y = first_row + j
+            blurred = np.empty((3, w), np.float32)
+            for p in range(3):
+                _vblur(across[p], y, kernel, blurred[p])
+            maps = np.empty((3, w), np.float32)
+            _row_maps(
+                img1[c, y], mu1[c, y], sigma11[c, y], img2[c, y], blurred[0], blurred[1], blurred[2], maps
+            )
+            for k in range(3):
+                partial[j, 3 * k + c], partial[j, 9 + 3 * k + c] = _sum_and_sum4(maps[k])
+    return partial.sum(axis=0).reshape(2, 9)
