@@ -117,9 +117,13 @@ def fast_score(reference: Reference, data: bytes) -> float:
     return reference.score(pyvips.Image.new_from_buffer(data, "").autorot())
 
 
+def _all_frames(data: bytes) -> pyvips.Image:
+    animated = data[:4] == b"GIF8" or data[8:12] == b"WEBP"  # the loaders that take n (frames)
+    return pyvips.Image.new_from_buffer(data, "", **({"n": -1} if animated else {})).autorot()
+
+
 def pixels_identical(a: bytes, b: bytes) -> bool:
-    x = pyvips.Image.new_from_buffer(a, "", n=-1).autorot()
-    y = pyvips.Image.new_from_buffer(b, "", n=-1).autorot()
+    x, y = _all_frames(a), _all_frames(b)
     if (x.width, x.height, x.bands) != (y.width, y.height, y.bands):
         return False
     return (x.cast("int") - y.cast("int")).abs().max() == 0

@@ -1,6 +1,7 @@
 import os
 
 from celery import Celery, bootsteps
+from celery.signals import worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crush.settings")
 
@@ -34,3 +35,12 @@ class VisibilityTimeoutCheck(bootsteps.Step):
 
 
 app.steps["worker"].add(VisibilityTimeoutCheck)
+
+
+@worker_process_init.connect
+def warm_up_engine(**kwargs):  # type: ignore[no-untyped-def]
+    """Loads the quality metric's compiled kernels in each worker process before its first job (from
+    numba's on-disk cache; the very first start on a machine compiles them)."""
+    from compression.engine.quality import warm_up
+
+    warm_up()

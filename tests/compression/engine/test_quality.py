@@ -162,3 +162,7 @@ def test_strips_score_exactly_like_the_whole_image(monkeypatch, width, height, a
 
     assert strips._tiled and not whole._tiled
     assert strips.score(candidate) == pytest.approx(whole.score(candidate), abs=1e-6)
+
+
+def test_warm_up_runs_the_kernels_on_an_identical_pair() -> None:
+    assert quality.warm_up() == 100.0
