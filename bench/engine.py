@@ -13,7 +13,6 @@ import hashlib
 import io
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -76,21 +75,24 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _as_scoring_file(data: bytes, suffix: str) -> Path:
-    """A file PIL reads the way libvips shows it (EXIF orientation applied, CMYK/16-bit to 8-bit sRGB)."""
-    path = WORK / f"score-{_digest(data)[:16]}{suffix}"
+def _as_scoring_file(data: bytes, suffix: str, background: float | None = None) -> Path:
+    """A file PIL reads the way libvips shows it (EXIF orientation applied, CMYK/16-bit to 8-bit sRGB;
+    with a `background` (0..1), alpha blended over it)."""
+    path = WORK / f"score-{_digest(data)[:16]}-{background}{suffix}"
     if path.exists():
         return path
     image = pyvips.Image.new_from_buffer(data, "")
     needs_png = (
         image.get_typeof("orientation") and int(image.get("orientation")) != 1
     ) or image.interpretation not in ("srgb", "b-w")
-    if needs_png or suffix not in (".jpg", ".png"):
+    if needs_png or background is not None or suffix not in (".jpg", ".png"):
         image = image.autorot()
         if image.interpretation == "cmyk":
             image = image.icc_transform("srgb", embedded=True, input_profile="cmyk")
         if image.interpretation not in ("srgb", "b-w") or image.format != "uchar":
             image = image.colourspace("srgb").cast("uchar")
+        if background is not None and image.hasalpha():
+            image = image.flatten(background=[background * 255] * (image.bands - 1)).cast("uchar")
         path = path.with_suffix(".png")
         image.pngsave(str(path), compression=1)
     else:
@@ -99,17 +101,24 @@ def _as_scoring_file(data: bytes, suffix: str) -> Path:
 
 
 def reference_score(original: bytes, output: bytes, suffix: str) -> float:
-    """Full-resolution SSIMULACRA2 by the reference package (alpha: worse of dark/light)."""
-    from ssimulacra2 import compute_ssimulacra2_with_alpha
+    """Full-resolution SSIMULACRA2 by the reference package. With alpha, the worse of the image blended
+    over a dark (0.1) and a light (0.9) background, as libjxl's tool does: the package's own alpha path
+    drops alpha when it loads (PIL ``convert("RGB")``) and so scores the colour of invisible pixels."""
+    from ssimulacra2 import compute_ssimulacra2
 
     key = (_digest(original), _digest(output))
     if key not in _SCORE_CACHE:
         if key[0] == key[1]:
             _SCORE_CACHE[key] = 100.0
         else:
-            a = _as_scoring_file(original, suffix)
-            b = _as_scoring_file(output, suffix)
-            _SCORE_CACHE[key] = float(compute_ssimulacra2_with_alpha(str(a), str(b)))
+            alpha = pyvips.Image.new_from_buffer(original, "").hasalpha()
+            scores = [
+                compute_ssimulacra2(
+                    str(_as_scoring_file(original, suffix, bg)), str(_as_scoring_file(output, suffix, bg))
+                )
+                for bg in ((0.1, 0.9) if alpha else (None,))
+            ]
+            _SCORE_CACHE[key] = float(min(scores))
     return _SCORE_CACHE[key]
 
 
@@ -471,7 +480,9 @@ def child(mode: str, path: str) -> None:
     else:
         out = engine_run(data, mode)()
     seconds = time.perf_counter() - start
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: Linux carries the parent's ru_maxrss over fork and exec into the child.
+    status = Path("/proc/self/status").read_text()
+    rss = int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]) / 1024
     print(json.dumps({"rss_mib": rss, "seconds": seconds, "bytes": len(out)}))
 
 
@@ -651,7 +662,7 @@ def memory_table(memory: dict[str, dict[str, float]], path: Path) -> str:
     image = pyvips.Image.new_from_file(str(path))
     lines = [
         f"100 MP JPEG: {image.width}×{image.height} ({image.width * image.height / 1e6:.1f} MP), "
-        f"{path.stat().st_size:,} bytes; one subprocess per row, peak RSS = ru_maxrss.",
+        f"{path.stat().st_size:,} bytes; one subprocess per row, peak RSS = VmHWM.",
         "",
         "| run | peak RSS MiB | seconds | bytes |",
         "|---|---:|---:|---:|",
