@@ -131,11 +131,23 @@ def _all_frames(data: bytes) -> pyvips.Image:
     return pyvips.Image.new_from_buffer(data, "", **({"n": -1} if animated else {})).autorot()
 
 
+def _rgba(image: pyvips.Image) -> pyvips.Image:
+    """16-bit-scaled RGBA of any layout, so lossless reductions (RGB to grey or palette, dropping an
+    all-opaque alpha, 16 to 8 bits when exact) compare equal."""
+    peak = 65535 if image.format == "ushort" else 255
+    colour = image.extract_band(0, n=image.bands - 1) if image.hasalpha() else image
+    alpha = image.extract_band(image.bands - 1) if image.hasalpha() else (colour.extract_band(0) * 0 + peak)
+    if colour.bands == 1:
+        colour = colour.bandjoin([colour, colour])
+    scale = 257 if peak == 255 else 1
+    return colour.bandjoin(alpha).cast("int") * scale
+
+
 def pixels_identical(a: bytes, b: bytes) -> bool:
     x, y = _all_frames(a), _all_frames(b)
-    if (x.width, x.height, x.bands) != (y.width, y.height, y.bands):
+    if (x.width, x.height) != (y.width, y.height):
         return False
-    return (x.cast("int") - y.cast("int")).abs().max() == 0
+    return (_rgba(x) - _rgba(y)).abs().max() == 0
 
 
 # ---------------------------------------------------------------- runs
