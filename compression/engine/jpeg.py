@@ -4,6 +4,7 @@ import logging
 import math
 import struct
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import mozjpeg_lossless_optimization as mlo
 import pyjpegli
@@ -17,6 +18,9 @@ from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
 from .resize import resize_image, target_geometry
 from .result import Result, finish
 from .search import TARGET_SCORE, Candidate, SearchSpace
+
+if TYPE_CHECKING:
+    from .quality import Reference
 
 logger = logging.getLogger(__name__)
 
@@ -201,9 +205,13 @@ def balanced(
     the image or its metadata) and scored at full resolution; the winner alone then gets the
     lossless pass for optimised Huffman tables and progressive scans, which leaves its pixels, and
     so its score, unchanged. Images above PROXY_MIN_PIXELS start from the quality the same search
-    finds on ``proxy_mosaic``, so the full-resolution search needs few steps.
+    finds on ``proxy_mosaic``, so the full-resolution search needs few steps. Where jpegli misses
+    80 even at the top of the range (it trades blue-channel detail away on some synthetic images),
+    mozjpeg is searched too.
     A large ``random_access`` image is not copied into memory: every pass re-reads it.
     """
+    from .quality import Reference
+
     with vips_errors(deadline):
         if not random_access or image.width * image.height <= LARGE_IMAGE_PIXELS:
             image = image.copy_memory()
@@ -211,26 +219,34 @@ def balanced(
     if image.width * image.height > PROXY_MIN_PIXELS and min(image.width, image.height) >= 2 * PROXY_TILE:
         with vips_errors(deadline):
             proxy = proxy_mosaic(image).copy_memory()
-        found, tried = _search(proxy, keep, deadline, target=TARGET_SCORE + PROXY_MARGIN)
+            proxy_reference = Reference(proxy)
+        encoder = _search_encoder(proxy, keep, deadline)
+        found, tried = _search(proxy, proxy_reference, encoder, deadline, target=TARGET_SCORE + PROXY_MARGIN)
         first = (found or max(tried, key=lambda c: c.score)).setting
-    found, tried = _search(image, keep, deadline, first=first)
+    with vips_errors(deadline):
+        reference = Reference(image)
+    encoder = _search_encoder(image, keep, deadline)
+    found, tried = _search(image, reference, encoder, deadline, first=first)
+    if found is None and encoder[0] != "mozjpeg":
+        found, more = _search(image, reference, _mozjpeg_encoder(image, keep, deadline), deadline)
+        tried += more
     chosen = found or max(tried, key=lambda c: c.score)
     return _finish_scan(chosen.data, keep), chosen.score
 
 
+Encoder = tuple[str, Callable[[int], bytes]]
+
+
 def _search(
     image: pyvips.Image,
-    keep: str,
+    reference: "Reference",
+    encoder: Encoder,
     deadline: float | None,
     *,
     first: int | None = None,
     target: float = TARGET_SCORE,
 ) -> tuple[Candidate | None, list[Candidate]]:
-    from .quality import Reference
-
-    with vips_errors(deadline):
-        reference = Reference(image)
-    name, encode = _search_encoder(image, keep, deadline)
+    name, encode = encoder
 
     def evaluate(quality: int) -> Candidate:
         encoded = encode(quality)
@@ -248,15 +264,17 @@ def _search(
     return found, tried
 
 
-def _search_encoder(
-    image: pyvips.Image, keep: str, deadline: float | None
-) -> tuple[str, Callable[[int], bytes]]:
+def _search_encoder(image: pyvips.Image, keep: str, deadline: float | None) -> Encoder:
     """The encoder balanced searches with, producing the final pixels cheaply (no progressive
     scan search): jpegli, usually the smallest near a score of 80 (for 8-bit colour whose only
     metadata kept is the ICC profile, up to LARGE_IMAGE_PIXELS), else baseline mozjpeg."""
     if image.bands == 3 and keep == "icc" and image.width * image.height <= LARGE_IMAGE_PIXELS:
         profile = image.get("icc-profile-data") if image.get_typeof("icc-profile-data") else None
         return "jpegli", lambda quality: jpegli_encode(image, quality, profile, deadline)
+    return _mozjpeg_encoder(image, keep, deadline)
+
+
+def _mozjpeg_encoder(image: pyvips.Image, keep: str, deadline: float | None) -> Encoder:
     return "mozjpeg", lambda quality: mozjpeg_encode(image, quality, keep, deadline, progressive=False)
 
 

@@ -220,3 +220,17 @@ def test_balanced_raises_the_quality_when_the_proxy_overestimates(monkeypatch: p
     score = ssimulacra2(decode(source), decode(result.data))
     assert score >= 80
     assert result.ssimulacra2 == pytest.approx(score, abs=1e-6)
+
+
+def test_balanced_falls_back_to_mozjpeg_where_jpegli_cannot_reach_80() -> None:
+    # A blue sawtooth: jpegli smooths the blue channel away even at its top quality (score < 30).
+    x = pyvips.Image.xyz(120, 80)
+    blue = ((x[0] + x[1]) * 3 % 256).cast("uchar")
+    image = (x[0] * 2).cast("uchar").bandjoin([(x[1] * 3).cast("uchar"), blue]).copy(interpretation="srgb")
+    source = jpeg(image, 95)
+    assert ssimulacra2(decode(source), decode(jpegli_encode(decode(source), 98, None, None))) < 80
+
+    result = compress(source, options=CompressOptions(compression_type="balanced"))
+
+    assert result.ssimulacra2 is not None and result.ssimulacra2 >= 80
+    assert ssimulacra2(decode(source), decode(result.data)) == pytest.approx(result.ssimulacra2, abs=1e-6)
