@@ -236,10 +236,12 @@ def consumption_record(
     bytes_before: int,
     bytes_after: int,
     optimized_files: int = 0,
+    files: int = 1,
     day: datetime.date | None = None,
 ) -> None:
-    """Adds one compressed original, and the `optimized_files` optimized images it completed with, to the
-    ledger row of (account, UTC day, origin)."""
+    """Adds `files` compressed originals (one, or none when only more of its optimized images completed),
+    and the `optimized_files` optimized images they completed with, to the ledger row of (account, UTC day,
+    origin)."""
     day = day or timezone.now().astimezone(datetime.UTC).date()
     ConsumptionDay.objects.bulk_create(
         [ConsumptionDay(account=account, day=day, origin=origin)], ignore_conflicts=True
@@ -247,7 +249,7 @@ def consumption_record(
     ConsumptionDay.objects.filter(account=account, day=day, origin=origin).update(
         bytes_before=F("bytes_before") + bytes_before,
         bytes_after=F("bytes_after") + bytes_after,
-        files=F("files") + 1,
+        files=F("files") + files,
         optimized_files=F("optimized_files") + optimized_files,
     )
 

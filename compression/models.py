@@ -70,6 +70,11 @@ class OriginalImage(models.Model):
     file = models.ForeignKey(StoredFile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Processing runs started")
     quota_month = models.DateField(null=True, blank=True, help_text="Month the size was counted in")
+    ledger_files = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Optimized files counted in the consumption ledger (empty until the original is counted)",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     ended_at = models.DateTimeField(null=True, blank=True)

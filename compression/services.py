@@ -570,14 +570,27 @@ def _original_end_locked(original: OriginalImage, *, status: Status, message: st
             original.quota_month = None
             fields.append("quota_month")
     else:
-        main = original.optimized_images.filter(style=ORIGINAL_STYLE).first()
-        consumption_record(
-            account=original.account,
-            origin=original.origin,
-            bytes_before=original.size or 0,
-            bytes_after=(main.size if main and main.size is not None else original.size) or 0,
-            optimized_files=original.optimized_images.filter(status=Status.COMPLETED).count(),
-        )
+        completed = original.optimized_images.filter(status=Status.COMPLETED).count()
+        if original.ledger_files is None:
+            main = original.optimized_images.filter(style=ORIGINAL_STYLE).first()
+            consumption_record(
+                account=original.account,
+                origin=original.origin,
+                bytes_before=original.size or 0,
+                bytes_after=(main.size if main and main.size is not None else original.size) or 0,
+                optimized_files=completed,
+            )
+        else:  # a retry of failed styles: the original is counted once, its newly completed files added
+            consumption_record(
+                account=original.account,
+                origin=original.origin,
+                bytes_before=0,
+                bytes_after=0,
+                files=0,
+                optimized_files=max(completed - original.ledger_files, 0),
+            )
+        original.ledger_files = completed
+        fields.append("ledger_files")
     original.save(update_fields=fields)
     logger.info("original %s %s after %s attempt(s)", original.id, status, original.attempts)
     if not original.synchronous:

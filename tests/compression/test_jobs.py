@@ -317,3 +317,27 @@ def test_failed_async_job_emits_error_and_sync_jobs_emit_nothing(
         services._original_fail(original_image_id=original.id, message="boom")
 
     assert list(WebhookEvent.objects.values_list("event_type", flat=True)) == ["error"]
+
+
+def test_retrying_failed_styles_of_a_completed_original_counts_the_original_once(
+    account, django_capture_on_commit_callbacks
+) -> None:
+    data = jpeg()
+    original = services.original_image_submit(
+        account=account, options=FAST, base_url=BASE, upload=upload("a.jpg", data), synchronous=True
+    )
+    # As if one style had failed on the first run: the ledger then counted the original and 2 files.
+    style = original.optimized_images.exclude(style="original").first()
+    services._optimized_fail(optimized=style, message="boom")
+    OriginalImage.objects.filter(pk=original.pk).update(ledger_files=2)
+    ConsumptionDay.objects.filter(account=account).update(optimized_files=2)
+    before = ConsumptionDay.objects.get(account=account)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.original_image_retry(original_image=original)
+
+    original.refresh_from_db()
+    after = ConsumptionDay.objects.get(account=account)
+    assert original.status == Status.COMPLETED and original.ledger_files == 3
+    assert (after.files, after.bytes_before, after.bytes_after) == (1, len(data), before.bytes_after)
+    assert after.optimized_files == 3
