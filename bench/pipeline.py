@@ -36,11 +36,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from services_env import crush_environment, database_recreate  # bench/ is the script's directory
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).parent
 DEFAULT_CORPUS = Path(tempfile.gettempdir()) / "crush-dev-corpus" / "jpeg"
-PG = "postgres://postgres@127.0.0.1:5432"
 # An environment variable, so that the engine-only processes (spawned) see the --compression-type choice.
 COMPRESSION_TYPE = os.environ.get("CRUSH_BENCH_COMPRESSION_TYPE", "lossy")
 LEVEL = 80
@@ -70,32 +71,6 @@ def _engine_compress(data: bytes) -> int:
 
 
 # ---------------------------------------------------------------- setup
-
-
-def _environment(args: argparse.Namespace, var_dir: str) -> dict[str, str]:
-    env = {
-        key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "CRUSH_", "DJANGO_"))
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="crush.settings",
-        DATABASE_URL=f"{PG}/{args.database}",
-        CELERY_BROKER_URL=f"redis://127.0.0.1:6379/{args.redis_db}",
-        SECRET_KEY="bench-only-secret-key",
-        DEBUG="false",
-        CRUSH_VAR_DIR=var_dir,
-        CRUSH_RATE_LIMIT="1000000/min",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def _database_recreate(name: str, *, create: bool = True) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if create:
-            connection.execute(f'CREATE DATABASE "{name}"')
 
 
 def _redis_flush(db: int) -> None:
@@ -372,9 +347,14 @@ def main() -> None:
     sync_name, sync_data = sorted(photos, key=lambda photo: len(photo[1]))[len(photos) // 2]  # median size
 
     var_dir = tempfile.mkdtemp(prefix="crush-bench-pipeline-")
-    env = _environment(args, var_dir)
+    env = crush_environment(
+        database=args.database,
+        broker_url=f"redis://127.0.0.1:6379/{args.redis_db}",
+        var_dir=var_dir,
+        CRUSH_RATE_LIMIT="1000000/min",
+    )
     os.environ.update(env)
-    _database_recreate(args.database)
+    database_recreate(args.database)
     _redis_flush(args.redis_db)
 
     import django
@@ -501,7 +481,7 @@ def main() -> None:
         import shutil
 
         connections.close_all()
-        _database_recreate(args.database, create=False)
+        database_recreate(args.database, create=False)
         shutil.rmtree(var_dir, ignore_errors=True)
 
 

@@ -40,10 +40,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from services_env import crush_environment, database_recreate  # bench/ is the script's directory
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).parent
-PG = "postgres://postgres@127.0.0.1:5432"
 P99_TARGET_SECONDS = 1.0
 RATE_TARGET_PER_SECOND = 100.0
 EMIT_BATCH = 100  # events per transaction while filling the backlog
@@ -188,33 +189,6 @@ def redis_start(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
     )
     _wait_for("redis-server", lambda: _port_open(port), timeout=30)
     return process, f"redis://127.0.0.1:{port}/0"
-
-
-def _environment(database: str, broker_url: str, var_dir: str) -> dict[str, str]:
-    env = {
-        key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "CRUSH_", "DJANGO_"))
-    }
-    env.update(
-        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        DJANGO_SETTINGS_MODULE="crush.settings",
-        DATABASE_URL=f"{PG}/{database}",
-        CELERY_BROKER_URL=broker_url,
-        SECRET_KEY="bench-only-secret-key",
-        DEBUG="false",
-        CRUSH_VAR_DIR=var_dir,
-        CRUSH_ALLOW_PRIVATE_URLS="true",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def _database_recreate(name: str, *, create: bool = True) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if create:
-            connection.execute(f'CREATE DATABASE "{name}"')
 
 
 # ---------------------------------------------------------------- measures
@@ -410,9 +384,15 @@ def main() -> None:
         broker, broker_url = redis_start(var_dir)
         processes.append(broker)
         broker_port = int(broker_url.rsplit(":", 1)[1].split("/")[0])
-    env = _environment(args.database, broker_url, str(var_dir))
+    env = crush_environment(
+        database=args.database,
+        broker_url=broker_url,
+        var_dir=str(var_dir),
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        CRUSH_ALLOW_PRIVATE_URLS="true",
+    )
     os.environ.update(env)
-    _database_recreate(args.database)
+    database_recreate(args.database)
 
     import django
 
@@ -484,7 +464,7 @@ def main() -> None:
 
     connections.close_all()
     if not args.keep:
-        _database_recreate(args.database, create=False)
+        database_recreate(args.database, create=False)
         shutil.rmtree(var_dir, ignore_errors=True)
 
 
