@@ -30,7 +30,7 @@ class InputTooLarge(EngineError):
 
 class EncryptedPdf(EngineError):
     code = "encrypted_pdf"
-    default_message = "Encrypted PDF files are not supported."
+    default_message = "The PDF needs a password to open; save a copy without the password and upload that."
 
 
 class InvalidSpec(EngineError):

@@ -9,12 +9,13 @@ content streams' transformation matrices; an image whose placement is unknown ke
 Anything unusual (masks by colour key, /Decode arrays, CMYK, Indexed, 16-bit, /Matte) is left as
 it is rather than risked.
 
-Hostile files: encrypted ones are refused; pages are counted before anything else; every Flate
-stream is inflated once with a cap before pikepdf decodes it (a "zip bomb" stream is refused);
-an image's declared width x height is checked against the pixel limit before it is decoded.
+Opening, repairing, permissions, saving and the output check are in ``pdf_document``.
+
+Hostile files: pages are counted before anything else; every Flate stream is inflated once with
+a cap before pikepdf decodes it (a "zip bomb" stream is refused); an image's declared width x
+height is checked against the pixel limit before it is decoded.
 """
 
-import io
 import logging
 import math
 import time
@@ -27,10 +28,11 @@ import pikepdf
 import pyvips
 
 from . import jpeg
-from .errors import CorruptInput, DeadlineExceeded, EncryptedPdf, EngineError, InputTooLarge
+from .errors import CorruptInput, DeadlineExceeded, EngineError, InputTooLarge
 from .formats import Format
 from .limits import check_bytes
 from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
+from .pdf_document import Document, NeedsRepair, open_document, output_problem, page_count, save_document
 from .result import Result, finish
 
 logger = logging.getLogger(__name__)
@@ -66,31 +68,9 @@ def _deadline_check(deadline: float | None) -> None:
         raise DeadlineExceeded()
 
 
-def _open(data: bytes, limits: EngineLimits) -> pikepdf.Pdf:
-    check_bytes(data, limits)
-    try:
-        pdf = pikepdf.open(io.BytesIO(data))
-    except pikepdf.PasswordError:
-        raise EncryptedPdf() from None
-    except pikepdf.PdfError:
-        raise CorruptInput("The PDF could not be read.") from None
-    if pdf.is_encrypted:
-        raise EncryptedPdf()
-    try:
-        pages = len(pdf.pages)
-    except pikepdf.PdfError:
-        raise CorruptInput("The PDF page tree could not be read.") from None
-    if pages == 0:
-        raise CorruptInput("The PDF has no pages.")
-    if pages > limits.max_pdf_pages:
-        raise InputTooLarge(f"The PDF has more than {limits.max_pdf_pages} pages.")
-    return pdf
-
-
 def probe_pdf(data: bytes, *, limits: EngineLimits) -> int:
-    """Page count, refusing encrypted, broken and too long documents."""
-    with _open(data, limits) as pdf:
-        return len(pdf.pages)
+    """Page count, refusing password-protected, broken and too long documents."""
+    return page_count(data, limits)
 
 
 def _single_filter(stream: pikepdf.Stream) -> str | None:
@@ -125,7 +105,11 @@ def _check_streams(pdf: pikepdf.Pdf) -> None:
     budget = MAX_TOTAL_DECODED_BYTES
     for obj in pdf.objects:
         if isinstance(obj, pikepdf.Stream) and _single_filter(obj) == "/FlateDecode":
-            size = _inflated_size(obj.read_raw_bytes(), min(MAX_STREAM_DECODED_BYTES, budget))
+            try:
+                raw = obj.read_raw_bytes()
+            except pikepdf.PdfError:
+                continue  # unreadable (a truncated file): qpdf cannot inflate it either
+            size = _inflated_size(raw, min(MAX_STREAM_DECODED_BYTES, budget))
             budget -= max(size, 0)
 
 
@@ -446,11 +430,11 @@ def _strip_metadata(pdf: pikepdf.Pdf) -> None:
         for key in ("/Thumb", "/PieceInfo", "/Metadata"):
             if key in page.obj:
                 del page.obj[key]
-    title = pdf.docinfo.get("/Title")
-    if "/Info" in pdf.trailer:
-        del pdf.trailer["/Info"]
+    info = pdf.trailer.get("/Info")
+    title = info.get("/Title") if isinstance(info, pikepdf.Dictionary) else None
+    del pdf.docinfo
     if title is not None:
-        pdf.docinfo = pikepdf.Dictionary(Title=title)
+        pdf.docinfo = pdf.make_indirect(pikepdf.Dictionary(Title=title))
 
 
 def compress_pdf(
@@ -461,9 +445,40 @@ def compress_pdf(
     limits: EngineLimits,
     deadline: float | None,
 ) -> Result:
-    """``resize`` does not apply to PDFs (pages are not images): the compressed PDF is returned."""
+    """``resize`` does not apply to PDFs (pages are not images): the compressed PDF is returned.
+
+    A damaged file is repaired; its repaired copy is returned only when it is smaller than the
+    upload and passes the output check, otherwise it is refused (the upload itself is no output:
+    it does not open everywhere)."""
     del resize
-    pdf = _open(data, limits)
+    check_bytes(data, limits)
+    try:
+        document = open_document(data, limits, recover=False)
+        output, stats = _compress_document(document, options, limits, deadline)
+    except NeedsRepair:
+        document = open_document(data, limits, recover=True)
+        output, stats = _compress_document(document, options, limits, deadline)
+    _deadline_check(deadline)
+    logger.debug("pdf: %d images, %d re-encoded", stats.images, stats.images_changed)
+    problem = output_problem(output, document.fingerprint)
+    if document.repaired:
+        if problem is not None:
+            logger.info("pdf: repaired copy rejected: %s", problem)
+            raise CorruptInput("The PDF is damaged and could not be repaired.")
+        if len(output) >= len(data):
+            raise CorruptInput("The PDF is damaged; a repaired copy would be larger than the upload.")
+    elif problem is not None:
+        logger.warning("pdf: output failed its check (%s); the input is returned unchanged", problem)
+        output = data
+    return finish(data, output, Format.PDF, (None, None), score=stats.min_score, resized=False)
+
+
+def _compress_document(
+    document: Document, options: CompressOptions, limits: EngineLimits, deadline: float | None
+) -> tuple[bytes, _Stats]:
+    """The saved, compressed document; a library error raises NeedsRepair when the document was
+    read strictly, CorruptInput when it was already read with recovery."""
+    pdf = document.pdf
     with pdf:
         try:
             _check_streams(pdf)
@@ -473,18 +488,9 @@ def compress_pdf(
             _recompress_streams(pdf)
             if options.strip_metadata:
                 _strip_metadata(pdf)
-            out = io.BytesIO()
-            pikepdf.settings.set_flate_compression_level(FLATE_LEVEL)
             pdf.remove_unreferenced_resources()
-            pdf.save(
-                out,
-                object_stream_mode=pikepdf.ObjectStreamMode.generate,
-                compress_streams=True,
-                recompress_flate=False,
-                deterministic_id=True,
-            )
+            return save_document(document, flate_level=FLATE_LEVEL), stats
         except pikepdf.PdfError:
-            raise CorruptInput("The PDF could not be read.") from None
-    _deadline_check(deadline)
-    logger.debug("pdf: %d images, %d re-encoded", stats.images, stats.images_changed)
-    return finish(data, out.getvalue(), Format.PDF, (None, None), score=stats.min_score, resized=False)
+            if not document.repaired:
+                raise NeedsRepair() from None
+            raise CorruptInput("The PDF is damaged and could not be repaired.") from None

@@ -1,4 +1,7 @@
 import io
+import shutil
+import subprocess
+import tempfile
 import zlib
 
 import numpy as np
@@ -8,6 +11,7 @@ import pytest
 from compression.engine import (
     CompressionType,
     CompressOptions,
+    CorruptInput,
     EncryptedPdf,
     EngineLimits,
     Format,
@@ -124,26 +128,48 @@ def test_lossless_keeps_image_pixels() -> None:
         assert image.read_bytes() == photo_pixels(200, 100)
 
 
-@pytest.mark.parametrize("user_password", ["secret", ""])
-def test_an_encrypted_pdf_is_refused(user_password: str) -> None:
-    source = document(pages=1, encryption=pikepdf.Encryption(owner="owner", user=user_password))
+def test_a_pdf_that_needs_a_password_is_refused_with_a_clear_message() -> None:
+    source = document(pages=1, encryption=pikepdf.Encryption(owner="owner", user="secret"))
 
-    with pytest.raises(EncryptedPdf):
+    with pytest.raises(EncryptedPdf) as refused:
         compress(source, options=LOSSLESS)
+    with pytest.raises(EncryptedPdf):
+        probe(source, limits=EngineLimits())
+
+    assert "needs a password to open" in refused.value.message
+
+
+OWNER_ONLY = pikepdf.Permissions(extract=False, print_lowres=False, print_highres=False, modify_other=False)
 
 
 @pytest.mark.parametrize(
-    "user_password",
-    [
-        "secret",
-        "",
-    ],
+    ("revision", "aes"), [(3, False), (4, True), (6, True)], ids=["rc4", "aes128", "aes256"]
 )
-def test_probe_refuses_an_encrypted_pdf(user_password: str) -> None:
-    source = document(pages=1, encryption=pikepdf.Encryption(owner="owner", user=user_password))
+@pytest.mark.parametrize("options", [LOSSLESS, BALANCED], ids=["lossless", "balanced"])
+def test_an_owner_password_pdf_is_compressed_and_keeps_its_permissions(
+    revision: int, aes: bool, options: CompressOptions
+) -> None:
+    encryption = pikepdf.Encryption(
+        owner="owner", user="", R=revision, aes=aes, metadata=aes, allow=OWNER_ONLY
+    )
+    source = document(pages=2, image_px=(600, 400), encryption=encryption)
+    with pikepdf.open(io.BytesIO(source)) as original:
+        permissions = original.allow
 
-    with pytest.raises(EncryptedPdf):
-        probe(source, limits=EngineLimits())
+    result = compress(source, options=options)
+
+    assert not result.unchanged and len(result.data) < len(source)
+    assert probe(source, limits=EngineLimits()).pages == 2
+    with pikepdf.open(io.BytesIO(result.data), attempt_recovery=False) as pdf:  # no password needed
+        assert pdf.is_encrypted
+        assert pdf.allow == permissions
+        assert not pdf.allow.extract and not pdf.allow.print_highres
+        assert pdf.encryption.R >= 4
+        assert not pdf.owner_password_matched  # the owner password is a fresh one
+    with pytest.raises(pikepdf.PasswordError):
+        pikepdf.open(io.BytesIO(result.data), password="owner")
+    assert page_count(result.data) == 2
+    assert texts(result.data) == [f"{TEXT} 1", f"{TEXT} 2"]
 
 
 def test_too_many_pages_are_refused() -> None:
@@ -171,3 +197,100 @@ def test_a_deflate_bomb_stream_is_refused(monkeypatch: pytest.MonkeyPatch) -> No
     assert len(source) < 64 * 2**10
     with pytest.raises(InputTooLarge):
         compress(source, options=LOSSY)
+
+
+def with_docinfo(source: bytes, **info: str) -> bytes:
+    pdf = pikepdf.open(io.BytesIO(source))
+    pdf.docinfo = pdf.make_indirect(pikepdf.Dictionary({f"/{key}": value for key, value in info.items()}))
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("options", [LOSSLESS, LOSSY, BALANCED], ids=["lossless", "lossy", "balanced"])
+def test_a_pdf_with_a_title_keeps_its_title_and_loses_the_rest_of_its_info(options: CompressOptions) -> None:
+    source = with_docinfo(document(pages=2), Title="User guide", Author="Someone", Producer="LaTeX")
+
+    result = compress(source, options=options)
+
+    assert len(result.data) <= len(source)
+    assert page_count(result.data) == 2
+    with pikepdf.open(io.BytesIO(result.data), attempt_recovery=False) as pdf:
+        assert str(pdf.docinfo.Title) == "User guide"
+        if not result.unchanged:
+            assert "/Author" not in pdf.docinfo and "/Producer" not in pdf.docinfo
+
+
+def wordy_document(pages: int) -> bytes:
+    """Uncompressed pages of text, a classic cross-reference table: plenty for compression to save."""
+    pdf = pikepdf.open(io.BytesIO(document(pages=pages)))
+    for number, page in enumerate(pdf.pages, start=1):
+        lines = "".join(
+            f"BT /F1 9 Tf 72 {700 - 12 * row} Td (line {row} of page {number}) Tj ET\n" for row in range(50)
+        )
+        page.obj.Contents = pdf.make_stream(
+            f"BT /F1 18 Tf 72 720 Td ({TEXT} {number}) Tj ET\n{lines}".encode()
+        )
+    pdf.docinfo = pdf.make_indirect(pikepdf.Dictionary(Title="Wordy"))
+    out = io.BytesIO()
+    pdf.save(out, compress_streams=False, object_stream_mode=pikepdf.ObjectStreamMode.disable)
+    return out.getvalue()
+
+
+def truncated(source: bytes, keep_before: bytes) -> bytes:
+    """``source`` cut just before the last ``keep_before`` (a download that stopped early)."""
+    return source[: source.rindex(keep_before)]
+
+
+@pytest.mark.parametrize("options", [LOSSLESS, BALANCED], ids=["lossless", "balanced"])
+@pytest.mark.parametrize("cut_at", [b"xref", b"trailer", b"startxref"])
+def test_a_truncated_pdf_is_repaired_into_a_pdf_that_opens(options: CompressOptions, cut_at: bytes) -> None:
+    source = truncated(wordy_document(pages=3), cut_at)
+    with pytest.raises(pikepdf.PdfError):
+        pikepdf.open(io.BytesIO(source), attempt_recovery=False)
+
+    result = compress(source, options=options)
+
+    assert not result.unchanged and len(result.data) < len(source)
+    with pikepdf.open(io.BytesIO(result.data), attempt_recovery=False) as pdf:
+        assert len(pdf.pages) == 3
+        assert pdf.get_warnings() == []
+        if cut_at == b"startxref":  # the trailer, which points at the document info, is still there
+            assert str(pdf.docinfo.Title) == "Wordy"
+    assert texts(result.data)[0::51] == [f"{TEXT} {n}" for n in (1, 2, 3)]
+    assert probe(source, limits=EngineLimits()).pages == 3
+    if shutil.which("pdftotext"):  # a second reader, poppler, when the machine has it
+        assert "line 49 of page 3" in poppler_text(result.data)
+
+
+def poppler_text(data: bytes) -> str:
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as file:
+        file.write(data)
+        file.flush()
+        run = subprocess.run(["pdftotext", file.name, "-"], capture_output=True, check=True, timeout=60)
+    assert b"Syntax Error" not in run.stderr
+    return run.stdout.decode()
+
+
+@pytest.mark.parametrize("kept", [0.2, 0.5, 0.9])
+def test_a_pdf_truncated_before_its_last_page_is_refused(kept: float) -> None:
+    complete = wordy_document(pages=3)
+    source = complete[: round(len(complete) * kept)]
+
+    with pytest.raises(CorruptInput) as refused:
+        compress(source, options=BALANCED)
+    with pytest.raises(CorruptInput):
+        probe(source, limits=EngineLimits())
+
+    assert "damaged" in refused.value.message
+
+
+def test_a_damaged_pdf_whose_repair_would_be_larger_is_refused() -> None:
+    compact = compress(wordy_document(pages=3), options=LOSSLESS).data
+    offset = compact.rindex(b"startxref")
+    source = compact[:offset] + b"startxref\n0\n%%EOF\n"  # the cross-reference table is lost
+
+    with pytest.raises(CorruptInput) as refused:
+        compress(source, options=LOSSLESS)
+
+    assert "damaged" in refused.value.message and "larger" in refused.value.message
