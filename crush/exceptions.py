@@ -7,6 +7,8 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from crush.errors import CrushError
@@ -73,6 +75,18 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if surface is Surface.IMAGERECYCLE and status == 422:
         status = 400  # the ImageRecycle surface reports validation as a bad query (API.md §2)
     return Response(error_body(surface, status, message, code), status=status, headers=headers)
+
+
+class JsonErrorsMixin:
+    """For API views whose success is not JSON (the OpenAPI YAML, the Swagger UI page): their errors still
+    are, whatever renderer the request negotiated."""
+
+    def finalize_response(self, request: Request, response: HttpResponse, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        if isinstance(response, Response) and response.status_code >= 400:
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = JSONRenderer.media_type
+        return response
 
 
 def _json_or_default(request: HttpRequest, status: int, message: str, code: str) -> HttpResponse | None:

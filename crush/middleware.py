@@ -1,4 +1,4 @@
-"""Request ids on every response and log line; the HTTPS rule for the API surfaces."""
+"""Request ids on every response and log line; the HTTPS rule and the CSRF exemption of the API surfaces."""
 
 import ipaddress
 import logging
@@ -6,9 +6,11 @@ import re
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
+from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 
 from crush.surfaces import Surface, error_body, surface_of
 
@@ -24,6 +26,16 @@ class RequestIdLogFilter(logging.Filter):
         return True
 
 
+def request_id_start(incoming: str) -> str:
+    """The id of the request being served: the caller's X-Request-ID when well formed, else a new one.
+
+    Not reset on the way out: Django logs 4xx/5xx responses after the middleware chain has returned.
+    """
+    request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    _request_id.set(request_id)
+    return request_id
+
+
 class RequestIdMiddleware:
     """Takes a well-formed X-Request-ID from the caller or makes one; echoes it and logs with it."""
 
@@ -31,10 +43,7 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        # Not reset on the way out: Django logs 4xx/5xx responses after the middleware chain has returned.
-        _request_id.set(request_id)
+        request_id = request_id_start(request.headers.get(REQUEST_ID_HEADER, ""))
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
         return response
@@ -75,3 +84,23 @@ class RequireHttpsMiddleware:
         if settings.CRUSH_REQUIRE_HTTPS and surface.is_api and not request.is_secure():
             return JsonResponse(error_body(surface, 403, "HTTPS is required", "https_required"), status=403)
         return self.get_response(request)
+
+
+class CsrfExceptApiMiddleware(CsrfViewMiddleware):
+    """Django's CSRF protection everywhere but on the API surfaces.
+
+    API calls authenticate with a Bearer token or an ImageRecycle key/secret, never with the session cookie,
+    so a forged cross-site request carries no credentials; checking CSRF there only turned POST/PUT/PATCH/
+    DELETE to an unknown API path into Django's HTML 403 page. The admin keeps the check.
+    """
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        callback: Callable[..., Any],
+        callback_args: tuple[Any, ...],
+        callback_kwargs: dict[str, Any],
+    ) -> HttpResponseForbidden | None:
+        if surface_of(request.path).is_api:
+            return None
+        return super().process_view(request, callback, callback_args, callback_kwargs)

@@ -15,17 +15,25 @@ class Surface(Enum):
 
 
 def surface_of(path: str) -> Surface:
-    if path.startswith("/imagerecycle/"):
+    if path == "/imagerecycle" or path.startswith("/imagerecycle/"):
         return Surface.IMAGERECYCLE
     if path == "/v1" or path.startswith("/v1/"):
         return Surface.CRUSH
     return Surface.OTHER
 
 
+def _sentence(message: Any) -> str:
+    """One human line: a {field: [messages]} mapping (nested for lists of objects) becomes
+    `field: message message; field: …`."""
+    if isinstance(message, dict):
+        return "; ".join(f"{field}: {_sentence(errors)}" for field, errors in message.items())
+    if isinstance(message, (list, tuple)):
+        return " ".join(_sentence(item) for item in message)
+    return str(message)
+
+
 def error_body(surface: Surface, status: int, message: Any, code: str) -> dict[str, Any]:
     """`message` is a string, or for /v1/ validation errors a {field: [messages]} mapping."""
     if surface is Surface.IMAGERECYCLE:
-        if isinstance(message, dict):
-            message = "; ".join(f"{field}: {' '.join(map(str, errors))}" for field, errors in message.items())
-        return {"errCode": status, "errMessage": str(message), "code": code}
-    return {"message": message, "code": code}
+        return {"errCode": status, "errMessage": _sentence(message), "code": code}
+    return {"message": message, "formatted_message": _sentence(message), "code": code}

@@ -108,3 +108,20 @@ def test_successful_and_admin_responses_carry_a_request_id(api: APIClient) -> No
 
     assert shop.status_code == 200 and len(shop["X-Request-ID"]) == 32
     assert admin.status_code == 200 and len(admin["X-Request-ID"]) == 32
+
+
+def test_v1_error_carries_a_formatted_message_sentence(api: APIClient) -> None:
+    response = api.patch("/v1/shop", {"compression_level_jpg": 500}, format="json")
+
+    assert response.status_code == 422
+    body = response.json()
+    assert list(body["message"]) == ["compression_level_jpg"]
+    assert body["formatted_message"].startswith("compression_level_jpg: ")
+    assert "100" in body["formatted_message"]
+
+
+def test_v1_plain_error_repeats_its_message_as_formatted_message() -> None:
+    response = APIClient().get("/v1/shop")
+
+    assert response.status_code == 401
+    assert response.json()["formatted_message"] == response.json()["message"]
