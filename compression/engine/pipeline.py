@@ -2,16 +2,40 @@
 
 Steps: sniff -> guard -> decode -> orient -> resize -> encode -> optimize -> compare; the codecs
 own decode..compare for their format.
+
+A codec that fails with anything but an ``EngineError`` is a bug in Crush, not a problem of the file:
+``compress`` then checks that the input decodes and falls back instead of failing a valid file
+(``Result.warning`` says so; the traceback is logged):
+
+- no resize: the input itself (the never-larger rule), ``unchanged=True``;
+- a raster resize style: a plain ``thumbnail`` resize and the format's default encoder (the
+  style's dimensions are right, its bytes are not optimized);
+- an SVG is handed back only when it carries no active content (the sanitiser is a security
+  guarantee); PDFs ignore resize styles, so theirs is the input;
+- an input that does not decode is ``CorruptInput``; a fallback that fails too is an
+  ``EngineError`` (the style fails with a clear message).
 """
 
 import importlib
+import io
+import logging
 from collections.abc import Callable
 
-from .decode import check_deadline, frame_count, header, oriented_size
+import pyvips
+
+from .decode import check_deadline, frame_count, header, load, oriented_size, vips_errors
+from .errors import CorruptInput, EngineError
 from .formats import Format, sniff
 from .limits import check_bytes, guard_raster
 from .options import CompressOptions, EngineLimits, ResizeSpec
-from .result import Probe, Result
+from .resize import resize_image, target_geometry
+from .result import IDENTICAL_SCORE, Probe, Result
+
+logger = logging.getLogger(__name__)
+
+KEPT_ORIGINAL_WARNING = "The optimizer failed on this file; the original is returned unchanged."
+PLAIN_RESIZE_WARNING = "The optimizer failed on this file; the style is a plain resize, not optimized."
+FALLBACK_FAILED_MESSAGE = "This style could not be rendered from the file."
 
 __all__ = ["Probe", "Result", "compress", "probe"]
 
@@ -68,4 +92,79 @@ def compress(
     check_deadline(deadline)
     fmt = sniff(data)
     check_bytes(data, limits)
-    return codec_for(fmt)(data, options=options, resize=resize, limits=limits, deadline=deadline)
+    codec = codec_for(fmt)
+    try:
+        return codec(data, options=options, resize=resize, limits=limits, deadline=deadline)
+    except EngineError:
+        raise
+    except Exception:
+        logger.exception("engine: the %s codec failed unexpectedly (%d bytes in)", fmt.value, len(data))
+    return _fallback(data, fmt, resize=resize, limits=limits, deadline=deadline)
+
+
+def _fallback(
+    data: bytes, fmt: Format, *, resize: ResizeSpec | None, limits: EngineLimits, deadline: float | None
+) -> Result:
+    """What a file that decodes gets when its codec failed; see the module docstring."""
+    check_deadline(deadline)
+    if fmt is Format.PDF:
+        _check_pdf_opens(data)
+        return Result(data, fmt, None, None, None, unchanged=True, warning=KEPT_ORIGINAL_WARNING)
+    if fmt is Format.SVG:
+        return _svg_unchanged(data, limits)
+    image = _decoded(data, fmt)
+    width, height = oriented_size(image)
+    geometry = None if resize is None else target_geometry(width, height, resize)
+    if geometry is None or not geometry.changes(width, height):
+        return Result(
+            data, fmt, width, height, IDENTICAL_SCORE, unchanged=True, warning=KEPT_ORIGINAL_WARNING
+        )
+    assert resize is not None
+    try:
+        resized = resize_image(data, fmt, geometry, resize, deadline)
+        output = resized.write_to_buffer(f".{fmt.extension}")
+    except EngineError:
+        raise
+    except Exception:
+        logger.exception("engine: the plain %s resize failed too", fmt.value)
+        raise EngineError(FALLBACK_FAILED_MESSAGE) from None
+    return Result(
+        output, fmt, geometry.width, geometry.height, None, unchanged=False, warning=PLAIN_RESIZE_WARNING
+    )
+
+
+def _decoded(data: bytes, fmt: Format) -> pyvips.Image:
+    """The image after a full decode of every pixel of every frame (CorruptInput when it does not)."""
+    with vips_errors(None):
+        image = load(data, fmt)
+        image.avg()  # pulls every pixel through the decoder
+    return header(data, fmt)
+
+
+def _check_pdf_opens(data: bytes) -> None:
+    """CorruptInput unless pikepdf opens the PDF and reads its pages without having to repair it."""
+    import pikepdf
+
+    try:
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            pages = len(pdf.pages)
+            repaired = bool(pdf.get_warnings())
+    except pikepdf.PdfError:
+        raise CorruptInput("The PDF could not be read.") from None
+    if repaired or pages < 1:
+        raise CorruptInput("The PDF is damaged.")
+
+
+def _svg_unchanged(data: bytes, limits: EngineLimits) -> Result:
+    """The SVG as it came, only when it parses and has nothing the sanitiser would remove."""
+    from .svg import _parse, sanitise  # the codec's own parser: same limits, same refusals
+
+    root, _namespaces = _parse(data, limits)
+    try:
+        active = sanitise(root)
+    except Exception:
+        logger.exception("engine: the SVG sanitiser failed")
+        raise EngineError(FALLBACK_FAILED_MESSAGE) from None
+    if active:
+        raise EngineError("The SVG could not be processed.")
+    return Result(data, Format.SVG, None, None, None, unchanged=True, warning=KEPT_ORIGINAL_WARNING)

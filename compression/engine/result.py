@@ -25,6 +25,8 @@ class Result:
     height: int | None
     ssimulacra2: float | None
     unchanged: bool
+    # Set when the optimizer failed and the engine fell back (pipeline.compress): what to tell the client.
+    warning: str | None = None
 
 
 def finish(
