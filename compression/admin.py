@@ -22,7 +22,10 @@ class OptimizedImageInline(admin.TabularInline):
         "size",
         "ssimulacra2",
         "file_type",
+        "kept_original",
+        "warning",
         "error_msg",
+        "error_code",
     )
     readonly_fields = fields
 

@@ -54,6 +54,7 @@ class OriginalImage(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="original_images")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ENQUEUED)
     error_msg = models.TextField(null=True, blank=True)  # noqa: DJ001 - the API shows null
+    error_code = models.CharField(max_length=32, blank=True, help_text="Stable code of the failure")
     compression_type = models.CharField(max_length=16, choices=CompressionType.choices)
     compression_level = models.PositiveSmallIntegerField(null=True, blank=True)
     strip_tags = models.BooleanField(default=True)
@@ -106,6 +107,7 @@ class OptimizedImage(models.Model):
     background = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001 - API null
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ENQUEUED)
     error_msg = models.TextField(null=True, blank=True)  # noqa: DJ001 - the API shows null
+    error_code = models.CharField(max_length=32, blank=True, help_text="Stable code of the failure")
     compression_type = models.CharField(max_length=16, choices=CompressionType.choices)
     compression_level = models.PositiveSmallIntegerField(null=True, blank=True)
     size = models.BigIntegerField(null=True, blank=True)
@@ -113,6 +115,10 @@ class OptimizedImage(models.Model):
     file = models.ForeignKey(StoredFile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     file_type = models.CharField(max_length=100, blank=True)
     filename = models.CharField(max_length=255, blank=True)
+    kept_original = models.BooleanField(default=False, help_text="The output's bytes are the original's")
+    warning = models.CharField(  # noqa: DJ001 - the API shows null
+        max_length=255, null=True, blank=True, help_text="Set when the engine fell back (an optimizer failed)"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     expire_at = models.DateTimeField()

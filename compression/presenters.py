@@ -40,6 +40,8 @@ def optimized_image_data(optimized_image: OptimizedImage, *, base_url: str) -> d
         "file_type": optimized_image.file_type or None,
         "filename": optimized_image.filename,
         "link": _link(optimized_image.file, base_url=base_url),
+        "kept_original": optimized_image.kept_original,
+        "warning": optimized_image.warning,
         "expire_at": iso_utc(optimized_image.expire_at),
         "created_at": iso_utc(optimized_image.created_at),
         "updated_at": iso_utc(optimized_image.updated_at),

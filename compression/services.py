@@ -65,6 +65,9 @@ MAX_FILENAME_CHARS = 200
 UNREADABLE_ERRORS = (CorruptInput, UnsupportedFormat, InputTooLarge, EncryptedPdf)
 TRANSIENT_ERRORS = (StorageUnavailable, DownloadUnavailable)
 INTERNAL_ERROR_MESSAGE = "The file could not be processed because of an internal error."
+INTERNAL_ERROR_CODE = "internal_error"
+INTERRUPTED_CODE = "interrupted"
+NO_OUTPUT_MESSAGE = "No optimized image could be made from this file."
 _LEVEL_FIELD = {
     Format.JPEG: "compression_level_jpg",
     Format.PNG: "compression_level_png",
@@ -159,10 +162,28 @@ def original_image_submit(
     original_image_process(original_image_id=original.id)
     original = OriginalImage.objects.select_related("file").get(pk=original.pk)
     if original.status == Status.FAILED:
-        message = original.error_msg or UnsupportedMedia.default_message
+        error = _failure_error(original)
         original_image_delete(original_image=original)
-        raise UnsupportedMedia(message)
+        raise error
     return original
+
+
+class ProcessingFailed(CrushError):
+    """A synchronous job that failed for a reason of ours, not of the file."""
+
+    code = INTERNAL_ERROR_CODE
+    status = 500
+    default_message = INTERNAL_ERROR_MESSAGE
+
+
+def _failure_error(original: OriginalImage) -> CrushError:
+    """What a synchronous caller is answered for a failed original: 4xx when the file is at fault."""
+    message = original.error_msg or UnsupportedMedia.default_message
+    if original.error_code in (INTERNAL_ERROR_CODE, INTERRUPTED_CODE):
+        return ProcessingFailed(message)
+    if original.error_code == InputTooLarge.code:
+        return FileTooLarge(message)
+    return UnsupportedMedia(message)
 
 
 def _options_validate(options: SubmitOptions) -> None:
@@ -363,12 +384,29 @@ def original_image_process(*, original_image_id: int) -> None:
             _original_fail(
                 original_image_id=original.id,
                 message=f"Gave up after {original.attempts} attempts: {exc.message}",
+                code=exc.code,
             )
             return
         OriginalImage.objects.filter(pk=original.id, status=Status.PROCESSING).update(
             status=Status.ENQUEUED, updated_at=timezone.now()
         )
         raise
+
+
+def original_image_hand_back(*, original_image_id: int) -> bool:
+    """A worker stopping gracefully gives back a job it could not finish within its grace period: the job is
+    `enqueued` again and a new message published, so it runs again at once (not after the lease); the
+    interrupted run is not counted as an attempt. False when the job was not `processing` (it ended)."""
+    with transaction.atomic():
+        original = _original_locked(original_image_id)
+        if original is None or original.status != Status.PROCESSING:
+            return False
+        original.status = Status.ENQUEUED
+        original.attempts = max(original.attempts - 1, 0)
+        original.save(update_fields=["status", "attempts", "updated_at"])
+        transaction.on_commit(functools.partial(_enqueue, original.id))
+    logger.warning("original %s handed back to the queue by a stopping worker", original_image_id)
+    return True
 
 
 def _interrupted_message(attempts: int) -> str:
@@ -400,6 +438,7 @@ def _claim(original_image_id: int) -> OriginalImage | None:
                 original,
                 status=Status.FAILED,
                 message=_interrupted_message(original.attempts),
+                code=INTERRUPTED_CODE,
             )
             return None
         original.attempts += 1
@@ -446,16 +485,22 @@ def _process_claimed(original: OriginalImage) -> None:
             result = engine.compress(data, options=options, resize=spec, limits=limits, deadline=deadline)
         except EngineError as exc:
             if is_original and isinstance(exc, UNREADABLE_ERRORS):
-                _original_fail(original_image_id=original.id, message=exc.message)
+                _original_fail(original_image_id=original.id, message=exc.message, code=exc.code)
                 return
             logger.info("original %s style %s failed: %s", original.id, optimized.style, exc.code)
-            _optimized_fail(optimized=optimized, message=exc.message)
+            _optimized_fail(optimized=optimized, message=exc.message, code=exc.code)
             continue
         except Exception:  # an engine bug must end this style, not leave the job to the sweeper three times
             logger.exception("original %s style %s: unexpected engine failure", original.id, optimized.style)
-            _optimized_fail(optimized=optimized, message=INTERNAL_ERROR_MESSAGE)
+            _optimized_fail(optimized=optimized, message=INTERNAL_ERROR_MESSAGE, code=INTERNAL_ERROR_CODE)
             continue
-        _optimized_complete(original=original, optimized=optimized, result=result, fmt=fmt)
+        if result.warning:
+            logger.warning(
+                "original %s style %s: engine fallback (%s)", original.id, optimized.style, result.warning
+            )
+        _optimized_complete(
+            original=original, optimized=optimized, result=result, fmt=fmt, kept=result.data == data
+        )
     _original_complete(original_image_id=original.id)
 
 
@@ -466,10 +511,10 @@ def _fetch_for(original: OriginalImage, limits: EngineLimits) -> bytes | None:
         downloaded = image_download(url=original.image_url, max_bytes=account.file_max_size)
         probe = engine.probe(downloaded.data, limits=limits)
     except (UrlRefused, FileTooLarge) as exc:
-        _original_fail(original_image_id=original.id, message=str(exc.message))
+        _original_fail(original_image_id=original.id, message=str(exc.message), code=exc.code)
         return None
     except EngineError as exc:
-        _original_fail(original_image_id=original.id, message=exc.message)
+        _original_fail(original_image_id=original.id, message=exc.message, code=exc.code)
         return None
     try:
         with transaction.atomic():
@@ -479,14 +524,14 @@ def _fetch_for(original: OriginalImage, limits: EngineLimits) -> bytes | None:
             locked.filename = locked.filename or f"image.{probe.format.extension}"
             _original_store(original=locked, data=downloaded.data, probe=probe)
     except QuotaExceeded as exc:
-        _original_fail(original_image_id=original.id, message=exc.message)
+        _original_fail(original_image_id=original.id, message=exc.message, code=exc.code)
         return None
     original.refresh_from_db()
     return downloaded.data
 
 
 def _optimized_complete(
-    *, original: OriginalImage, optimized: OptimizedImage, result: engine.Result, fmt: Format
+    *, original: OriginalImage, optimized: OptimizedImage, result: engine.Result, fmt: Format, kept: bool
 ) -> None:
     key = file_put(
         key=optimized_key(original_id=original.id, style=optimized.style, extension=fmt.extension),
@@ -516,6 +561,8 @@ def _optimized_complete(
             ssimulacra2=result.ssimulacra2,
             file=stored,
             file_type=result.format.mime,
+            kept_original=kept,
+            warning=result.warning,
             updated_at=timezone.now(),
         )
 
@@ -530,9 +577,9 @@ def _original_locked(original_image_id: int) -> OriginalImage | None:
     )
 
 
-def _optimized_fail(*, optimized: OptimizedImage, message: str) -> None:
+def _optimized_fail(*, optimized: OptimizedImage, message: str, code: str = "") -> None:
     OptimizedImage.objects.filter(pk=optimized.pk).update(
-        status=Status.FAILED, error_msg=message, updated_at=timezone.now()
+        status=Status.FAILED, error_msg=message, error_code=code, updated_at=timezone.now()
     )
 
 
@@ -543,27 +590,40 @@ def _original_complete(*, original_image_id: int) -> None:
             return
         if original.optimized_images.exclude(status__in=ENDED_STATUSES).exists():
             return
-        _original_end_locked(original, status=Status.COMPLETED, message=None)
+        if original.optimized_images.filter(status=Status.COMPLETED).exists():
+            _original_end_locked(original, status=Status.COMPLETED, message=None)
+            return
+        # Every output failed: the original failed too, for the reason its own style (listed first) gave.
+        reason = original.optimized_images.order_by("id").first()
+        _original_end_locked(
+            original,
+            status=Status.FAILED,
+            message=(reason.error_msg if reason else None) or NO_OUTPUT_MESSAGE,
+            code=(reason.error_code if reason else "") or INTERNAL_ERROR_CODE,
+        )
 
 
-def _original_fail(*, original_image_id: int, message: str) -> None:
+def _original_fail(*, original_image_id: int, message: str, code: str = "") -> None:
     with transaction.atomic():
         original = _original_locked(original_image_id)
         if original is None or original.status in ENDED_STATUSES:
             return
-        _original_end_locked(original, status=Status.FAILED, message=message)
+        _original_end_locked(original, status=Status.FAILED, message=message, code=code)
 
 
-def _original_end_locked(original: OriginalImage, *, status: Status, message: str | None) -> None:
+def _original_end_locked(
+    original: OriginalImage, *, status: Status, message: str | None, code: str = ""
+) -> None:
     """Ends a locked original: status, ledger or quota, and the webhook event, in the caller's transaction."""
     now = timezone.now()
     original.status = status
     original.error_msg = message
+    original.error_code = code
     original.ended_at = now
-    fields = ["status", "error_msg", "ended_at", "updated_at"]
+    fields = ["status", "error_msg", "error_code", "ended_at", "updated_at"]
     if status == Status.FAILED:
         original.optimized_images.exclude(status__in=ENDED_STATUSES).update(
-            status=Status.FAILED, error_msg=message, updated_at=now
+            status=Status.FAILED, error_msg=message, error_code=code, updated_at=now
         )
         if original.quota_month is not None and original.size:
             quota_release(account=original.account, size_bytes=original.size, month=original.quota_month)
@@ -637,9 +697,10 @@ def original_image_retry(*, original_image: OriginalImage) -> bool:
             return False
         if original.file_id is not None and original.quota_month is None and original.size:
             original.quota_month = quota_reserve(account=original.account, size_bytes=original.size)
-        failed_styles.update(status=Status.ENQUEUED, error_msg=None, updated_at=timezone.now())
+        failed_styles.update(status=Status.ENQUEUED, error_msg=None, error_code="", updated_at=timezone.now())
         original.status = Status.ENQUEUED
         original.error_msg = None
+        original.error_code = ""
         original.ended_at = None
         original.attempts = 0
         original.synchronous = False
@@ -647,6 +708,7 @@ def original_image_retry(*, original_image: OriginalImage) -> bool:
             update_fields=[
                 "status",
                 "error_msg",
+                "error_code",
                 "ended_at",
                 "attempts",
                 "synchronous",
@@ -740,6 +802,7 @@ def stuck_jobs_sweep() -> int:
                     original,
                     status=Status.FAILED,
                     message=_interrupted_message(original.attempts),
+                    code=INTERRUPTED_CODE,
                 )
                 continue
             logger.warning("original %s stuck in %s: enqueued again", original.id, original.status)
@@ -762,6 +825,7 @@ __all__ = [
     "SubmitOptions",
     "expired_files_purge",
     "original_image_delete",
+    "original_image_hand_back",
     "original_image_process",
     "original_image_retry",
     "original_image_submit",

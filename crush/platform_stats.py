@@ -13,7 +13,7 @@ from django.db.models import Count, Min, Q, Sum
 
 from accounts.models import ConsumptionDay
 from accounts.selectors import AllowanceUse, accounts_near_allowance
-from compression.models import OriginalImage, Status
+from compression.models import OptimizedImage, OriginalImage, Status
 from webhooks.models import CallbackUrl, Delivery, DeliveryStatus
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ class Traffic:
 @dataclass(frozen=True, slots=True)
 class PlatformStats:
     jobs_today: dict[str, int]  # every Status, zero included
+    fallbacks_today: int  # optimized images of today's originals made by an engine fallback (Result.warning)
     traffic_today: Traffic
     traffic_month: Traffic
     queue_enqueued: int
@@ -73,6 +74,10 @@ def platform_stats(*, now: datetime.datetime) -> PlatformStats:
     ):
         jobs_today[row["status"]] = row["n"]
 
+    fallbacks_today = OptimizedImage.objects.filter(
+        original__created_at__gte=midnight, warning__isnull=False
+    ).count()
+
     traffic = ConsumptionDay.objects.filter(day__gte=today.replace(day=1), day__lte=today).aggregate(
         month_files=Sum("files"),
         month_in=Sum("bytes_before"),
@@ -103,6 +108,7 @@ def platform_stats(*, now: datetime.datetime) -> PlatformStats:
 
     return PlatformStats(
         jobs_today=jobs_today,
+        fallbacks_today=fallbacks_today,
         traffic_today=Traffic(
             files=traffic["today_files"] or 0,
             bytes_in=traffic["today_in"] or 0,

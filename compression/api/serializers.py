@@ -199,6 +199,12 @@ class OptimizedImageOutputSerializer(serializers.Serializer):
     file_type = serializers.CharField(allow_null=True)
     filename = serializers.CharField()
     link = serializers.URLField(allow_null=True)
+    kept_original = serializers.BooleanField(
+        help_text="True when the output's bytes are the original's (nothing smaller was found)"
+    )
+    warning = serializers.CharField(
+        allow_null=True, help_text="Null normally; set when an optimizer failed and a fallback was used"
+    )
     expire_at = UtcTimestampField()
     created_at = UtcTimestampField()
     updated_at = UtcTimestampField()

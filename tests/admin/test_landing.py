@@ -5,7 +5,7 @@ from django.contrib.auth.models import User
 from django.test import override_settings
 
 from accounts.models import ConsumptionDay, QuotaPeriod
-from compression.models import Status
+from compression.models import OptimizedImage, Status
 from crush.platform_stats import broker_queue_lengths, platform_stats
 from tests.factories import AccountFactory
 from webhooks.models import CallbackUrl, DeliveryStatus
@@ -157,3 +157,31 @@ def test_broker_queue_lengths_reads_the_configured_broker() -> None:
         assert all(isinstance(length, int) and length >= 0 for length in lengths.values())
     else:
         assert lengths is None
+
+
+def test_platform_stats_counts_todays_engine_fallbacks(account, make_originals) -> None:
+    # given: two optimized images of today's originals fell back, one of yesterday's did too
+    today = make_originals(account, 3, Status.COMPLETED, created_at=MIDNIGHT + datetime.timedelta(hours=1))
+    yesterday = make_originals(
+        account, 1, Status.COMPLETED, created_at=MIDNIGHT - datetime.timedelta(hours=1)
+    )
+    fell_back = [today[0].pk, today[2].pk, yesterday[0].pk]
+    OptimizedImage.objects.filter(original_id__in=fell_back).update(
+        kept_original=True, warning="The optimizer failed on this file; the original is returned unchanged."
+    )
+
+    # when
+    stats = platform_stats(now=NOW)
+
+    # then
+    assert stats.fallbacks_today == 2
+
+
+def test_admin_landing_page_shows_the_fallback_count(admin_client, account, make_originals) -> None:
+    [original] = make_originals(account, 1, Status.COMPLETED)
+    OptimizedImage.objects.filter(original=original).update(warning="fell back")
+
+    response = admin_client.get("/admin/")
+
+    assert response.context["platform"].fallbacks_today == 1
+    assert 'id="crush-fallbacks-today">1<' in response.content.decode()
