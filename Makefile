@@ -6,7 +6,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 UV_VERSION := 0.13.8
 PORT ?= 8000
 
-.PHONY: install run test lint bench-engine bench-pipeline bench-dashboard bench-webhooks
+.PHONY: install run test lint bench-engine bench-pipeline bench-dashboard bench-webhooks sweep
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@test -x $(BIN)/uv || { python3 -m venv $(VENV) && $(BIN)/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"; }
@@ -43,3 +43,8 @@ bench-dashboard: install
 # Needs PostgreSQL on 127.0.0.1 (database crush_whbench is recreated) and redis-server on PATH (a private one).
 bench-webhooks: install
 	$(BIN)/python bench/webhooks.py
+
+# Every file of the real-file corpus (../shared/corpus/build-sweep-dev.sh) through the engine, each outcome
+# classified; SWEEP_ARGS passes options (e.g. SWEEP_ARGS="--jobs 1 --only gif/"). Not part of `make test`.
+sweep: install
+	$(BIN)/python bench/sweep.py $(SWEEP_ARGS)
