@@ -5,8 +5,9 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 UV_VERSION := 0.13.8
 PORT ?= 8000
+NODE_CLIENT := tests/clients/node
 
-.PHONY: install run test lint bench-engine bench-pipeline bench-dashboard bench-webhooks sweep
+.PHONY: install node-client run test lint bench-engine bench-pipeline bench-dashboard bench-webhooks sweep
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@test -x $(BIN)/uv || { python3 -m venv $(VENV) && $(BIN)/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"; }
@@ -23,7 +24,15 @@ run: install var/secret_key
 	python manage.py migrate --noinput && \
 	exec honcho --procfile Procfile start --port $(PORT)
 
-test: install
+# The real Crush.pics Node client used by tests/clients (npm packages pinned by its package-lock.json).
+$(NODE_CLIENT)/node_modules/.package-lock.json: $(NODE_CLIENT)/package.json $(NODE_CLIENT)/package-lock.json
+	cd $(NODE_CLIENT) && npm ci --no-audit --no-fund --loglevel=error
+
+node-client:
+	@if command -v npm >/dev/null; then $(MAKE) -s --no-print-directory $(NODE_CLIENT)/node_modules/.package-lock.json; \
+	else echo "npm not found: the Node-client test is skipped (and fails in CI)"; fi
+
+test: install node-client
 	$(BIN)/pytest
 
 lint: install
