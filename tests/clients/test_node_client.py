@@ -1,5 +1,6 @@
-"""The real Crush.pics Node client (`@crush-pics/crush-pics` 0.2.2, installed by `npm ci` in tests/clients/node,
-never modified) against a live server: gunicorn for the API and a Celery worker for the asynchronous upload.
+"""The real Crush.pics Node client (`@crush-pics/crush-pics` 0.2.2, installed by `npm ci` in
+tests/clients/node, never modified) against a live server: gunicorn for the API and a Celery worker for the
+asynchronous upload.
 
 It uploads with `form-data` streams, i.e. `Transfer-Encoding: chunked` and no Content-Length, and points at
 this server through its own `baseUrl` option. The npm packages are installed by `make test` (and `.ci/run`)
@@ -98,7 +99,8 @@ def test_node_client_drives_the_api_unchanged(
 
     callback_url = calls["callback_urls.create"]["data"]["callback_url"]
     assert callback_url["secret"].startswith("whsec_")
-    assert [entry["id"] for entry in calls["callback_urls.list"]["data"]["callback_urls"]] == [callback_url["id"]]
+    listed_callback_urls = calls["callback_urls.list"]["data"]["callback_urls"]
+    assert [entry["id"] for entry in listed_callback_urls] == [callback_url["id"]]
 
     compressed = calls["original_images.compress"]["data"]["original_image"]
     assert compressed["status"] == "completed"
