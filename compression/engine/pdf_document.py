@@ -29,6 +29,10 @@ _PLACEHOLDER_SIZE = 0
 # Security handler revisions 5 and 6 use AES-256; 2 to 4 are RC4 or AES-128 and become AES-128.
 _AES256_FROM_REVISION = 5
 OWNER_PASSWORD_BYTES = 32
+_UNSUPPORTED_ENCRYPTION = (
+    "The PDF is encrypted with a method that cannot be read (a certificate or a custom security handler); "
+    "save a copy without encryption and upload that."
+)
 
 # Per page: a digest of the decoded content streams, or None when the input's could not be read.
 PageDigest = bytes | None
@@ -65,9 +69,11 @@ def open_document(data: bytes, limits: EngineLimits, *, recover: bool) -> Docume
     check_bytes(data, limits)
     try:
         pdf = _open(data, recover=recover)
-    except pikepdf.PdfError:
+    except pikepdf.PdfError as error:
         if not recover:
             raise NeedsRepair() from None
+        if "encryption" in str(error):  # qpdf: "unsupported encryption filter", "... version", ...
+            raise EncryptedPdf(_UNSUPPORTED_ENCRYPTION) from None
         raise CorruptInput(
             "The PDF is damaged beyond repair: its cross-reference table or trailer could not be rebuilt."
         ) from None

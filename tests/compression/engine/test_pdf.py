@@ -139,6 +139,16 @@ def test_a_pdf_that_needs_a_password_is_refused_with_a_clear_message() -> None:
     assert "needs a password to open" in refused.value.message
 
 
+def test_a_pdf_encrypted_by_an_unknown_security_handler_is_refused_with_a_clear_message() -> None:
+    source = document(pages=1, encryption=pikepdf.Encryption(owner="owner", user=""))
+    source = source.replace(b"/Filter /Standard", b"/Filter /Unknown1")  # same length: offsets hold
+
+    with pytest.raises(EncryptedPdf) as refused:
+        compress(source, options=LOSSLESS)
+
+    assert "encrypted with a method that cannot be read" in refused.value.message
+
+
 OWNER_ONLY = pikepdf.Permissions(extract=False, print_lowres=False, print_highres=False, modify_other=False)
 
 
