@@ -99,8 +99,12 @@ def open_document(data: bytes, limits: EngineLimits, *, recover: bool) -> Docume
 
 
 def _check_repaired_pages(pdf: pikepdf.Pdf) -> None:
-    """A repaired file loses the objects its damage covered; qpdf reads a reference to one as
-    null. Refuse it when a page lost its content, or a font or image its content uses."""
+    """A repaired file loses the objects its damage covered (qpdf lists a referenced object it
+    cannot find as null): refuse it when any is missing, since a page would lose its content, a
+    font or an image. Then each page must still draw only what its resources hold."""
+    missing = sum(1 for obj in pdf.objects if obj is None)
+    if missing:
+        raise CorruptInput(f"The PDF is damaged: {missing} object(s) it refers to are missing.")
     for number, page in enumerate(pdf.pages, start=1):
         if "/Contents" not in page.obj:
             raise CorruptInput(f"The PDF is damaged: page {number} lost its content.")

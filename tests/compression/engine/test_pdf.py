@@ -295,6 +295,26 @@ def test_a_pdf_truncated_before_its_last_page_is_refused(kept: float) -> None:
     assert "damaged" in refused.value.message
 
 
+def test_a_pdf_truncated_inside_its_embedded_font_is_refused() -> None:
+    pdf = pikepdf.open(io.BytesIO(wordy_document(pages=3)))
+    font_program = pdf.make_stream(b"EMBEDDED FONT PROGRAM " * 200)
+    pdf.pages[0].Resources.Font.F1.FontDescriptor = pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.FontDescriptor, FontName=pikepdf.Name.Helvetica, FontFile2=font_program
+        )
+    )
+    out = io.BytesIO()
+    pdf.save(out, compress_streams=False, object_stream_mode=pikepdf.ObjectStreamMode.disable)
+    complete = out.getvalue()
+    assert complete.rindex(b"EMBEDDED FONT") > complete.rindex(b"line 49 of page 3")  # every page comes first
+    source = truncated(complete, b"EMBEDDED FONT")
+
+    with pytest.raises(CorruptInput) as refused:
+        compress(source, options=LOSSLESS)
+
+    assert "damaged" in refused.value.message
+
+
 def test_a_damaged_pdf_whose_repair_would_be_larger_is_refused() -> None:
     compact = compress(wordy_document(pages=3), options=LOSSLESS).data
     offset = compact.rindex(b"startxref")
