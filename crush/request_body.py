@@ -5,7 +5,8 @@ upload streamed chunked (the Crush.pics Node client, `curl -H 'Transfer-Encoding
 and its fields. gunicorn decodes the chunks itself and marks the stream with `wsgi.input_terminated` (it
 ends at the body's end); this WSGI layer reads that stream into a spooled temporary file, at most the
 largest body the API accepts, and hands Django a body of known length. A body past the limit is answered
-413 as soon as the limit is crossed, without reading the rest.
+413 as soon as the limit is crossed, without reading the rest; one with broken chunk framing, 400. Both in
+the JSON shape of the request's surface, like every other answer on the API paths.
 """
 
 import json
@@ -16,6 +17,7 @@ from http import HTTPStatus
 from typing import IO, Any
 
 from django.conf import settings
+from gunicorn.http.errors import ParseException
 
 from crush.middleware import REQUEST_ID_HEADER, request_id_start
 from crush.surfaces import Surface, error_body, surface_of
@@ -64,7 +66,18 @@ class ChunkedBodyMiddleware:
         body = tempfile.SpooledTemporaryFile(  # closed with the response (_Closing)
             max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, dir=settings.FILE_UPLOAD_TEMP_DIR
         )
-        size = _copy(environ["wsgi.input"], body, limit=limit + 1)
+        try:
+            size = _copy(environ["wsgi.input"], body, limit=limit + 1)
+        except (ParseException, OSError) as error:  # bad chunk framing, or the client went away mid-body
+            body.close()
+            logger.warning("chunked request body unreadable: %s", error)
+            return _error(
+                environ,
+                start_response,
+                HTTPStatus.BAD_REQUEST,
+                f"The chunked request body is malformed or incomplete ({type(error).__name__})",
+                "bad_request",
+            )
         if size > limit:
             body.close()
             logger.warning("chunked request body past %d bytes refused", limit)

@@ -259,3 +259,27 @@ def _read_until_closed(client: socket.socket) -> bytes:
             break
         received += data
     return received
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("path", "key"), [("/v1/original_images", "message"), ("/imagerecycle/v1/images", "errCode")]
+)
+def test_broken_chunk_framing_is_a_json_400(live_web: Callable[..., LiveWeb], path: str, key: str) -> None:
+    web = live_web()
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n4\r\n{}{}\r\nzz\r\n"  # "zz" is no chunk size
+    ).encode()
+
+    with socket.create_connection(("127.0.0.1", web.port), timeout=60) as client:
+        client.sendall(request)
+        answer = _read_until_closed(client)
+
+    head, _, content = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), answer[:300]
+    assert b"Content-Type: application/json" in head
+    body = json.loads(content)
+    assert key in body
+    assert body["code"] == "bad_request"
+    assert web.process.poll() is None
