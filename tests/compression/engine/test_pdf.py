@@ -324,3 +324,22 @@ def test_a_damaged_pdf_whose_repair_would_be_larger_is_refused() -> None:
         compress(source, options=LOSSLESS)
 
     assert "damaged" in refused.value.message and "larger" in refused.value.message
+
+
+@pytest.mark.parametrize("damage", ["drop_last_page", "blank_first_page"])
+def test_an_output_that_fails_its_check_is_not_returned(monkeypatch: pytest.MonkeyPatch, damage: str) -> None:
+    source = wordy_document(pages=3)
+    save = pdf_module.save_document
+
+    def faulty_save(document: pdf_module.Document, *, flate_level: int) -> bytes:  # an optimiser bug
+        if damage == "drop_last_page":
+            del document.pdf.pages[-1]
+        else:
+            document.pdf.pages[0].obj.Contents = document.pdf.make_stream(b"")
+        return save(document, flate_level=flate_level)
+
+    monkeypatch.setattr(pdf_module, "save_document", faulty_save)
+
+    result = compress(source, options=LOSSLESS)
+
+    assert result.unchanged and result.data == source
