@@ -343,3 +343,4 @@ def test_an_output_that_fails_its_check_is_not_returned(monkeypatch: pytest.Monk
     result = compress(source, options=LOSSLESS)
 
     assert result.unchanged and result.data == source
+    assert result.warning and "original is returned unchanged" in result.warning
