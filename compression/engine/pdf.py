@@ -31,8 +31,16 @@ from . import jpeg
 from .errors import CorruptInput, DeadlineExceeded, EngineError, InputTooLarge
 from .formats import Format
 from .limits import check_bytes
-from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
-from .pdf_document import Document, NeedsRepair, open_document, output_problem, page_count, save_document
+from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec, ResizeStrategy
+from .pdf_document import (
+    FLATE_LEVEL,
+    Document,
+    NeedsRepair,
+    open_document,
+    output_problem,
+    page_count,
+    save_document,
+)
 from .pipeline import KEPT_ORIGINAL_WARNING
 from .result import Result, finish
 
@@ -48,7 +56,6 @@ DOWNSAMPLE_THRESHOLD = 1.1
 POINTS_PER_INCH = 72
 # Form XObjects nest; deeper ones are not followed (their images keep their resolution).
 MAX_FORM_DEPTH = 8
-FLATE_LEVEL = 9
 _PNG_UP = 2  # PNG filter type byte for "Up"
 _PREDICTOR_PNG = 12  # /Predictor value announcing per-row PNG filters
 _COMPONENTS = {"/DeviceRGB": 3, "/DeviceGray": 1}
@@ -145,8 +152,8 @@ class _Placements:
             self._all_unknown(xobjects)
             return
         stack: list[Matrix] = []
-        for operands, operator in instructions:
-            op = str(operator)
+        for instruction in instructions:
+            operands, op = instruction.operands, str(instruction.operator)
             if op == "q":
                 stack.append(ctm)
             elif op == "Q":
@@ -306,7 +313,9 @@ def _optimise_dct(
     resize = None
     if scale < 1.0:
         resize = ResizeSpec(
-            strategy="fit", width=max(1, round(width * scale)), height=max(1, round(height * scale))
+            strategy=ResizeStrategy.FIT,
+            width=max(1, round(width * scale)),
+            height=max(1, round(height * scale)),
         )
     result = jpeg.compress_jpeg(raw, options=options, resize=resize, limits=limits, deadline=deadline)
     if result.unchanged or result.width is None or result.height is None:
@@ -491,7 +500,7 @@ def _compress_document(
             if options.strip_metadata:
                 _strip_metadata(pdf)
             pdf.remove_unreferenced_resources()
-            return save_document(document, flate_level=FLATE_LEVEL), stats
+            return save_document(document), stats
         except pikepdf.PdfError:
             if not document.repaired:
                 raise NeedsRepair() from None

@@ -16,6 +16,7 @@ import hashlib
 import io
 import secrets
 from dataclasses import dataclass
+from typing import Final
 
 import pikepdf
 
@@ -29,6 +30,7 @@ _PLACEHOLDER_SIZE = 0
 # Security handler revisions 5 and 6 use AES-256; 2 to 4 are RC4 or AES-128 and become AES-128.
 _AES256_FROM_REVISION = 5
 OWNER_PASSWORD_BYTES = 32
+FLATE_LEVEL: Final = 9  # streams qpdf compresses on save; the codec re-deflates at the same level
 _UNSUPPORTED_ENCRYPTION = (
     "The PDF is encrypted with a method that cannot be read (a certificate or a custom security handler); "
     "save a copy without encryption and upload that."
@@ -109,8 +111,9 @@ def _check_repaired_pages(pdf: pikepdf.Pdf) -> None:
         if "/Contents" not in page.obj:
             raise CorruptInput(f"The PDF is damaged: page {number} lost its content.")
         resources = page.obj.get("/Resources")
-        for operands, operator in pikepdf.parse_content_stream(page, "Tf Do"):
-            kind = "/Font" if str(operator) == "Tf" else "/XObject"
+        for instruction in pikepdf.parse_content_stream(page, "Tf Do"):
+            operands = instruction.operands
+            kind = "/Font" if str(instruction.operator) == "Tf" else "/XObject"
             group = resources.get(kind) if isinstance(resources, pikepdf.Dictionary) else None
             if not operands or not isinstance(group, pikepdf.Dictionary) or str(operands[0]) not in group:
                 raise CorruptInput(f"The PDF is damaged: page {number} lost a font or an image.")
@@ -166,11 +169,11 @@ def _fingerprint(pdf: pikepdf.Pdf) -> Fingerprint:
     )
 
 
-def save_document(document: Document, *, flate_level: int) -> bytes:
+def save_document(document: Document) -> bytes:
     pdf = document.pdf
     if "/Size" not in pdf.trailer:
         pdf.trailer.Size = _PLACEHOLDER_SIZE
-    pikepdf.settings.set_flate_compression_level(flate_level)
+    pikepdf.settings.set_flate_compression_level(FLATE_LEVEL)
     out = io.BytesIO()
     pdf.save(
         out,
