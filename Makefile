@@ -19,10 +19,11 @@ install: $(VENV)/.installed
 var/secret_key: | $(VENV)/.installed
 	@mkdir -p var && $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 
+# Ctrl-C stops everything gracefully: jobs in flight get CRUSH_WORKER_GRACE_SECONDS to finish (crush/honcho_run.py).
 run: install var/secret_key
 	@export PATH="$(BIN):$$PATH" SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}"; \
 	python manage.py migrate --noinput && \
-	exec honcho --procfile Procfile start --port $(PORT)
+	exec python -m crush.honcho_run --procfile Procfile start --port $(PORT)
 
 # The real Crush.pics Node client used by tests/clients (npm packages pinned by its package-lock.json).
 $(NODE_CLIENT)/node_modules/.package-lock.json: $(NODE_CLIENT)/package.json $(NODE_CLIENT)/package-lock.json

@@ -1,7 +1,10 @@
+import logging
 import os
+import threading
+import time
 
 from celery import Celery, bootsteps
-from celery.signals import worker_process_init
+from celery.signals import before_task_publish, task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crush.settings")
 
@@ -36,11 +39,104 @@ class VisibilityTimeoutCheck(bootsteps.Step):
 
 app.steps["worker"].add(VisibilityTimeoutCheck)
 
+logger = logging.getLogger(__name__)
+
+COMPRESSION_TASK = "compression.tasks.original_image_process_task"
+GRACE_POLL_SECONDS = 0.2
+REQUEST_ID_HEADER = "crush_request_id"
+
+
+class GracefulStop(bootsteps.StartStopStep):
+    """A stopping worker finishes its compression jobs within CRUSH_WORKER_GRACE_SECONDS or hands them back.
+
+    Celery's warm shutdown (SIGTERM, a first Ctrl-C) waits for running tasks without limit, and its soft
+    shutdown (`worker_soft_shutdown_timeout`) applies only to a cold shutdown, always sleeps the whole timeout
+    and leaves the job's row `processing` under its lease, so the job would wait for the sweeper. Here, when
+    the worker starts stopping, a thread watches the compression jobs in flight: when they have all ended
+    the stop goes on as usual; when the grace period is over, each job still running is handed back (its row
+    `enqueued` again and a new message published: compression.services.original_image_hand_back) and its
+    pool process terminated. A job is never lost nor run twice to completion: the service's claim and end are
+    idempotent, whichever message (ours or the broker's redelivery) runs first.
+
+    The step requires the pool, so it is closed before the pool is stopped (which is where the warm shutdown
+    waits for the jobs).
+    """
+
+    requires = ("celery.worker.components:Pool",)
+    label = "Graceful stop"
+
+    def close(self, worker):  # type: ignore[no-untyped-def]
+        from django.conf import settings
+
+        grace = settings.CRUSH_WORKER_GRACE_SECONDS
+        threading.Thread(
+            target=_finish_or_hand_back, args=(worker, grace), name="crush-graceful-stop", daemon=True
+        ).start()
+
+
+def _compression_requests() -> list:  # type: ignore[type-arg]
+    from celery.worker import state
+
+    return [request for request in list(state.active_requests) if request.task_name == COMPRESSION_TASK]
+
+
+def _finish_or_hand_back(worker, grace_seconds: float) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+
+    from compression.services import original_image_hand_back
+
+    deadline = time.monotonic() + grace_seconds
+    requests = _compression_requests()
+    if requests:
+        logger.warning(
+            "worker stopping: %d compression job(s) get %s s to finish", len(requests), grace_seconds
+        )
+    while requests and time.monotonic() < deadline:
+        time.sleep(GRACE_POLL_SECONDS)
+        requests = _compression_requests()
+    try:
+        for request in requests:
+            original_image_id = (request.args or [None])[0] or request.kwargs.get("original_image_id")
+            handed_back = original_image_hand_back(original_image_id=original_image_id)
+            logger.warning(
+                "original %s: grace period over, %s [%s]",
+                original_image_id,
+                "handed back to the queue" if handed_back else "already ended",
+                request.request_dict.get(REQUEST_ID_HEADER, "-"),
+            )
+            request.cancel(worker.pool, signal="SIGKILL", emit_retry=False)
+    except Exception:
+        logger.exception("handing jobs back failed; the sweeper will re-enqueue them after their lease")
+    finally:
+        connection.close()
+
+
+app.steps["worker"].add(GracefulStop)
+
 
 @worker_process_init.connect
-def warm_up_engine(**kwargs):  # type: ignore[no-untyped-def]
-    """Loads the quality metric's compiled kernels in each worker process before its first job (from
-    numba's on-disk cache; the very first start on a machine compiles them)."""
-    from compression.engine.quality import warm_up
+def leave_the_worker_process_group(**kwargs):  # type: ignore[no-untyped-def]
+    """Pool processes get a process group of their own, so that a SIGTERM sent to the worker's group
+    (honcho on Ctrl-C of `make run`, `kill -TERM -<pgid>`) reaches only the main process, which stops
+    gracefully (GracefulStop) instead of the jobs dying with their processes. (systemd: KillMode=mixed.)"""
+    os.setpgid(0, 0)
 
-    warm_up()
+
+@before_task_publish.connect
+def carry_the_request_id(headers=None, **kwargs):  # type: ignore[no-untyped-def]
+    """The id of the API request that enqueued a task travels with it, so the worker's log lines show it."""
+    from crush.middleware import _request_id
+
+    request_id = _request_id.get()
+    if headers is not None and request_id != "-":
+        headers.setdefault(REQUEST_ID_HEADER, request_id)
+
+
+@task_prerun.connect
+def adopt_the_request_id(task=None, **kwargs):  # type: ignore[no-untyped-def]
+    """In a worker, each task logs with the id its message carried ("-" when none: beat, the sweeper)."""
+    from crush.middleware import _request_id
+
+    if task is None or task.request.is_eager:
+        return  # run inline by the process that enqueued it: its own request id stays
+    _request_id.set(getattr(task.request, REQUEST_ID_HEADER, None) or "-")

@@ -208,6 +208,11 @@ CRUSH_JOB_MAX_ATTEMPTS = env.int(
     "CRUSH_JOB_MAX_ATTEMPTS", default=3
 )  # a file that keeps crashing workers fails
 CRUSH_SWEEP_INTERVAL_SECONDS = env.int("CRUSH_SWEEP_INTERVAL_SECONDS", default=60)
+# On SIGTERM (or Ctrl-C on `make run`) a worker lets its jobs run this long, then hands the rest back to the
+# queue. 60 s covers most jobs without making a deploy wait for the rare 5-minute one (crush/celery.py).
+CRUSH_WORKER_GRACE_SECONDS = env.int("CRUSH_WORKER_GRACE_SECONDS", default=60)
+if CRUSH_WORKER_GRACE_SECONDS < 0:
+    raise ImproperlyConfigured("CRUSH_WORKER_GRACE_SECONDS must be 0 or more")
 CELERY_TASK_ANNOTATIONS = {
     "compression.tasks.original_image_process_task": {"time_limit": CRUSH_JOB_TIME_LIMIT_SECONDS},
 }

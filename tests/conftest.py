@@ -102,23 +102,45 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
         database.setdefault("TEST", {})["NAME"] = str(settings.VAR_DIR / "test.sqlite3")
 
 
+def _session_pids(session_id: int) -> list[int]:
+    """Every process of a session (Linux /proc): a worker and its pool processes (in other process groups)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            if (
+                int(stat.rsplit(")", 1)[1].split()[3]) == session_id
+            ):  # fields after "(comm)": state ppid pgrp session
+                pids.append(int(entry))
+    return pids
+
+
 class LiveWorker:
-    """A `celery -A crush worker` process group; `kill()` is SIGKILL (no warm shutdown, nothing acked)."""
+    """A `celery -A crush worker` in a session of its own; `kill()` SIGKILLs every process of it (no warm
+    shutdown, nothing acked); `terminate()` sends a graceful stop's SIGTERM to the worker's process group."""
 
     def __init__(self, process: subprocess.Popen[bytes], log_path: Path) -> None:
         self.process = process
         self.log_path = log_path
 
     def kill(self) -> None:
-        self._signal(signal.SIGKILL)
+        for pid in _session_pids(self.process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.process.wait()
+
+    def terminate(self) -> None:
+        self._signal(signal.SIGTERM)
 
     def stop(self) -> None:
         self._signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            self.kill()
+            pass
+        self.kill()  # pool processes left behind, if any
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
