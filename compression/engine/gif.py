@@ -4,14 +4,19 @@ which gifsicle cannot do; it is far too slow to be the main encoder of long anim
 
 ``lossless`` is ``gifsicle -O3`` (identical frames); ``lossy`` adds ``--lossy`` (LZW error
 control) and, at low levels, a smaller palette; ``balanced`` searches the lossiness with the
-quality scored on a few evenly spaced, fully composited frames.
+quality scored on a few evenly spaced, fully composited frames, each compared with the output frame
+shown at the same time (``-O3`` merges identical consecutive frames, adding their delays).
+
+Every output plays as the input does (``timeline.frame_map``); where ``-O3`` merged frames a browser
+would play differently (frames of 10 ms or less), the output is made again with ``-O1``, which
+keeps every frame.
 """
 
 import logging
 
 import pyvips
 
-from .decode import check_deadline, frame_count, page_height, sample_frames, vips_errors, watch
+from .decode import check_deadline, page_height, vips_errors, watch
 from .errors import CorruptInput
 from .formats import Format
 from .limits import guard_raster
@@ -20,6 +25,7 @@ from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
 from .resize import Geometry, resize_image, target_geometry
 from .result import Result, finish
 from .search import Candidate, SearchSpace
+from .timeline import frame_map, gif_delays, load_pages, sample_indices
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +56,17 @@ def level_to_colors(level: int) -> int:
 
 
 def _gifsicle(data: bytes, tool: Gifsicle, extra: list[str] | None, deadline: float | None) -> bytes:
+    """gifsicle's output, played as ``data`` is: made again without frame merging when ``-O3``
+    merged frames a browser would play differently."""
     try:
-        return tool.transform(data, extra, deadline=deadline)
+        out = tool.transform(data, extra, deadline=deadline)
+        if tool.optimize > 1 and frame_map(gif_delays(data), gif_delays(out)) is None:
+            logger.info("gifsicle merged frames that play differently; keeping every frame")
+            out = tool.keeping_frames().transform(data, extra, deadline=deadline)
     except OptimizerFailed as error:
         logger.info("gif refused by gifsicle: %s", error)
         raise CorruptInput() from None
+    return out
 
 
 def _crop_resize_arguments(src_w: int, src_h: int, geometry: Geometry) -> list[str]:
@@ -92,7 +104,6 @@ def compress_gif(
     with vips_errors(deadline):
         head = pyvips.Image.new_from_buffer(data, "", n=-1, fail_on="truncated")
     size = (head.width, page_height(head))
-    frames = frame_count(head)
     strip = options.strip_metadata
     lossless_tool = Gifsicle(strip_metadata=strip)
     source = data
@@ -113,7 +124,7 @@ def compress_gif(
     if options.compression_type is CompressionType.LOSSY:
         out = _lossy(source, options.level, strip, deadline)
         return finish(data, min(out, lossless, key=len), Format.GIF, size, score=None, resized=resized)
-    out, score = balanced(source, lossless, frames, strip, deadline)
+    out, score = balanced(source, lossless, strip, deadline)
     return finish(data, out, Format.GIF, size, score=score, resized=resized)
 
 
@@ -122,19 +133,23 @@ def _lossy(source: bytes, level: int, strip: bool, deadline: float | None) -> by
     return _gifsicle(source, tool, None, deadline)
 
 
-def balanced(
-    source: bytes, lossless: bytes, frames: int, strip: bool, deadline: float | None
-) -> tuple[bytes, float]:
-    """The smallest lossy output whose sampled frames score at least 80, else the lossless one."""
+def balanced(source: bytes, lossless: bytes, strip: bool, deadline: float | None) -> tuple[bytes, float]:
+    """The smallest lossy output whose sampled frames score at least 80, else the lossless one.
+    Each sampled source frame is compared with the candidate's frame shown at the same time."""
     from .quality import Reference
 
-    reference = Reference(sample_frames(source, Format.GIF, frames, QUALITY_SAMPLE_FRAMES).copy_memory())
+    source_delays = gif_delays(source)
+    pages = sample_indices(len(source_delays), QUALITY_SAMPLE_FRAMES)
+    with vips_errors(deadline):
+        reference = Reference(load_pages(source, pages).copy_memory())
 
     def evaluate(level: int) -> Candidate:
         encoded = _lossy(source, level, strip, deadline)
-        sample = sample_frames(encoded, Format.GIF, frames, QUALITY_SAMPLE_FRAMES)
+        mapping = frame_map(source_delays, gif_delays(encoded))
+        if mapping is None:  # cannot happen after _gifsicle's check; never score the wrong frames
+            return Candidate(level, encoded, 0.0)
         with vips_errors(deadline):
-            score = reference.score(sample)
+            score = reference.score(load_pages(encoded, [mapping[p] for p in pages]))
         return Candidate(level, encoded, score)
 
     best, tried = BALANCED.search(evaluate, deadline=deadline)

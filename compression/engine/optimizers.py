@@ -41,19 +41,27 @@ def _timeout(deadline: float | None) -> float:
 
 class Gifsicle:
     """gifsicle: -O3 optimisation, optional --lossy, metadata stripping and extra arguments
-    (resize, crop, colours)."""
+    (resize, crop, colours). ``-O2`` and above merge identical consecutive frames (adding their
+    delays); ``optimize=1`` keeps every frame."""
 
-    def __init__(self, *, lossy: int = 0, colors: int | None = None, strip_metadata: bool = True) -> None:
+    def __init__(
+        self, *, lossy: int = 0, colors: int | None = None, strip_metadata: bool = True, optimize: int = 3
+    ) -> None:
         self.lossy = lossy
+        self.optimize = optimize
         self.colors = colors
         self.strip_metadata = strip_metadata
         self.binary = _find_binary("gifsicle")
+
+    def keeping_frames(self) -> "Gifsicle":
+        """The same settings at ``-O1``, which never merges frames."""
+        return Gifsicle(lossy=self.lossy, colors=self.colors, strip_metadata=self.strip_metadata, optimize=1)
 
     def applies(self, fmt: Format) -> bool:
         return fmt is Format.GIF and self.binary is not None
 
     def arguments(self) -> list[str]:
-        args = ["--no-warnings", "--no-ignore-errors", "-O3"]
+        args = ["--no-warnings", "--no-ignore-errors", f"-O{self.optimize}"]
         if self.lossy > 0:
             args.append(f"--lossy={min(self.lossy, MAX_GIF_LOSSY)}")
         if self.colors is not None and self.colors < 256:

@@ -1,4 +1,7 @@
 import struct
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +19,7 @@ from compression.engine import (
     probe,
 )
 from compression.engine.gif import level_to_colors, level_to_lossy
+from compression.engine.timeline import gif_delays
 
 LOSSLESS = CompressOptions(compression_type=CompressionType.LOSSLESS)
 LOSSY = CompressOptions(compression_type=CompressionType.LOSSY, level=40)
@@ -145,3 +149,85 @@ def test_a_truncated_gif_is_corrupt() -> None:
 
     with pytest.raises(CorruptInput):
         compress(data[: len(data) // 2], options=LOSSLESS)
+
+
+def assemble(frames: list[np.ndarray], delays_cs: list[int], tmp_path: Path) -> bytes:
+    """An animation with every frame stored as given (identical neighbours included): each frame
+    saved alone by libvips, joined by gifsicle without any optimisation."""
+    paths = []
+    for index, pixels in enumerate(frames):
+        path = tmp_path / f"frame-{index}.gif"
+        pyvips.Image.new_from_array(pixels, interpretation="srgb").gifsave(str(path), effort=1, dither=0)
+        paths.append(path)
+    gifsicle = Path(sys.executable).parent / "gifsicle"
+    args = [str(gifsicle), "--no-warnings", "--loopcount=forever"]
+    for path, delay in zip(paths, delays_cs, strict=True):
+        args += [f"--delay={delay}", str(path)]
+    return subprocess.run(args, capture_output=True, check=True).stdout
+
+
+def picture_frame(shift: int, width: int = 64, height: int = 48) -> np.ndarray:
+    """A square on a gradient; ``shift`` moves the square."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    square = (abs(x - 8 - shift) < 6) & (abs(y - height / 2) < 6)
+    rgb = np.stack([255 * x / width, 255 * y / height, np.where(square, 250.0, 40.0)], axis=-1)
+    return rgb.astype(np.uint8)
+
+
+def played(data: bytes) -> list[tuple[bytes, int]]:
+    """The animation as a browser plays it: (composited pixels, milliseconds) per shown picture,
+    the same picture shown twice in a row counted once with both durations (a frame's delay in
+    the file: 10 ms or less is shown for 100 ms)."""
+    image = frames_of(data)
+    if not image.hasalpha():
+        image = image.bandjoin_const([255])
+    height = image.get("page-height")
+    shown: list[tuple[bytes, int]] = []
+    for index, delay in enumerate(gif_delays(data)):
+        pixels = bytes(image.crop(0, index * height, image.width, height).write_to_memory())
+        duration = 100 if delay <= 10 else delay
+        if shown and shown[-1][0] == pixels:
+            shown[-1] = (pixels, shown[-1][1] + duration)
+        else:
+            shown.append((pixels, duration))
+    return shown
+
+
+def test_balanced_on_identical_consecutive_frames_scores_the_frames_shown(tmp_path: Path) -> None:
+    # Frames 0-7 are identical: gifsicle merges them into one, so the output has fewer frames
+    # than the input and a sample by the input's frame index would ask for frames that are gone.
+    shifts = [0] * 8 + [4, 8, 12, 16, 20, 24]
+    source = assemble([picture_frame(s) for s in shifts], [5] * len(shifts), tmp_path)
+
+    result = compress(source, options=BALANCED)
+
+    assert len(gif_delays(result.data)) < len(shifts)
+    assert sum(gif_delays(result.data)) == sum(gif_delays(source))
+    assert result.ssimulacra2 is not None and result.ssimulacra2 >= 80
+    assert len(result.data) <= len(source)
+
+
+@pytest.mark.parametrize("options", [LOSSLESS, LOSSY, BALANCED], ids=["lossless", "lossy", "balanced"])
+def test_short_identical_frames_are_not_merged_into_a_different_timing(
+    options: CompressOptions, tmp_path: Path
+) -> None:
+    # Two identical 1 cs frames each play for 100 ms in a browser; merged into one 2 cs frame
+    # they would play for 20 ms.
+    shifts = [0, 10, 10, 20, 30]
+    source = assemble([picture_frame(s) for s in shifts], [10, 1, 1, 10, 10], tmp_path)
+
+    result = compress(source, options=options)
+
+    assert [duration for _, duration in played(result.data)] == [d for _, d in played(source)]
+    if options is LOSSLESS:
+        assert played(result.data) == played(source)
+
+
+def test_merged_frames_play_for_as_long_as_the_frames_they_replace(tmp_path: Path) -> None:
+    shifts = [0, 10, 10, 10, 20]
+    source = assemble([picture_frame(s) for s in shifts], [10, 20, 30, 40, 10], tmp_path)
+
+    result = compress(source, options=LOSSLESS)
+
+    assert gif_delays(result.data) == [100, 900, 100]
+    assert played(result.data) == played(source)
