@@ -1,11 +1,11 @@
 """An animation as played: per-frame delays, and which output frame plays in each source frame's place.
 
-Optimizers may merge identical consecutive frames into one (gifsicle ``-O2``/``-O3``, libwebp's
-animation encoder). That plays the same only when the merged frame lasts as long as the frames it
-replaces, as a browser plays them: browsers show a frame of 10 ms or less (a "0" or "1 cs" GIF
-delay, or a GIF frame without a delay) for 100 ms, so frames that short are never merged. The
-quality check then compares each sampled source frame with the output frame shown at the same time,
-never asking for output frames by the source's index.
+Encoders may merge identical consecutive frames into one (gifsicle ``-O2``/``-O3``, libvips'
+``gifsave`` and ``webpsave``). That plays the same only when the merged frame lasts as long as the
+frames it replaces, as a browser plays them: browsers show a frame of 10 ms or less (a "0" or
+"1 cs" GIF delay, or a GIF frame without a delay) for 100 ms; libvips' ``webpsave`` writes such
+frames with that duration. The quality check compares each sampled source frame with the output
+frame shown at the same time, never asking for output frames by the source's index.
 """
 
 import struct
@@ -80,24 +80,24 @@ def delays(data: bytes, fmt: Format) -> list[int]:
 
 def frame_map(source: list[int], output: list[int]) -> list[int] | None:
     """For each source frame, the output frame shown in its place; None when the output does not
-    play the same. Each output frame must stand for a run of consecutive source frames lasting, as
-    played, exactly as long; a run of more than one frame may not contain a clamped (short) one."""
+    play the same. Each output frame must stand for a run of consecutive source frames that lasts,
+    as a browser plays them, exactly as long (two merged 10 ms frames play for 200 ms, a 20 ms
+    frame for 20 ms)."""
     mapping: list[int] = []
     pos = 0
     for index, delay in enumerate(output):
         if pos >= len(source):
             return None
-        run = [source[pos]]
+        target = played_ms(delay)
+        total = played_ms(source[pos])
+        first = pos
         pos += 1
-        while sum(run) < delay and pos < len(source):
-            run.append(source[pos])
+        while total < target and pos < len(source):
+            total += played_ms(source[pos])
             pos += 1
-        if len(run) == 1:
-            if played_ms(run[0]) != played_ms(delay):
-                return None
-        elif sum(run) != delay or any(d <= BROWSER_CLAMPED_MS for d in run):
+        if total != target:
             return None
-        mapping += [index] * len(run)
+        mapping += [index] * (pos - first)
     return mapping if pos == len(source) else None
 
 

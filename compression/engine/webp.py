@@ -12,7 +12,6 @@ from .decode import (
     load,
     oriented_size,
     page_height,
-    sample_frames,
     sample_pages,
     vips_errors,
     watch,
@@ -23,6 +22,7 @@ from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
 from .resize import resize_image, target_geometry
 from .result import Result, finish
 from .search import Candidate, SearchSpace
+from .timeline import frame_map, load_pages, sample_indices, webp_delays
 
 logger = logging.getLogger(__name__)
 
@@ -119,18 +119,25 @@ def compress_webp(
 
 def balanced(image: pyvips.Image, keep: str, deadline: float | None) -> tuple[bytes, float]:
     """Smallest lossy output scoring at least 80 against the decoded input (an animation: against
-    a few evenly spaced frames); the highest-scoring one when none reaches 80."""
+    a few evenly spaced frames, each compared with the output frame shown at the same time: the
+    encoder merges identical consecutive frames); the highest-scoring one when none reaches 80."""
     from .quality import Reference
 
     with vips_errors(deadline):
         image = image.copy_memory()
         frames = frame_count(image)
+        source_delays = list(image.get("delay")) if frames > 1 and image.get_typeof("delay") else [0] * frames
+        pages = sample_indices(frames, QUALITY_SAMPLE_FRAMES)
         reference = Reference(sample_pages(image, QUALITY_SAMPLE_FRAMES).copy_memory())
 
     def evaluate(quality: int) -> Candidate:
         encoded = lossy_encode(image, quality, keep, deadline)
+        mapping = frame_map(source_delays, webp_delays(encoded))
+        if mapping is None:  # never score the wrong frames
+            logger.warning("webp encoder changed the animation's timing at quality %d", quality)
+            return Candidate(quality, encoded, 0.0)
         with vips_errors(deadline):
-            decoded = sample_frames(encoded, Format.WEBP, frames, QUALITY_SAMPLE_FRAMES)
+            decoded = load_pages(encoded, [mapping[p] for p in pages])
             return Candidate(quality, encoded, reference.score(decoded))
 
     best, tried = BALANCED.search(evaluate, deadline=deadline)

@@ -1,8 +1,11 @@
+import struct
+
 import numpy as np
 import pytest
 import pyvips
 
 from compression.engine import CompressionType, CompressOptions, Format, ResizeSpec, compress
+from compression.engine.timeline import frame_map, webp_delays
 from compression.engine.webp import is_lossless, level_to_quality
 
 LOSSLESS = CompressOptions(compression_type=CompressionType.LOSSLESS)
@@ -136,3 +139,39 @@ def test_lossless_on_a_large_lossy_input_returns_the_input() -> None:
 
     assert result.unchanged and result.data == source
     assert (result.width, result.height) == (1200, 900)
+
+
+def chunk(fourcc: bytes, payload: bytes) -> bytes:
+    return fourcc + struct.pack("<I", len(payload)) + payload + b"\x00" * (len(payload) & 1)
+
+
+def assemble(stills: list[pyvips.Image], delays_ms: list[int], lossless: bool) -> bytes:
+    """An animated WebP with every frame stored as given (identical neighbours included; libwebp's
+    animation encoder would merge them): each frame's bitstream from a still encode, wrapped in an
+    ANMF chunk by hand."""
+    width, height = stills[0].width, stills[0].height
+    canvas = (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    body = chunk(b"VP8X", bytes([0x02, 0, 0, 0]) + canvas) + chunk(b"ANIM", b"\xff\xff\xff\xff\x00\x00")
+    for still, delay in zip(stills, delays_ms, strict=True):
+        bitstream = still.webpsave_buffer(lossless=lossless, Q=90, effort=0, keep="none")[12:]
+        header = b"\x00" * 6 + canvas + delay.to_bytes(3, "little") + bytes([0x02])  # no blending
+        body += chunk(b"ANMF", header + bitstream)
+    return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
+
+
+@pytest.mark.parametrize("options", [LOSSLESS, LOSSY, BALANCED], ids=["lossless", "lossy", "balanced"])
+def test_identical_consecutive_frames_play_as_before(options: CompressOptions) -> None:
+    # Frames 0-7 are identical: the encoder merges them, so the output has fewer frames than the
+    # input, and a quality sample by the input's frame index would ask for frames that are gone.
+    shifts = [0] * 8 + [8, 16, 24, 32, 40, 48]
+    source = assemble([picture(96, 64, shift=s) for s in shifts], [50] * len(shifts), lossless=False)
+
+    result = compress(source, options=options)
+
+    out = webp_delays(result.data)
+    assert frame_map(webp_delays(source), out) is not None
+    assert sum(out) == 50 * len(shifts)
+    assert result.unchanged or len(out) < len(shifts)
+    assert decode(result.data).get("loop") == 0
+    if options is BALANCED:
+        assert result.ssimulacra2 is not None and result.ssimulacra2 >= 80
