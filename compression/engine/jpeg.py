@@ -4,6 +4,7 @@ import logging
 import math
 import struct
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import mozjpeg_lossless_optimization as mlo
@@ -13,10 +14,11 @@ import pyvips
 from .decode import check_deadline, load, orientation, oriented_size, vips_errors, watch
 from .errors import CorruptInput
 from .formats import Format
+from .jpeg_quality import MAX_QUALITY, estimate_quality
 from .limits import guard_raster
 from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
 from .resize import resize_image, target_geometry
-from .result import Result, finish
+from .result import Result, finish, largest_within
 from .search import TARGET_SCORE, Candidate, SearchSpace
 
 if TYPE_CHECKING:
@@ -184,20 +186,39 @@ def compress_jpeg(
         # balanced reads the image many times: random access (libvips keeps a large decode on disk).
         image = load(data, Format.JPEG, sequential=options.compression_type is not CompressionType.BALANCED)
     image = prepare(image)
+    if resized:
+        with vips_errors(deadline):
+            image = image.copy_memory()  # may be encoded again (see ``smaller``)
     keep = keep_flags(options)
     out_size = (image.width, image.height)
-    if options.compression_type is CompressionType.LOSSY:
-        out = mozjpeg_best(image, level_to_quality(options.level), keep, deadline)
-        return finish(data, out, Format.JPEG, out_size, score=None, resized=resized)
-    if options.compression_type is CompressionType.LOSSLESS:
-        out = mozjpeg_encode(image, LOSSLESS_RESIZED_QUALITY, keep, deadline)
-        return finish(data, out, Format.JPEG, out_size, score=None, resized=resized)
-    out, score = balanced(image, keep, deadline, random_access=not resized)
-    return finish(data, out, Format.JPEG, out_size, score=score, resized=resized)
+    # Never finer than the source: a higher quality only spends bytes on its artefacts.
+    cap = estimate_quality(data) or MAX_QUALITY
+    kind = options.compression_type
+    quality = min(
+        level_to_quality(options.level) if kind is CompressionType.LOSSY else LOSSLESS_RESIZED_QUALITY, cap
+    )
+
+    def smaller(limit: int) -> bytes | None:
+        return largest_within(limit, lambda q: mozjpeg_best(image, q, keep, deadline), 1, quality - 1)
+
+    if kind is not CompressionType.BALANCED:
+        out = (
+            mozjpeg_best(image, quality, keep, deadline)
+            if kind is CompressionType.LOSSY
+            else mozjpeg_encode(image, quality, keep, deadline)
+        )
+        return finish(data, out, Format.JPEG, out_size, score=None, resized=resized, smaller=smaller)
+    out, score = balanced(image, keep, deadline, random_access=not resized, cap=cap)
+    return finish(data, out, Format.JPEG, out_size, score=score, resized=resized, smaller=smaller)
 
 
 def balanced(
-    image: pyvips.Image, keep: str, deadline: float | None, *, random_access: bool = False
+    image: pyvips.Image,
+    keep: str,
+    deadline: float | None,
+    *,
+    random_access: bool = False,
+    cap: int = MAX_QUALITY,
 ) -> tuple[bytes, float]:
     """Smallest output scoring at least 80 against ``image`` at full resolution.
 
@@ -209,6 +230,7 @@ def balanced(
     80 even at the top of the range (it trades blue-channel detail away on some synthetic images),
     mozjpeg is searched too.
     A large ``random_access`` image is not copied into memory: every pass re-reads it.
+    Qualities above ``cap`` (the source's own) are not searched.
     """
     from .quality import Reference
 
@@ -221,14 +243,16 @@ def balanced(
             proxy = proxy_mosaic(image).copy_memory()
             proxy_reference = Reference(proxy)
         encoder = _search_encoder(proxy, keep, deadline)
-        found, tried = _search(proxy, proxy_reference, encoder, deadline, target=TARGET_SCORE + PROXY_MARGIN)
+        found, tried = _search(
+            proxy, proxy_reference, encoder, deadline, target=TARGET_SCORE + PROXY_MARGIN, cap=cap
+        )
         first = (found or max(tried, key=lambda c: c.score)).setting
     with vips_errors(deadline):
         reference = Reference(image)
     encoder = _search_encoder(image, keep, deadline)
-    found, tried = _search(image, reference, encoder, deadline, first=first)
+    found, tried = _search(image, reference, encoder, deadline, first=first, cap=cap)
     if found is None and encoder[0] != "mozjpeg":
-        found, more = _search(image, reference, _mozjpeg_encoder(image, keep, deadline), deadline)
+        found, more = _search(image, reference, _mozjpeg_encoder(image, keep, deadline), deadline, cap=cap)
         tried += more
     chosen = found or max(tried, key=lambda c: c.score)
     return _finish_scan(chosen.data, keep), chosen.score
@@ -245,6 +269,7 @@ def _search(
     *,
     first: int | None = None,
     target: float = TARGET_SCORE,
+    cap: int = MAX_QUALITY,
 ) -> tuple[Candidate | None, list[Candidate]]:
     name, encode = encoder
 
@@ -253,7 +278,8 @@ def _search(
         with vips_errors(deadline):
             return Candidate(quality, encoded, reference.score(pyvips.Image.new_from_buffer(encoded, "")))
 
-    found, tried = BALANCED.search(evaluate, first=first, deadline=deadline, target=target)
+    space = BALANCED if cap >= BALANCED.high else replace(BALANCED, high=cap, low=min(BALANCED.low, cap))
+    found, tried = space.search(evaluate, first=first, deadline=deadline, target=target)
     logger.debug(
         "jpeg balanced %s %dx%d: %s",
         name,

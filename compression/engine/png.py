@@ -14,7 +14,7 @@ from .formats import Format
 from .limits import guard_raster
 from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
 from .resize import resize_image, target_geometry
-from .result import IDENTICAL_SCORE, Result, finish
+from .result import IDENTICAL_SCORE, Result, finish, largest_within
 from .search import Candidate, SearchSpace
 
 logger = logging.getLogger(__name__)
@@ -55,11 +55,21 @@ def _eight_bit(image: pyvips.Image) -> pyvips.Image:
     return image.colourspace("b-w" if image.bands < 3 else "srgb")
 
 
-def palette_encode(image: pyvips.Image, quality: int, keep: str, deadline: float | None) -> bytes:
+def palette_encode(
+    image: pyvips.Image, quality: int, keep: str, deadline: float | None, *, bitdepth: int = 8
+) -> bytes:
     with vips_errors(deadline):
         return watch(_eight_bit(image), deadline).pngsave_buffer(
-            palette=True, Q=quality, dither=PALETTE_DITHER, keep=keep, compression=9
+            palette=True, Q=quality, dither=PALETTE_DITHER, keep=keep, compression=9, bitdepth=bitdepth
         )
+
+
+def palette_depth(head: pyvips.Image) -> int | None:
+    """Bits per palette index of a palette PNG (1, 2, 4 or 8); None for other PNGs."""
+    if not (head.get_typeof("palette") and head.get("palette")):
+        return None
+    depth = int(head.get("bits-per-sample")) if head.get_typeof("bits-per-sample") else 8
+    return depth if depth in (1, 2, 4, 8) else 8
 
 
 def plain_encode(image: pyvips.Image, keep: str, deadline: float | None) -> bytes:
@@ -100,22 +110,42 @@ def compress_png(
         with vips_errors(deadline):
             watch(image, deadline).avg()  # a full decode: truncated data fails here
 
+    depth = palette_depth(head)
+
     def lossless() -> bytes:
-        source = plain_encode(image, keep, deadline) if recoded else data
-        return oxipng_optimize(source, options.strip_metadata, deadline)
+        if not recoded:
+            return oxipng_optimize(data, options.strip_metadata, deadline)
+        if resized and depth is not None:
+            # A palette image stays one: resizing blends colours, which are mapped back to a
+            # palette of the source's size.
+            encoded = palette_encode(image, 100, keep, deadline, bitdepth=depth)
+        else:
+            encoded = plain_encode(image, keep, deadline)
+        return oxipng_optimize(encoded, options.strip_metadata, deadline)
+
+    def smaller(limit: int) -> bytes | None:
+        return largest_within(
+            limit,
+            lambda q: oxipng_optimize(
+                palette_encode(image, q, keep, deadline), options.strip_metadata, deadline
+            ),
+            1,
+            99,
+        )
 
     input_bytes = None if recoded else len(data)
     check_deadline(deadline)
     if options.compression_type is CompressionType.LOSSLESS:
-        return finish(data, lossless(), Format.PNG, out_size, score=None, resized=resized)
+        return finish(data, lossless(), Format.PNG, out_size, score=None, resized=resized, smaller=smaller)
     if options.compression_type is CompressionType.LOSSY:
         quality = level_to_quality(options.level)
         encoded = palette_encode(image, quality, keep, deadline)
         palette = oxipng_optimize(encoded, options.strip_metadata, deadline)
         out = lossless() if _lossless_may_win(image, palette, input_bytes) else palette
-        return finish(data, min(palette, out, key=len), Format.PNG, out_size, score=None, resized=resized)
+        out = min(palette, out, key=len)
+        return finish(data, out, Format.PNG, out_size, score=None, resized=resized, smaller=smaller)
     out, score = balanced(image, lossless, input_bytes, options.strip_metadata, keep, deadline)
-    return finish(data, out, Format.PNG, out_size, score=score, resized=resized)
+    return finish(data, out, Format.PNG, out_size, score=score, resized=resized, smaller=smaller)
 
 
 def _lossless_may_win(image: pyvips.Image, palette: bytes, input_bytes: int | None) -> bool:

@@ -1,8 +1,12 @@
 """What the engine hands back, and the "never larger" rule."""
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .formats import Format
+
+logger = logging.getLogger(__name__)
 
 # Score reported when the input itself is returned: it is identical to itself.
 IDENTICAL_SCORE = 100.0
@@ -37,9 +41,11 @@ def finish(
     *,
     score: float | None,
     resized: bool,
+    smaller: Callable[[int], bytes | None] | None = None,
 ) -> Result:
-    """The output, or the original bytes when the output is not smaller (a resized image is
-    always returned: its size cannot be compared with the original's)."""
+    """The output, never larger than the original: the original bytes when an output of the same
+    size is not smaller; a resized output larger than the original is made again by ``smaller``
+    (called with the byte limit; it returns an output within it, or None when it cannot)."""
     if not resized and len(output) >= len(original):
         return Result(
             original,
@@ -49,4 +55,36 @@ def finish(
             None if score is None else IDENTICAL_SCORE,
             unchanged=True,
         )
+    if resized and len(output) > len(original):
+        reduced = smaller(len(original)) if smaller is not None else None
+        if reduced is None or len(reduced) > len(original):
+            logger.warning(
+                "%s style of %d bytes cannot be made smaller than its %d-byte original",
+                fmt,
+                len(output),
+                len(original),
+            )
+        else:
+            logger.info(
+                "%s style re-encoded from %d to %d bytes (original %d)",
+                fmt,
+                len(output),
+                len(reduced),
+                len(original),
+            )
+            return Result(reduced, fmt, size[0], size[1], None, unchanged=False)
     return Result(output, fmt, size[0], size[1], score, unchanged=False)
+
+
+def largest_within(limit: int, encode: Callable[[int], bytes], low: int, high: int) -> bytes | None:
+    """``encode``'s output for the highest setting in [low, high] that fits in ``limit`` bytes
+    (sizes grow with the setting), by bisection; None when not even ``low`` fits."""
+    best = None
+    while low <= high:
+        middle = (low + high) // 2
+        out = encode(middle)
+        if len(out) <= limit:
+            best, low = out, middle + 1
+        else:
+            high = middle - 1
+    return best

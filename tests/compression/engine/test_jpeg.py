@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 import pyvips
 
-from compression.engine import CompressionType, CompressOptions, compress
+from compression.engine import CompressionType, CompressOptions, ResizeSpec, compress
 from compression.engine import jpeg as jpeg_module
 from compression.engine.jpeg import jpegli_encode, level_to_quality
+from compression.engine.jpeg_quality import estimate_quality
 from compression.engine.quality import ssimulacra2
 
 
@@ -175,9 +176,10 @@ def test_balanced_output_is_progressive_and_keeps_the_icc_profile() -> None:
 
 
 def test_never_larger_returns_the_input() -> None:
-    source = jpeg(photo(), 30)
+    # Already as small as the lossless pass makes it: its own output.
+    source = compress(jpeg(photo()), options=CompressOptions(compression_type="lossless")).data
 
-    result = compress(source, options=CompressOptions(compression_type="lossy", level=100))
+    result = compress(source, options=CompressOptions(compression_type="lossless"))
 
     assert result.unchanged
     assert result.data == source
@@ -234,3 +236,29 @@ def test_balanced_falls_back_to_mozjpeg_where_jpegli_cannot_reach_80() -> None:
 
     assert result.ssimulacra2 is not None and result.ssimulacra2 >= 80
     assert ssimulacra2(decode(source), decode(result.data)) == pytest.approx(result.ssimulacra2, abs=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["lossy", "lossless", "balanced"])
+@pytest.mark.parametrize(
+    "spec",
+    [ResizeSpec("fit", 1100, 1100), ResizeSpec("crop", 900, 900), ResizeSpec("fill", 2200, 2200)],
+    ids=["fit", "crop", "fill"],
+)
+def test_a_style_of_a_low_quality_jpeg_is_never_larger_than_it(kind: str, spec: ResizeSpec) -> None:
+    # A Q30 source re-encoded at level 100 (or at the resized "lossless" 95) would spend its bytes
+    # reproducing the source's block artefacts: the style used to be several times larger.
+    source = jpeg(photo(2000, 1500), 30)
+
+    result = compress(source, options=CompressOptions(compression_type=kind, level=100), resize=spec)
+
+    assert len(result.data) <= len(source)
+    assert (decode(result.data).width, decode(result.data).height) == (result.width, result.height)
+
+
+def test_lossy_100_on_a_low_quality_source_is_not_larger() -> None:
+    source = jpeg(photo(800, 600), 30)
+
+    result = compress(source, options=CompressOptions(compression_type="lossy", level=100))
+
+    assert len(result.data) <= len(source)
+    assert estimate_quality(result.data) is not None and estimate_quality(result.data) <= 30  # type: ignore[operator]

@@ -169,3 +169,27 @@ def test_resized_png_is_encoded_for_every_type(kind: str) -> None:
     result = compress(data, options=CompressOptions(CompressionType(kind)), resize=spec)
     decoded = pyvips.Image.new_from_buffer(result.data, "")
     assert (decoded.width, decoded.height) == (40, 27) == (result.width, result.height)
+
+
+def drawing(width: int = 900, height: int = 600) -> pyvips.Image:
+    """Flat-coloured discs on a plain background: an illustration saved as a palette PNG."""
+    y, x = np.mgrid[0:height, 0:width]
+    pixels = np.zeros((height, width, 3), np.uint8) + np.array([240, 240, 235], np.uint8)
+    for i in range(40):
+        cx, cy, r = (i * 97) % width, (i * 61) % height, 20 + (i * 13) % 60
+        pixels[(x - cx) ** 2 + (y - cy) ** 2 < r * r] = [(i * 53) % 256, (i * 101) % 256, (i * 29) % 256]
+    return pyvips.Image.new_from_array(pixels, interpretation="srgb")
+
+
+@pytest.mark.parametrize("kind", ["lossless", "lossy", "balanced"])
+@pytest.mark.parametrize(
+    "spec", [ResizeSpec("fit", 600, 600), ResizeSpec("fit", 100, 100)], ids=["600", "100"]
+)
+def test_a_style_of_a_palette_png_is_a_palette_png_no_larger_than_it(kind: str, spec: ResizeSpec) -> None:
+    source = drawing().pngsave_buffer(palette=True, Q=100, dither=0)
+
+    result = compress(source, options=CompressOptions(compression_type=kind), resize=spec)
+
+    out = pyvips.Image.new_from_buffer(result.data, "")
+    assert out.get_typeof("palette") and out.get("palette")
+    assert len(result.data) <= len(source)
