@@ -23,7 +23,7 @@ from .limits import guard_raster
 from .optimizers import MAX_GIF_LOSSY, Gifsicle, OptimizerFailed
 from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
 from .resize import Geometry, resize_image, target_geometry
-from .result import Result, finish
+from .result import Result, finish, largest_within
 from .search import Candidate, SearchSpace
 from .timeline import frame_map, gif_delays, load_pages, sample_indices
 
@@ -119,13 +119,17 @@ def compress_gif(
                 source = _gifsicle(data, lossless_tool, _crop_resize_arguments(*size, geometry), deadline)
             size = (geometry.width, geometry.height)
     lossless = _gifsicle(source, lossless_tool, None, deadline)
+
+    def smaller(limit: int) -> bytes | None:
+        return largest_within(limit, lambda level: _lossy(source, level, strip, deadline), 1, 99)
+
     if options.compression_type is CompressionType.LOSSLESS:
-        return finish(data, lossless, Format.GIF, size, score=None, resized=resized)
+        return finish(data, lossless, Format.GIF, size, score=None, resized=resized, smaller=smaller)
     if options.compression_type is CompressionType.LOSSY:
-        out = _lossy(source, options.level, strip, deadline)
-        return finish(data, min(out, lossless, key=len), Format.GIF, size, score=None, resized=resized)
+        out = min(_lossy(source, options.level, strip, deadline), lossless, key=len)
+        return finish(data, out, Format.GIF, size, score=None, resized=resized, smaller=smaller)
     out, score = balanced(source, lossless, strip, deadline)
-    return finish(data, out, Format.GIF, size, score=score, resized=resized)
+    return finish(data, out, Format.GIF, size, score=score, resized=resized, smaller=smaller)
 
 
 def _lossy(source: bytes, level: int, strip: bool, deadline: float | None) -> bytes:

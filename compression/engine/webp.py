@@ -20,7 +20,7 @@ from .formats import Format
 from .limits import guard_raster
 from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
 from .resize import resize_image, target_geometry
-from .result import Result, finish
+from .result import Result, finish, largest_within
 from .search import Candidate, SearchSpace
 from .timeline import frame_map, load_pages, sample_indices, webp_delays
 
@@ -97,24 +97,30 @@ def compress_webp(
     if resize is not None:
         geometry = target_geometry(*size, resize)
         if geometry.changes(*size):
-            image = resize_image(data, Format.WEBP, geometry, resize, deadline)
+            with vips_errors(deadline):  # in memory: may be encoded again (see ``smaller``)
+                image = resize_image(data, Format.WEBP, geometry, resize, deadline).copy_memory()
             resized = True
     if image is None:
         # Random access: a balanced search encodes the same pixels several times.
         image = load(data, Format.WEBP, sequential=options.compression_type is not CompressionType.BALANCED)
     out_size = (image.width, page_height(image))
     kind = options.compression_type
+    resized_image = image
+
+    def smaller(limit: int) -> bytes | None:
+        return largest_within(limit, lambda q: lossy_encode(resized_image, q, keep, deadline), 1, 99)
+
     if kind is CompressionType.LOSSLESS or (kind is CompressionType.BALANCED and is_lossless(data)):
         if not resized and not is_lossless(data) and image.width * image.height > LOSSY_RECODE_MAX_PIXELS:
             # A lossy input's decoded noise costs far more bytes losslessly: not worth the encode.
             return finish(data, data, Format.WEBP, out_size, score=None, resized=False)
         out = lossless_encode(image, keep, deadline)
-        return finish(data, out, Format.WEBP, out_size, score=None, resized=resized)
+        return finish(data, out, Format.WEBP, out_size, score=None, resized=resized, smaller=smaller)
     if kind is CompressionType.LOSSY:
         out = lossy_encode(image, level_to_quality(options.level), keep, deadline)
-        return finish(data, out, Format.WEBP, out_size, score=None, resized=resized)
+        return finish(data, out, Format.WEBP, out_size, score=None, resized=resized, smaller=smaller)
     out, score = balanced(image, keep, deadline)
-    return finish(data, out, Format.WEBP, out_size, score=score, resized=resized)
+    return finish(data, out, Format.WEBP, out_size, score=score, resized=resized, smaller=smaller)
 
 
 def balanced(image: pyvips.Image, keep: str, deadline: float | None) -> tuple[bytes, float]:
