@@ -16,7 +16,7 @@ import logging
 
 import pyvips
 
-from .decode import check_deadline, page_height, vips_errors, watch
+from .decode import check_deadline, frame_count, page_height, vips_errors, watch
 from .errors import CorruptInput
 from .formats import Format
 from .limits import guard_raster
@@ -25,7 +25,7 @@ from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
 from .resize import Geometry, resize_image, target_geometry
 from .result import Result, finish, largest_within
 from .search import Candidate, SearchSpace
-from .timeline import frame_map, gif_delays, load_pages, sample_indices
+from .timeline import frame_map, gif_delays, load_pages, played_ms, sample_indices
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +85,15 @@ def _crop_resize_arguments(src_w: int, src_h: int, geometry: Geometry) -> list[s
 
 
 def _vips_resize(data: bytes, geometry: Geometry, resize: ResizeSpec, deadline: float | None) -> bytes:
-    """Resize (and pad) every frame with libvips; delays and loop count travel as metadata."""
+    """Resize (and pad) every frame with libvips; delays and loop count travel as metadata. The
+    delays are written as browsers play them: ``gifsave`` merges identical consecutive frames by
+    adding their delays, which would lose a "0" frame's 100 ms."""
     image = resize_image(data, Format.GIF, geometry, resize, deadline)
+    delays = [played_ms(delay) for delay in gif_delays(data)]
     with vips_errors(deadline):
+        if len(delays) == frame_count(image) > 1:
+            image = image.copy()
+            image.set_type(pyvips.GValue.array_int_type, "delay", delays)
         return watch(image, deadline).gifsave_buffer(keep="none")
 
 

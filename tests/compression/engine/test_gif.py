@@ -231,3 +231,16 @@ def test_merged_frames_play_for_as_long_as_the_frames_they_replace(tmp_path: Pat
 
     assert gif_delays(result.data) == [100, 900, 100]
     assert played(result.data) == played(source)
+
+
+@pytest.mark.parametrize(
+    "spec", [ResizeSpec("fill", 80, 80), ResizeSpec("fit", 32, 32)], ids=["fill (libvips)", "fit (gifsicle)"]
+)
+def test_a_resized_animation_plays_as_long_as_the_original(spec: ResizeSpec, tmp_path: Path) -> None:
+    # A "0" delay plays for 100 ms in a browser; merged into an identical neighbour it would not.
+    shifts = [0, 10, 10, 10, 20]
+    source = assemble([picture_frame(s) for s in shifts], [10, 0, 0, 10, 10], tmp_path)
+
+    result = compress(source, options=LOSSLESS, resize=spec)
+
+    assert [duration for _, duration in played(result.data)] == [d for _, d in played(source)]
