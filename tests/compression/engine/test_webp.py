@@ -175,3 +175,17 @@ def test_identical_consecutive_frames_play_as_before(options: CompressOptions) -
     assert decode(result.data).get("loop") == 0
     if options is BALANCED:
         assert result.ssimulacra2 is not None and result.ssimulacra2 >= 80
+
+
+def test_a_style_of_a_low_quality_webp_is_not_larger_than_it() -> None:
+    # Level 100 on a Q20 source spends its bytes on the source's artefacts: re-encoded within it.
+    source = picture(1200, 900).webpsave_buffer(Q=20)
+
+    result = compress(
+        source,
+        options=CompressOptions(compression_type="lossy", level=100),
+        resize=ResizeSpec("fit", 1000, 1000),
+    )
+
+    assert len(result.data) <= len(source)
+    assert (decode(result.data).width, decode(result.data).height) == (1000, 750)
