@@ -35,6 +35,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -750,15 +751,22 @@ def main() -> None:
     lock = threading.Lock()
     t0 = time.monotonic()
 
+    stopping = threading.Event()
+    slots: list[Slot] = []
+
     def slot_loop() -> None:
         slot = Slot(ctx, (str(args.corpus), limits, str(args.keep)))
+        with lock:
+            slots.append(slot)
         try:
             while True:
                 with lock:
-                    if not pending:
+                    if not pending or stopping.is_set():
                         return
                     job = pending.pop(0)
                 row = slot.run(job, limits["time_limit_seconds"])
+                if stopping.is_set():  # the run was cut by the stop, not by the engine
+                    return
                 with lock:
                     results.append(row)
                     done = len(results)
@@ -801,12 +809,23 @@ def main() -> None:
         stem.with_suffix(".md").write_text(markdown)
         return markdown
 
+    def stop(signum: int, _frame: Any) -> None:
+        """SIGINT/SIGTERM: end the workers and keep the report of what finished."""
+        print(f"sweep: signal {signum}, stopping", file=sys.stderr)
+        stopping.set()
+        for slot in list(slots):
+            if slot.proc is not None:
+                slot.proc.kill()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     threads = [threading.Thread(target=slot_loop) for _ in range(max(1, args.jobs))]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
-    print(write_report(finished=True))
+        while thread.is_alive():
+            thread.join(1)
+    print(write_report(finished=not stopping.is_set()))
     print(f"written {stem}.json and {stem}.md", file=sys.stderr)
 
 
