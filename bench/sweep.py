@@ -161,6 +161,7 @@ def _log_capture() -> tuple[logging.Handler, list[str]]:
         def emit(self, record: logging.LogRecord) -> None:
             records.append(f"{record.levelname} {record.name}: {record.getMessage()}"[:300])
 
+    logging.captureWarnings(True)  # warnings.warn (pikepdf's PageCopyWarning ...) as log records
     handler = Keep(logging.WARNING)
     logging.getLogger().addHandler(handler)
     logging.getLogger().setLevel(logging.WARNING)
@@ -505,7 +506,29 @@ def _pdf_facts(data: bytes) -> dict[str, Any]:
         facts: dict[str, Any] = {"pages": len(pdf.pages), "encrypted": pdf.is_encrypted}
         if pdf.is_encrypted:
             facts["allow"] = dict(pdf.allow._asdict())
+        facts["forms"] = _pdf_forms(pdf)
     return facts
+
+
+def _pdf_forms(pdf: Any) -> dict[str, int]:
+    """Form fields, annotations (links, widgets ...) and how many widgets the form reaches."""
+    form = pdf.Root.get("/AcroForm")
+    fields = list(form.get("/Fields", [])) if form is not None else []
+    reached, stack = set(), list(fields)
+    while stack:
+        field = stack.pop()
+        if field.objgen in reached or len(reached) > 100_000:
+            continue
+        reached.add(field.objgen)
+        stack.extend(field.get("/Kids", []))
+    annots = [a for page in pdf.pages for a in page.obj.get("/Annots", [])]
+    widgets = [a for a in annots if a.get("/Subtype") == "/Widget"]
+    return {
+        "fields": len(fields),
+        "annotations": len(annots),
+        "widgets": len(widgets),
+        "widgets_in_form": sum(1 for w in widgets if w.objgen in reached),
+    }
 
 
 def _poppler(args: list[str], data: bytes, *, to_stdout: tuple[str, ...] = ()) -> tuple[int, bytes, bytes]:
@@ -554,6 +577,8 @@ def check_pdf(data: bytes, out: bytes) -> list[str]:
             raise WrongOutput(f"{src['pages']} pages became {dst['pages']} (pdfinfo: {poppler_pages})")
         if src["encrypted"] != dst["encrypted"] or src.get("allow") != dst.get("allow"):
             raise WrongOutput(f"permissions changed: {src.get('allow')} -> {dst.get('allow')}")
+        if dst["forms"] != src["forms"]:
+            raise WrongOutput(f"forms/annotations changed: {src['forms']} -> {dst['forms']}")
     text_src, text_dst = _pdf_text(data), _pdf_text(out)
     if text_dst is None:
         raise WrongOutput("pdftotext cannot read the output")
