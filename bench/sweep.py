@@ -51,8 +51,14 @@ DEFAULT_CORPUS = Path(tempfile.gettempdir()) / "crush-sweep-dev"
 DEFAULT_KEEP = Path(tempfile.gettempdir()) / "crush-sweep-out"
 CLASSES = ("ok", "refusal", "fallback", "internal", "wrong", "timeout")
 FORMATS = ("jpeg", "png", "gif", "webp", "svg", "pdf")
-# "how made" (MANIFEST.tsv) of inputs that are not a complete image: they must be refused.
-DAMAGED_HOW = re.compile(r"first half|saved as \.|truncat", re.I)
+# "how made" (MANIFEST.tsv) of inputs that are not a complete image file (an interrupted download, a web
+# page under an image name): they must be refused. (Go's "progressive.truncated" JPEG is a complete file
+# with fewer scans, and its invalid-*.png may or may not be readable: those are judged like any file.)
+DAMAGED_HOW = re.compile(r"\bfirst half\b|saved as \.", re.I)
+# Browsers play a frame delay of 0 or 10 ms (and a GIF frame without a delay) as 100 ms: delays are
+# compared as played.
+FASTEST_DELAY_MS = 10  # and anything shorter
+DEFAULT_DELAY_MS = 100
 CHECK_SECONDS = 240  # the checks after a run (decode, look, pdftotext) get this long
 THUMB_PX = 96  # look comparisons on thumbnails this size (both sides resized to the same size)
 LOOK_LIMIT = {"lossy": 14.0, "balanced": 10.0, "resize": 12.0}  # mean absolute difference, 0..255
@@ -337,7 +343,9 @@ def decode(data: bytes, fmt: str, fail_on: str) -> Decoded:
     if frame_h <= 0 or image.height % frame_h:
         frame_h = image.height
     frames = image.height // frame_h
-    delays = [int(d) for d in image.get("delay")] if image.get_typeof("delay") and frames > 1 else None
+    delays = None
+    if image.get_typeof("delay") and frames > 1:
+        delays = [int(d) if int(d) > FASTEST_DELAY_MS else DEFAULT_DELAY_MS for d in image.get("delay")]
     loop = int(image.get("loop")) if image.get_typeof("loop") and frames > 1 else None
     image = image.copy_memory()  # decodes every pixel now: a damaged output fails here
     if frames == 1 and orientation != 1:
