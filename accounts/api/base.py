@@ -36,6 +36,10 @@ class AccountApi(APIView):
     throttle_classes = [CredentialRateThrottle]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # A method the path does not take is a 405 whoever asks: checked before authentication.
+        method = request.method.lower()
+        if method not in self.http_method_names or getattr(self, method, None) is None:
+            self.http_method_not_allowed(request, *args, **kwargs)
         super().initial(request, *args, **kwargs)
         request.account = request.user  # type: ignore[attr-defined]
 

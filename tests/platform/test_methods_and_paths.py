@@ -127,9 +127,13 @@ def test_known_path_answers_405_json_for_a_method_it_does_not_take(
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("path", API_PATHS)
 def test_known_path_without_credentials_answers_json_never_the_csrf_page(path: str, method: str) -> None:
+    allowed = _allowed_methods(path)
+
     response = _request(method, path, credentials=None)
 
     assert response.status_code != 403, response.content[:200]
+    if method not in allowed:
+        assert response.status_code == 405
     if response.status_code >= 400:
         assert_error_in_surface_shape(response, path, method)
 
