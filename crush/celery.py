@@ -4,7 +4,7 @@ import threading
 import time
 
 from celery import Celery, bootsteps
-from celery.signals import before_task_publish, task_prerun, worker_process_init
+from celery.signals import after_setup_logger, before_task_publish, task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crush.settings")
 
@@ -84,6 +84,7 @@ def _finish_or_hand_back(worker, grace_seconds: float) -> None:  # type: ignore[
     from django.db import connection
 
     from compression.services import original_image_hand_back
+    from crush.middleware import _request_id
 
     deadline = time.monotonic() + grace_seconds
     requests = _compression_requests()
@@ -97,13 +98,16 @@ def _finish_or_hand_back(worker, grace_seconds: float) -> None:  # type: ignore[
     try:
         for request in requests:
             original_image_id = (request.args or [None])[0] or request.kwargs.get("original_image_id")
+            _request_id.set(request.request_dict.get(REQUEST_ID_HEADER) or "-")  # the new message carries it
             handed_back = original_image_hand_back(original_image_id=original_image_id)
             logger.warning(
-                "original %s: grace period over, %s [%s]",
+                "original %s: grace period over, %s",
                 original_image_id,
                 "handed back to the queue" if handed_back else "already ended",
-                request.request_dict.get(REQUEST_ID_HEADER, "-"),
             )
+            # SIGKILL, not Celery's default SIGTERM: billiard's SIGTERM handler exits the pool process through
+            # its finalizers, which left the pool's queue lock held and hung the worker's exit (filesystem
+            # broker). The job's row is already handed back; nothing in the process needs a clean exit.
             request.cancel(worker.pool, signal="SIGKILL", emit_retry=False)
     except Exception:
         logger.exception("handing jobs back failed; the sweeper will re-enqueue them after their lease")
@@ -120,6 +124,19 @@ def leave_the_worker_process_group(**kwargs):  # type: ignore[no-untyped-def]
     (honcho on Ctrl-C of `make run`, `kill -TERM -<pgid>`) reaches only the main process, which stops
     gracefully (GracefulStop) instead of the jobs dying with their processes. (systemd: KillMode=mixed.)"""
     os.setpgid(0, 0)
+
+
+@after_setup_logger.connect
+def log_request_ids(logger=None, **kwargs):  # type: ignore[no-untyped-def]
+    """Worker and beat log lines show the request id too (Celery replaces the handlers of LOGGING)."""
+    from crush.middleware import RequestIdLogFilter
+
+    for handler in logger.handlers if logger is not None else ():
+        handler.addFilter(RequestIdLogFilter())
+        if handler.formatter is not None and "%(request_id)s" not in (handler.formatter._fmt or ""):
+            handler.formatter._fmt = handler.formatter._style._fmt = (
+                handler.formatter._fmt or "%(message)s"
+            ).replace("%(message)s", "[%(request_id)s] %(message)s")
 
 
 @before_task_publish.connect

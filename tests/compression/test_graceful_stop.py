@@ -22,6 +22,7 @@ from werkzeug import Request, Response
 from compression import services
 from compression.models import OptimizedImage, OriginalImage, Status, StoredFile
 from crush.celery import app as celery_app
+from crush.middleware import _request_id
 from tests.compression.pipeline_support import jpeg, options, upload
 from tests.conftest import database_url
 from webhooks.models import WebhookEvent
@@ -105,8 +106,12 @@ def test_sigterm_mid_job_lets_the_job_finish_within_the_grace_period(account, li
 
 
 def test_sigterm_hands_the_job_back_when_the_grace_period_is_over(account, live_worker, hooks) -> None:
-    # given: a worker with no grace period, in the middle of a job
-    original = _slow_job(account)
+    # given: a worker with no grace period, in the middle of a job submitted by request "req-graceful-0001"
+    token = _request_id.set("req-graceful-0001")
+    try:
+        original = _slow_job(account)
+    finally:
+        _request_id.reset(token)
     first = live_worker(env={"CRUSH_WORKER_GRACE_SECONDS": "0"})
     _wait(_status_is(original, Status.PROCESSING), workers=[first], what="the job to start")
 
@@ -130,7 +135,9 @@ def test_sigterm_hands_the_job_back_when_the_grace_period_is_over(account, live_
         f"{time.monotonic() - restarted_at:.1f} s; SIGTERM -> completed {time.monotonic() - stopped_at:.1f} s"
     )
     _assert_completed_once(original, hooks, workers=[first, second])
-    assert "handed back to the queue" in first.log()
+    assert f"[req-graceful-0001] original {original.id}: grace period over, handed back" in first.log()
+    # both workers' log lines about the job carry the request id of the submission
+    assert f"[req-graceful-0001] original {original.id} completed" in second.log()
 
 
 def _procfile_line(role: str) -> str:
