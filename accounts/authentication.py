@@ -1,6 +1,5 @@
 """DRF authentication for both surfaces. Both look credentials up by a digest and compare in constant time."""
 
-import json
 from typing import Any
 
 from rest_framework import exceptions
@@ -9,6 +8,7 @@ from rest_framework.request import Request
 
 from accounts import services
 from accounts.models import Account, ApiKey, ApiToken
+from crush import jsonbody
 from crush.errors import AccountDisabled, Unauthenticated
 
 
@@ -56,7 +56,7 @@ class ImageRecycleAuthentication(BaseAuthentication):
             raise exceptions.NotAuthenticated('Missing parameter auth={"key": …, "secret": …}')
         if isinstance(value, str):
             try:
-                value = json.loads(value)
+                value = jsonbody.loads(value)
             except ValueError as error:
                 raise exceptions.ParseError("The auth parameter is not valid JSON") from error
         if (

@@ -15,7 +15,6 @@ it imitates.
 from __future__ import annotations
 
 import codecs
-import json
 import re
 from collections.abc import Iterable, MutableMapping
 from typing import Any
@@ -28,6 +27,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import DataAndFiles, FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 
+from crush import jsonbody
 from crush.errors import FileTooLarge, ValidationFailed
 
 _RESIZE_KEY = re.compile(r"resize\[(?P<index>\d*)\]\[(?P<name>[^\[\]]+)\]")
@@ -103,7 +103,7 @@ class CompressJSONParser(JSONParser):
             return OrderedMultiPartParser().parse(stream, multipart_type, parser_context)
         try:
             reader = codecs.getreader(_encoding(parser_context or {}))(stream)
-            return json.load(reader, object_pairs_hook=_json_object)
+            return jsonbody.loads(reader.read(), object_pairs_hook=_json_object)
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
 
@@ -199,7 +199,7 @@ def resize_from_pairs(pairs: list[tuple[str, str, Any]]) -> list[dict[str, Any]]
 def _resize_json(text: str) -> Any:
     """A JSON array of styles held in one string field; a single object counts as a list of one."""
     try:
-        value = json.loads(text)
+        value = jsonbody.loads(text)
     except ValueError:
         raise ValidationFailed({"resize": ["Must be a JSON array of styles."]}) from None
     return [value] if isinstance(value, dict) else value

@@ -6,7 +6,6 @@ or for a URL upload `{"url": …, "params": {…}}`; the URL may also come as a 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -17,6 +16,7 @@ from rest_framework import serializers
 from accounts.models import CompressionType
 from compression.models import OptimizedImage, OriginalImage, StoredFile
 from compression.services import SubmitOptions
+from crush import jsonbody
 from crush.errors import ValidationFailed
 from crush.timestamps import UtcTimestampField, iso_utc
 
@@ -67,7 +67,7 @@ def _params_object(raw: Any) -> dict[str, Any]:
         return {}
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
+            raw = jsonbody.loads(raw)
         except ValueError:
             raise ValidationFailed({"params": ["Must be a JSON object."]}) from None
     if raw in (None, "", []):  # the PHP client json_encodes an empty array as []

