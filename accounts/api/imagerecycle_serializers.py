@@ -8,6 +8,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from accounts.models import Account
+from crush.dbranges import BIGINT_MAX
 
 MAX_TITLE_CHARS = 200
 MAX_DESCRIPTION_CHARS = 2000
@@ -27,8 +28,10 @@ class SubAccountInputSerializer(serializers.Serializer):
 
     title = serializers.CharField(max_length=MAX_TITLE_CHARS, required=False, allow_blank=True)
     description = serializers.CharField(max_length=MAX_DESCRIPTION_CHARS, required=False, allow_blank=True)
-    quota = serializers.IntegerField(min_value=0, required=False, allow_null=True)
-    monthly_quota = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    quota = serializers.IntegerField(min_value=0, max_value=BIGINT_MAX, required=False, allow_null=True)
+    monthly_quota = serializers.IntegerField(
+        min_value=0, max_value=BIGINT_MAX, required=False, allow_null=True
+    )
 
     class Meta:
         ref_name = "ImageRecycleSubAccountInput"

@@ -30,7 +30,9 @@ from rest_framework.request import Request
 from crush import jsonbody
 from crush.errors import FileTooLarge, ValidationFailed
 
-_RESIZE_KEY = re.compile(r"resize\[(?P<index>\d*)\]\[(?P<name>[^\[\]]+)\]")
+_RESIZE_KEY = re.compile(r"resize\[(?P<index>[0-9]*)\]\[(?P<name>[^\[\]]+)\]")
+# An explicit index longer than this is refused (int() of thousands of digits is slow, then refused).
+_RESIZE_INDEX_MAX_DIGITS = 6
 # Form values that mean "not given" for an optional field (API.md: a dimension may be omitted, null or 0).
 _EMPTY_FORM_VALUES = ("", "null")
 
@@ -187,6 +189,10 @@ def resize_from_pairs(pairs: list[tuple[str, str, Any]]) -> list[dict[str, Any]]
     indexed: dict[int, dict[str, Any]] = {}
     for index, name, raw in pairs:
         value = None if raw in _EMPTY_FORM_VALUES else raw
+        if len(index) > _RESIZE_INDEX_MAX_DIGITS:
+            raise ValidationFailed(
+                {"resize": [f"An index in resize[…] has at most {_RESIZE_INDEX_MAX_DIGITS} digits."]}
+            )
         if index:
             indexed.setdefault(int(index), {})[name] = value
             continue

@@ -16,6 +16,7 @@ from accounts.models import CompressionType
 from compression.engine import ResizeStrategy
 from compression.models import OptimizedImage, Status
 from compression.services import MAX_ORIGIN_CHARS, MAX_STYLE_CHARS, StyleRequest, SubmitOptions
+from crush.dbranges import INT_MAX
 from crush.errors import ValidationFailed
 from crush.timestamps import UtcTimestampField
 
@@ -74,8 +75,12 @@ class StyleInputSerializer(serializers.Serializer):
         allow_blank=True,
         help_text="Default fit",
     )
-    width = serializers.IntegerField(min_value=0, required=False, allow_null=True, help_text="Pixels")
-    height = serializers.IntegerField(min_value=0, required=False, allow_null=True, help_text="Pixels")
+    width = serializers.IntegerField(
+        min_value=0, max_value=INT_MAX, required=False, allow_null=True, help_text="Pixels"
+    )
+    height = serializers.IntegerField(
+        min_value=0, max_value=INT_MAX, required=False, allow_null=True, help_text="Pixels"
+    )
     background = serializers.CharField(
         max_length=MAX_BACKGROUND_CHARS,
         required=False,
@@ -168,7 +173,7 @@ class CompressInputSerializer(serializers.Serializer):
 
 
 class PageInputSerializer(serializers.Serializer):
-    page = serializers.IntegerField(min_value=1, required=False, default=1)
+    page = serializers.IntegerField(min_value=1, max_value=INT_MAX, required=False, default=1)
     per_page = serializers.IntegerField(
         min_value=1,
         required=False,

@@ -108,3 +108,63 @@ def test_imagerecycle_auth_nested_too_deep_answers_400(account: Account, value: 
     response = APIClient().get(BASE + "accounts/mine", {"auth": value})
 
     assert_imagerecycle_400(response)
+
+
+@pytest.mark.parametrize("name", ["quota", "monthly_quota"])
+@pytest.mark.parametrize("value", [2**63, 10**30])
+def test_imagerecycle_sub_account_quota_past_bigint_answers_400(
+    ir: ImageRecycleClient, name: str, value: int
+) -> None:
+    response = ir.post("accounts/sub", {"title": "big", name: str(value)})
+
+    assert_imagerecycle_400(response)
+    assert name in response.json()["errMessage"]
+
+
+def test_imagerecycle_sub_account_quota_at_bigint_max_is_saved(ir: ImageRecycleClient) -> None:
+    response = ir.post("accounts/sub", {"title": "max", "quota": str(2**63 - 1)})
+
+    assert response.status_code == 201
+
+
+def test_imagerecycle_sub_account_update_quota_past_bigint_answers_400(ir: ImageRecycleClient) -> None:
+    sub = ir.post("accounts/sub", {"title": "s"}).json()
+
+    response = ir.put(f"accounts/sub/{sub['id']}", quota=str(2**63))
+
+    assert_imagerecycle_400(response)
+
+
+def test_imagerecycle_images_offset_past_bigint_answers_400(ir: ImageRecycleClient) -> None:
+    response = ir.get("images", offset=str(2**63))
+
+    assert_imagerecycle_400(response)
+
+
+@pytest.mark.parametrize("name", ["width", "height"])
+def test_crush_resize_dimension_past_the_column_answers_422(api: APIClient, name: str) -> None:
+    body = {"image_url": "https://example.com/a.jpg", "resize": [{"style": "big", name: 2**31}]}
+
+    response = api.post("/v1/original_images", body, format="json")
+
+    assert response.status_code == 422
+    assert name in json.dumps(response.json()["message"])
+
+
+def test_crush_page_past_the_column_answers_422(api: APIClient) -> None:
+    response = api.get("/v1/original_images", {"page": str(2**63)})
+
+    assert response.status_code == 422
+    assert_crush_4xx(response)
+
+
+@pytest.mark.parametrize("path", ["/v1/compress", "/v1/original_images"])
+def test_crush_resize_form_index_of_5000_digits_answers_422(api: APIClient, path: str) -> None:
+    index = "9" * 5000
+    body = urlencode({"image_url": "https://example.com/a.jpg", f"resize[{index}][style]": "x"})
+
+    response = api.generic("POST", path, body, content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == 422
+    assert_crush_4xx(response)
+    assert "resize" in response.json()["message"]

@@ -17,6 +17,7 @@ from accounts.models import CompressionType
 from compression.models import OptimizedImage, OriginalImage, StoredFile
 from compression.services import SubmitOptions
 from crush import jsonbody
+from crush.dbranges import BIGINT_MAX
 from crush.errors import ValidationFailed
 from crush.timestamps import UtcTimestampField, iso_utc
 
@@ -110,7 +111,7 @@ def _message(errors: dict[str, Any]) -> str:
 
 
 class PageInputSerializer(serializers.Serializer):
-    offset = serializers.IntegerField(min_value=0, required=False, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=BIGINT_MAX, required=False, default=0)
     limit = serializers.IntegerField(min_value=1, required=False, default=LIMIT_DEFAULT)
 
     class Meta:
