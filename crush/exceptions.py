@@ -11,7 +11,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from crush.errors import CrushError
+from crush.errors import CrushError, FileTooLarge
 from crush.surfaces import Surface, error_body, surface_of
 
 logger = logging.getLogger(__name__)
@@ -32,6 +32,9 @@ def _classify(exc: Exception) -> tuple[int, Any, str, dict[str, str]]:
     from compression.engine.errors import EngineError
 
     if isinstance(exc, CrushError):
+        if isinstance(exc.__cause__, EngineError) and exc.__cause__.code == "input_too_large":
+            # a size, pixel, frame or page limit, wrapped by whichever service met it: 413, never 415
+            return ENGINE_ERROR_STATUS["input_too_large"], exc.message, FileTooLarge.code, {}
         return exc.status, exc.message, exc.code, {}
     if isinstance(exc, EngineError):
         return ENGINE_ERROR_STATUS.get(exc.code, 422), str(exc), exc.code, {}

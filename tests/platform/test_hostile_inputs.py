@@ -11,9 +11,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from accounts.models import Account
+from tests.compression.pipeline_support import gif_animated, jpeg
 from tests.imagerecycle.conftest import BASE, ImageRecycleClient, client_for
 
 pytestmark = pytest.mark.django_db
@@ -168,3 +170,38 @@ def test_crush_resize_form_index_of_5000_digits_answers_422(api: APIClient, path
     assert response.status_code == 422
     assert_crush_4xx(response)
     assert "resize" in response.json()["message"]
+
+
+def _limit_upload_crush(api: APIClient, path: str, data: bytes) -> Any:
+    return api.post(path, {"file": SimpleUploadedFile("in.bin", data)}, format="multipart")
+
+
+@pytest.mark.parametrize("path", ["/v1/compress", "/v1/original_images"])
+@pytest.mark.parametrize(
+    ("setting", "value", "data"),
+    [("CRUSH_MAX_PIXELS", 100, jpeg()), ("CRUSH_MAX_FRAMES", 2, gif_animated(frames=3))],
+)
+def test_crush_upload_past_a_pixel_or_frame_limit_answers_413(
+    api: APIClient, settings: Any, path: str, setting: str, value: int, data: bytes
+) -> None:
+    setattr(settings, setting, value)
+
+    response = _limit_upload_crush(api, path, data)
+
+    assert response.status_code == 413, response.json()
+    assert_crush_4xx(response)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "data"),
+    [("CRUSH_MAX_PIXELS", 100, jpeg()), ("CRUSH_MAX_FRAMES", 2, gif_animated(frames=3))],
+)
+def test_imagerecycle_upload_past_a_pixel_or_frame_limit_answers_413(
+    ir: ImageRecycleClient, settings: Any, setting: str, value: int, data: bytes
+) -> None:
+    setattr(settings, setting, value)
+
+    response = ir.post("images", {"file": SimpleUploadedFile("in.bin", data)}, multipart=True)
+
+    assert response.status_code == 413, response.json()
+    assert response.json()["errCode"] == 413
