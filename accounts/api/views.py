@@ -11,6 +11,7 @@ from accounts import selectors, services
 from accounts.api.base import AccountApi
 from accounts.api.serializers import ShopSerializer
 from accounts.models import Account, CompressionType
+from webhooks.presenters import url_masked
 from webhooks.selectors import callback_url_list
 
 LEVEL_MIN = 1
@@ -27,7 +28,7 @@ ERRORS = {
 def _callback_urls(account: Account) -> list[dict[str, Any]]:
     """`[{"id", "url", "disabled"}]` of the account's callback URLs (disabled ones receive nothing)."""
     return [
-        {"id": callback_url.id, "url": callback_url.url, "disabled": not callback_url.is_active}
+        {"id": callback_url.id, "url": url_masked(callback_url.url), "disabled": not callback_url.is_active}
         for callback_url in callback_url_list(account=account)
     ]
 

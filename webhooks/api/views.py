@@ -15,6 +15,7 @@ from accounts.api.base import AccountApi
 from crush.timestamps import UtcTimestampField
 from webhooks import selectors, services
 from webhooks.models import WebhookEvent
+from webhooks.presenters import url_masked
 
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100
@@ -22,11 +23,14 @@ MAX_PER_PAGE = 100
 
 class CallbackUrlSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    url = serializers.CharField()
+    url = serializers.SerializerMethodField(help_text="A password in the URL is shown as ***")
     disabled = serializers.SerializerMethodField(
         help_text="True once deliveries stopped (410, 5 days failing)"
     )
     created_at = UtcTimestampField()
+
+    def get_url(self, callback_url: Any) -> str:
+        return url_masked(callback_url.url)
 
     def get_disabled(self, callback_url: Any) -> bool:
         return not callback_url.is_active
@@ -95,7 +99,7 @@ class DeliverySerializer(serializers.Serializer):
     delivered_at = UtcTimestampField()
 
     def get_url(self, delivery: Any) -> str | None:
-        return delivery.callback_url.url if delivery.callback_url is not None else None
+        return url_masked(delivery.callback_url.url) if delivery.callback_url is not None else None
 
 
 class WebhookEventSerializer(serializers.Serializer):
