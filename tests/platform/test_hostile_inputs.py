@@ -205,3 +205,10 @@ def test_imagerecycle_upload_past_a_pixel_or_frame_limit_answers_413(
 
     assert response.status_code == 413, response.json()
     assert response.json()["errCode"] == 413
+
+
+@pytest.mark.parametrize("ids", ["\u00b2", "\u0661\u0662", "1,\uff13", "9" * 30])
+def test_imagerecycle_zip_ids_are_ascii_digits_only(ir: ImageRecycleClient, ids: str) -> None:
+    response = ir.get(f"images/zip/optimized/{ids}")
+
+    assert_imagerecycle_400(response)

@@ -6,6 +6,7 @@ or for a URL upload `{"url": …, "params": {…}}`; the URL may also come as a 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -26,6 +27,8 @@ LIMIT_DEFAULT = 30
 LIMIT_MAX = 100
 ZIP_MAX_IDS = 100
 KINDS = ("original", "optimized")
+# str.isdigit() also takes "١٢" and "²": an id is ASCII digits, a few, so int() stays cheap.
+_ASCII_ID = re.compile(r"[0-9]{1,19}")
 DEFAULT_NAME = "file"  # a download link's last segment when the stored file has no name
 
 
@@ -121,7 +124,7 @@ class PageInputSerializer(serializers.Serializer):
 def ids_parse(raw: str) -> list[int]:
     """`1230,1231,1400` → the distinct ids in order; 400 when malformed, empty or more than ZIP_MAX_IDS."""
     parts = [part.strip() for part in raw.split(",") if part.strip()]
-    if not parts or not all(part.isdigit() for part in parts):
+    if not parts or not all(_ASCII_ID.fullmatch(part) for part in parts):
         raise ValidationFailed({"ids": ["Must be a comma-separated list of image ids."]})
     ids = list(dict.fromkeys(int(part) for part in parts))
     if len(ids) > ZIP_MAX_IDS:
