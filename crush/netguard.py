@@ -22,8 +22,9 @@ import ipaddress
 import logging
 import re
 import socket
+import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
@@ -212,7 +213,7 @@ def resolve_host(host: str, port: int) -> list[IPAddress]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise NetworkError("The URL's host could not be resolved") from exc
+        raise NetworkError(MESSAGE_UNRESOLVED) from exc
     addresses: list[IPAddress] = []
     for _family, _type, _proto, _canonname, sockaddr in infos:
         address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
@@ -273,7 +274,7 @@ def _target(url: str, *, allow_private: bool) -> _Target:
             raise UrlRefused("URL refused: the host is not a valid hostname") from None
         addresses = resolve_host(host, port)
         if not addresses:
-            raise NetworkError("The URL's host could not be resolved")
+            raise NetworkError(MESSAGE_UNRESOLVED)
     for candidate in addresses:
         reason = address_refusal(candidate, allow_private=allow_private)
         if reason is not None:
@@ -307,7 +308,7 @@ class _Deadline:
     def remaining(self) -> float:
         left = self.ends - time.monotonic()
         if left <= 0:
-            raise NetworkError("The URL did not answer in time")
+            raise NetworkError(MESSAGE_TIMEOUT)
         return left
 
     def elapsed(self) -> float:
@@ -390,12 +391,50 @@ def _exchange(
     raise _network_error(failure) from failure
 
 
+MESSAGE_TIMEOUT = "The URL did not answer in time"
+MESSAGE_REFUSED = "The URL's server refused the connection"
+MESSAGE_UNRESOLVED = "The URL's host could not be resolved"
+MESSAGE_TLS_CERTIFICATE = "The URL's TLS certificate could not be verified"
+MESSAGE_TLS = "The TLS handshake with the URL failed"
+MESSAGE_UNREACHABLE = "The URL could not be reached"
+
+
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """`exc`, what it wraps (urllib3 puts the ssl error in args) and what it was raised from, bounded."""
+    pending = [exc]
+    seen: list[BaseException] = []
+    while pending and len(seen) < 16:
+        item = pending.pop(0)
+        if item is None or any(item is known for known in seen):
+            continue
+        seen.append(item)
+        yield item
+        pending.extend(arg for arg in item.args if isinstance(arg, BaseException))
+        pending.extend((item.__cause__, item.__context__))
+
+
 def _network_error(exc: Exception | None) -> NetworkError:
-    if isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError, socket.timeout)):
-        return NetworkError("The URL did not answer in time")
-    if isinstance(exc, urllib3.exceptions.SSLError):
-        return NetworkError("The URL's TLS certificate could not be verified")
-    return NetworkError("The URL could not be reached")
+    """One message per cause: refused, unresolvable, TLS, time-out, otherwise unreachable.
+
+    urllib3 makes NewConnectionError (refused, unreachable, DNS) a subclass of its TimeoutError, so the
+    causes are read before the exception's own class.
+    """
+    chain = list(_chain(exc))
+    if any(isinstance(item, ConnectionRefusedError) for item in chain):
+        return NetworkError(MESSAGE_REFUSED)
+    if any(isinstance(item, (urllib3.exceptions.NameResolutionError, socket.gaierror)) for item in chain):
+        return NetworkError(MESSAGE_UNRESOLVED)
+    if any(isinstance(item, ssl.SSLCertVerificationError) for item in chain):
+        return NetworkError(MESSAGE_TLS_CERTIFICATE)
+    if any(isinstance(item, (urllib3.exceptions.SSLError, ssl.SSLError)) for item in chain):
+        return NetworkError(MESSAGE_TLS)
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        return NetworkError(MESSAGE_UNREACHABLE)
+    if any(
+        isinstance(item, (urllib3.exceptions.TimeoutError, TimeoutError, socket.timeout)) for item in chain
+    ):
+        return NetworkError(MESSAGE_TIMEOUT)
+    return NetworkError(MESSAGE_UNREACHABLE)
 
 
 def guarded_request(

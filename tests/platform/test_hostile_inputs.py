@@ -212,3 +212,16 @@ def test_imagerecycle_zip_ids_are_ascii_digits_only(ir: ImageRecycleClient, ids:
     response = ir.get(f"images/zip/optimized/{ids}")
 
     assert_imagerecycle_400(response)
+
+
+def test_crush_compress_image_url_refused_says_refused_not_time_out(api: APIClient) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    response = api.post("/v1/compress", {"image_url": f"http://127.0.0.1:{port}/a.jpg"}, format="json")
+
+    assert 400 <= response.status_code < 600 and response.status_code != 500
+    assert "refused the connection" in json.dumps(response.json()["message"])

@@ -179,3 +179,94 @@ def test_guarded_request_connection_refused_is_a_network_error() -> None:
 
     with pytest.raises(NetworkError):
         _get(f"http://127.0.0.1:{port}/")
+
+
+# --- one message per network failure (issue 13: a refused connection said "did not answer in time") -----
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_guarded_request_connection_refused_says_refused() -> None:
+    with pytest.raises(NetworkError) as caught:
+        _get(f"http://127.0.0.1:{_closed_port()}/")
+
+    assert caught.value.message == netguard.MESSAGE_REFUSED
+
+
+def test_guarded_request_unresolvable_host_says_not_resolved() -> None:
+    with pytest.raises(NetworkError) as caught:
+        _get("http://does-not-exist.invalid/")
+
+    assert caught.value.message == netguard.MESSAGE_UNRESOLVED
+
+
+def test_guarded_request_silent_server_says_time_out() -> None:
+    import socket
+
+    with socket.socket() as listener:  # accepts connections (backlog) but never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        port = listener.getsockname()[1]
+
+        with pytest.raises(NetworkError) as caught:
+            _get(f"http://127.0.0.1:{port}/", read_timeout=0.3)
+
+    assert caught.value.message == netguard.MESSAGE_TIMEOUT
+
+
+def test_guarded_request_https_to_a_plain_http_server_says_tls_failed(httpserver) -> None:
+    httpserver.expect_request("/").respond_with_data("plain")
+
+    with pytest.raises(NetworkError) as caught:
+        _get(httpserver.url_for("/").replace("http://", "https://"))
+
+    assert caught.value.message == netguard.MESSAGE_TLS
+
+
+def test_guarded_request_self_signed_certificate_says_not_verified(tmp_path) -> None:
+    import ssl
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = HTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(NetworkError) as caught:
+            _get(f"https://127.0.0.1:{server.server_address[1]}/")
+    finally:
+        thread.join(timeout=5)
+        server.server_close()
+
+    assert caught.value.message == netguard.MESSAGE_TLS_CERTIFICATE
