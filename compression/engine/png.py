@@ -114,7 +114,13 @@ def compress_png(
 
     def lossless() -> bytes:
         if not recoded:
-            return oxipng_optimize(data, options.strip_metadata, deadline)
+            try:
+                return oxipng_optimize(data, options.strip_metadata, deadline)
+            except CorruptInput:
+                # oxipng is stricter than libpng (a missing IEND, trailing data cut short): the
+                # pixels libvips decoded are encoded again instead.
+                logger.info("png refused by oxipng although it decodes; re-encoding its pixels")
+                return oxipng_optimize(plain_encode(image, keep, deadline), options.strip_metadata, deadline)
         if resized and depth is not None:
             # A palette image stays one: resizing blends colours, which are mapped back to a
             # palette of the source's size.

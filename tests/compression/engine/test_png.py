@@ -193,3 +193,18 @@ def test_a_style_of_a_palette_png_is_a_palette_png_no_larger_than_it(kind: str, 
     out = pyvips.Image.new_from_buffer(result.data, "")
     assert out.get_typeof("palette") and out.get("palette")
     assert len(result.data) <= len(source)
+
+
+@pytest.mark.parametrize("kind", ["lossless", "lossy", "balanced"])
+def test_a_png_without_its_end_chunk_is_compressed(kind: str) -> None:
+    # libpng decodes it (the image data is complete); oxipng refuses it.
+    complete = graphic().pngsave_buffer(compression=1)
+    source = complete[: complete.rindex(b"IEND") - 4]
+
+    result = compress(source, options=CompressOptions(compression_type=kind))
+
+    out = pyvips.Image.new_from_buffer(result.data, "", fail_on="error")
+    assert (out.width, out.height) == (160, 120)
+    assert len(result.data) <= len(source)
+    if kind == "lossless":
+        assert (out - pyvips.Image.new_from_buffer(complete, "")).abs().max() == 0
