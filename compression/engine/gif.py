@@ -60,9 +60,13 @@ def _gifsicle(data: bytes, tool: Gifsicle, extra: list[str] | None, deadline: fl
     merged frames a browser would play differently."""
     try:
         out = tool.transform(data, extra, deadline=deadline)
-        if tool.optimize > 1 and frame_map(gif_delays(data), gif_delays(out)) is None:
+        source_delays = gif_delays(data)
+        if tool.optimize > 1 and frame_map(source_delays, gif_delays(out)) is None:
             logger.info("gifsicle merged frames that play differently; keeping every frame")
             out = tool.keeping_frames().transform(data, extra, deadline=deadline)
+        if not extra and frame_map(source_delays, gif_delays(out)) is None:
+            logger.warning("gifsicle changed the animation's timing; its input is kept")
+            return data
     except OptimizerFailed as error:
         logger.info("gif refused by gifsicle: %s", error)
         raise CorruptInput() from None
