@@ -269,7 +269,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "crush.jsonbody.BoundedJSONParser",
-        "rest_framework.parsers.MultiPartParser",
+        "crush.multipart.Utf8HeadersMultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
     "EXCEPTION_HANDLER": "crush.exceptions.api_exception_handler",

@@ -29,6 +29,7 @@ from rest_framework.request import Request
 
 from crush import jsonbody
 from crush.errors import FileTooLarge, ValidationFailed
+from crush.multipart import PartHeadersUtf8Stream, multipart_boundary
 
 _RESIZE_KEY = re.compile(r"resize\[(?P<index>[0-9]*)\]\[(?P<name>[^\[\]]+)\]")
 # An explicit index longer than this is refused (int() of thousands of digits is slow, then refused).
@@ -87,6 +88,9 @@ class OrderedMultiPartParser(MultiPartParser):
         meta = request.META.copy()
         meta["CONTENT_TYPE"] = media_type
         encoding = _encoding(parser_context)
+        boundary = multipart_boundary(media_type or "")
+        if stream is not None and boundary:
+            stream = PartHeadersUtf8Stream(stream, boundary)
         try:
             parser = _OrderedDjangoMultiPartParser(meta, stream, request.upload_handlers, encoding)
             data, files = parser.parse()
@@ -99,7 +103,7 @@ class CompressJSONParser(JSONParser):
     """JSON, or the multipart body curl sends under `-H 'Content-Type: application/json' -F …`."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        boundary = _boundary(media_type or "")
+        boundary = multipart_boundary(media_type or "")
         if boundary:
             multipart_type = f"multipart/form-data; boundary={boundary}"
             return OrderedMultiPartParser().parse(stream, multipart_type, parser_context)
@@ -108,14 +112,6 @@ class CompressJSONParser(JSONParser):
             return jsonbody.loads(reader.read(), object_pairs_hook=_json_object)
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
-
-
-def _boundary(media_type: str) -> str | None:
-    for parameter in media_type.split(";")[1:]:
-        name, _, value = parameter.partition("=")
-        if name.strip().lower() == "boundary" and value.strip():
-            return value.strip().strip('"')
-    return None
 
 
 def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

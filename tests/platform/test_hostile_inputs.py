@@ -225,3 +225,75 @@ def test_crush_compress_image_url_refused_says_refused_not_time_out(api: APIClie
 
     assert 400 <= response.status_code < 600 and response.status_code != 500
     assert "refused the connection" in json.dumps(response.json()["message"])
+
+
+def _multipart_with_filename(name: bytes, data: bytes, extra: bytes = b"") -> bytes:
+    return (
+        b"--hostile\r\n"
+        + extra
+        + b'Content-Disposition: form-data; name="file"; filename="'
+        + name
+        + b'"\r\nContent-Type: image/jpeg\r\n\r\n'
+        + data
+        + b"\r\n--hostile--\r\n"
+    )
+
+
+@pytest.mark.parametrize("path", ["/v1/compress", "/v1/original_images"])
+def test_crush_multipart_filename_not_utf8_is_accepted_and_sanitised(api: APIClient, path: str) -> None:
+    body = _multipart_with_filename(b"../caf\xe9 \xff.jpg", jpeg())
+
+    response = api.generic("POST", path, body, content_type="multipart/form-data; boundary=hostile")
+
+    assert response.status_code in (200, 201), response.content[:300]
+    filename = response.json()["original_image"]["filename"]
+    assert filename.startswith("caf") and filename.endswith(".jpg") and "/" not in filename
+
+
+def test_imagerecycle_multipart_filename_not_utf8_is_accepted(ir: ImageRecycleClient) -> None:
+    body = _multipart_with_filename(b"caf\xe9.jpg", jpeg())
+
+    response = APIClient().generic(
+        "POST",
+        f"{BASE}images?{urlencode({'auth': ir.auth})}",
+        body,
+        content_type="multipart/form-data; boundary=hostile",
+    )
+
+    assert response.status_code == 201, response.content[:300]
+
+
+def test_multipart_utf8_filename_and_file_bytes_pass_unchanged(api: APIClient) -> None:
+    data = jpeg()
+
+    response = api.generic(
+        "POST",
+        "/v1/original_images",
+        _multipart_with_filename("photo-é.jpg".encode(), data),
+        content_type="multipart/form-data; boundary=hostile",
+    )
+
+    assert response.status_code in (200, 201), response.content[:300]
+    original = response.json()["original_image"]
+    assert original["filename"] == "photo-é.jpg"
+    assert original["size"] == len(data)
+
+
+@pytest.mark.parametrize("read_size", [1, 7, 1000, 70_000, -1])
+def test_part_headers_stream_keeps_content_bytes_and_reencodes_only_headers(read_size: int) -> None:
+    import io
+    import random
+
+    from crush.multipart import PartHeadersUtf8Stream
+
+    content = bytes(random.Random(5).randrange(256) for _ in range(150_000))  # crosses several reads
+    body = _multipart_with_filename(b"caf\xe9.jpg", content)
+    stream = PartHeadersUtf8Stream(io.BytesIO(body), "hostile")
+
+    chunks = []
+    while chunk := stream.read(read_size):
+        chunks.append(chunk)
+        if read_size < 0:
+            break
+
+    assert b"".join(chunks) == body.replace(b"caf\xe9.jpg", "café.jpg".encode())
