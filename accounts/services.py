@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts import credentials
 from accounts.models import Account, ApiKey, ApiToken, ConsumptionDay, QuotaPeriod
+from crush.dbranges import column_range_check
 from crush.errors import QuotaExceeded, Unauthenticated, ValidationFailed
 
 LAST_USED_GRANULARITY = datetime.timedelta(minutes=1)  # at most one write per credential a minute
@@ -53,6 +54,7 @@ def account_create(
 ) -> Account:
     if Account.objects.filter(login=login).exists():
         raise ValidationFailed({"login": ["An account with this login already exists."]})
+    column_range_check(Account, {"plan_bytes": plan_bytes, "file_max_size": file_max_size})
     account = Account(
         login=login,
         email=email,
@@ -74,6 +76,7 @@ def account_create(
 
 
 def account_update(*, account: Account, **fields: Any) -> Account:
+    column_range_check(Account, fields)  # a 4xx naming the field, not the database's out-of-range error
     for name, value in fields.items():
         setattr(account, name, value)
     account.save(update_fields=[*fields, "updated_at"])

@@ -297,3 +297,32 @@ def test_part_headers_stream_keeps_content_bytes_and_reencodes_only_headers(read
             break
 
     assert b"".join(chunks) == body.replace(b"caf\xe9.jpg", "café.jpg".encode())
+
+
+@pytest.mark.parametrize("quota_bytes", [2**63, -(2**63) - 1])
+def test_sub_account_services_check_quota_against_the_bigint_column(
+    account: Account, quota_bytes: int
+) -> None:
+    from accounts import services
+    from crush.errors import ValidationFailed
+
+    sub_account, _ = services.sub_account_create(parent=account, title="ok")
+
+    with pytest.raises(ValidationFailed) as on_create:
+        services.sub_account_create(parent=account, quota_bytes=quota_bytes)
+    with pytest.raises(ValidationFailed) as on_update:
+        services.sub_account_update(sub_account=sub_account, quota_bytes=quota_bytes)
+
+    assert "plan_bytes" in on_create.value.message
+    assert "plan_bytes" in on_update.value.message
+    assert Account.objects.filter(parent=account).count() == 1
+
+
+def test_account_create_checks_file_max_size_against_the_bigint_column(db: None) -> None:
+    from accounts import services
+    from crush.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as caught:
+        services.account_create(login="huge", file_max_size=2**64)
+
+    assert "file_max_size" in caught.value.message
