@@ -4,7 +4,13 @@ import threading
 import time
 
 from celery import Celery, bootsteps
-from celery.signals import after_setup_logger, before_task_publish, task_prerun, worker_process_init
+from celery.signals import (
+    after_setup_logger,
+    before_task_publish,
+    task_prerun,
+    worker_init,
+    worker_process_init,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crush.settings")
 
@@ -116,6 +122,39 @@ def _finish_or_hand_back(worker, grace_seconds: float) -> None:  # type: ignore[
 
 
 app.steps["worker"].add(GracefulStop)
+
+
+@worker_init.connect
+def load_the_engine_before_the_pool_forks(sender=None, **kwargs):  # type: ignore[no-untyped-def]
+    """The slow start-up work of a job process (loading — the first time on a machine, compiling — the
+    quality metric's kernels: seconds, minutes when compiling) is done once, in the worker's main process
+    before it starts its pool (which also imported the engine with the tasks), so that each new pool process
+    (a crash's replacement, a recycled one: CRUSH_WORKER_MAX_TASKS_PER_CHILD) inherits it ready, reports up
+    at once and runs its first job without that delay. A process that loaded them itself before reporting
+    up was killed past `worker_proc_alive_timeout` and replaced by another doing the same, in a loop.
+
+    Only for a pool of processes (not the webhooks worker's threads). numba's threading layer is set to a
+    fork-safe one (workqueue: a child of a process that ran GNU OpenMP aborts), and no libvips operation runs
+    here (a child inheriting libvips' started thread pool hangs in its first operation).
+    """
+    from celery.concurrency import get_implementation
+    from celery.concurrency.prefork import TaskPool
+
+    pool = get_implementation(getattr(sender, "pool_cls", None) or "prefork")
+    if not (isinstance(pool, type) and issubclass(pool, TaskPool)):
+        return
+    import numba
+
+    from compression.engine.quality import kernels_load
+
+    numba.config.THREADING_LAYER = "forksafe"
+    started = time.monotonic()
+    kernels_load()
+    logger.info(
+        "engine loaded for the pool in %.1f s (numba threading layer: %s)",
+        time.monotonic() - started,
+        numba.threading_layer(),
+    )
 
 
 @worker_process_init.connect

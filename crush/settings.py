@@ -110,6 +110,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_MAX_TASKS_PER_CHILD = env.int(
     "CRUSH_WORKER_MAX_TASKS_PER_CHILD", default=200
 )  # bounds libvips memory
+# A new pool process must report up within this or it is killed and replaced. It inherits the engine loaded
+# (crush/celery.py) and reports up in well under a second; the margin covers a machine under load.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("CRUSH_WORKER_PROC_ALIVE_TIMEOUT_SECONDS", default=60.0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_DEFAULT_QUEUE = "default"

@@ -266,6 +266,23 @@ def ssimulacra2(reference: pyvips.Image, candidate: pyvips.Image) -> float:
     return Reference(reference).score(candidate)
 
 
+def kernels_load() -> None:
+    """Loads (the first time on a machine: compiles) every compiled kernel the metric calls, with the
+    argument types it calls them with, without libvips: for a process that forks afterwards (a Celery
+    worker before it starts its pool), whose children then inherit the kernels ready. libvips must not run
+    before such a fork (a child inheriting its started thread pool hangs in its first operation)."""
+    side = MIN_SCALE_PX << 2
+    pixels = np.frombuffer(bytes(side * side * 3), np.uint8).reshape(side, side, 3)  # as from libvips
+    with kernels.LOCK:
+        linear = kernels.linear_from_srgb8(pixels, _LUT8)
+        scales = _pyramid(linear, 0)
+        for k, ref in enumerate(scales):
+            ref.sums(linear)
+            ref.sums(linear, 1, 1)
+            if k < len(scales) - 1:
+                linear = kernels.downsample(linear)
+
+
 def warm_up() -> float:
     """Loads (the first time on a machine: compiles) the metric's kernels; returns a score of 100."""
     image = pyvips.Image.black(16, 16, bands=3).copy(interpretation="srgb")

@@ -1,0 +1,128 @@
+"""A worker's pool heals itself: a pool process that dies (SIGKILL) or is recycled
+(CRUSH_WORKER_MAX_TASKS_PER_CHILD) is replaced by one that reports up at once, because the slow start-up work
+(the engine's compiled kernels) was done in the worker's main process before the pool forked
+(crush/celery.py). Real `celery worker` processes on the run's broker, database and storage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from compression import services
+from compression.models import OptimizedImage, OriginalImage, Status, StoredFile
+from tests.compression.pipeline_support import jpeg, options, upload
+
+pytestmark = pytest.mark.slow
+
+BASE = "https://crush.test"
+WAIT_SECONDS = 240  # an upper bound for a stalled run, not a timing assertion: 2 cores shared by many runs
+POOL_BACK_SECONDS = 30
+UP_TIMEOUT_LOG = "Timed out waiting for UP message"  # billiard killing a pool process that did not report up
+
+
+def _wait(predicate: Callable[[], bool], *, worker, what: str, seconds: float = WAIT_SECONDS) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}; worker log:\n{worker.log()[-6000:]}")
+        time.sleep(0.1)
+
+
+def _pool_processes(worker) -> set[int]:  # type: ignore[no-untyped-def]
+    """The live (not zombie) child processes of the worker's main process: its pool."""
+    children = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == worker.process.pid and fields[0] != "Z":  # fields: state ppid ...
+                children.add(int(entry))
+    return children
+
+
+def _submit(account, name: str, data: bytes, **option_overrides: object) -> OriginalImage:  # type: ignore[no-untyped-def]
+    return services.original_image_submit(
+        account=account,
+        options=options(**{"compression_type": "lossy", **option_overrides}),
+        base_url=BASE,
+        upload=upload(name, data),
+        synchronous=False,
+    )
+
+
+def _all_ended(ids: list[int]) -> Callable[[], bool]:
+    return lambda: (
+        not OriginalImage.objects.filter(id__in=ids).exclude(status__in=["completed", "failed"]).exists()
+    )
+
+
+def test_killed_pool_processes_are_replaced_and_the_job_completes_once(account, live_worker) -> None:
+    # given: a worker with two pool processes is in the middle of a job that takes seconds
+    original = _submit(account, "big.jpg", jpeg(1600, 1200), compression_type="balanced")
+    worker = live_worker(concurrency=2)
+    _wait(
+        lambda: OriginalImage.objects.filter(pk=original.pk, status=Status.PROCESSING).exists(),
+        worker=worker,
+        what="the job to start",
+    )
+    _wait(lambda: len(_pool_processes(worker)) == 2, worker=worker, what="the pool to start")
+    killed = _pool_processes(worker)
+
+    # when: its pool processes die without a word (one of them runs the job)
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+
+    # then: the pool is back to two processes, none of them a killed one, within 30 s
+    _wait(
+        lambda: len(_pool_processes(worker) - killed) == 2,
+        worker=worker,
+        what="the pool to be back to full size",
+        seconds=POOL_BACK_SECONDS,
+    )
+    # and the job, re-enqueued once its loss is known (here: by the sweeper, its lease made to pass), is run
+    # by the new processes and completes exactly once
+    past = timezone.now() - datetime.timedelta(seconds=settings.CRUSH_JOB_LEASE_SECONDS + 1)
+    OriginalImage.objects.filter(pk=original.pk, status=Status.PROCESSING).update(updated_at=past)
+    services.stuck_jobs_sweep()
+    _wait(_all_ended([original.id]), worker=worker, what="the job to end")
+    original.refresh_from_db()
+    assert original.status == Status.COMPLETED, original.error_msg
+    rows = list(OptimizedImage.objects.filter(original=original))
+    assert sorted(row.style for row in rows) == ["original", "square", "thumb"]
+    assert all(row.status == Status.COMPLETED for row in rows)
+    assert StoredFile.objects.count() == 4  # the original and one file per style: nothing written twice
+    assert _pool_processes(worker).isdisjoint(killed)
+    assert len(_pool_processes(worker)) == 2
+    assert UP_TIMEOUT_LOG not in worker.log()
+
+
+def test_recycled_pool_processes_keep_the_pool_running(account, live_worker) -> None:
+    # given: 30 small jobs and a worker whose processes are replaced after every 5 jobs (12 replacements)
+    ids = []
+    for index in range(30):
+        ids.append(_submit(account, f"p{index}.jpg", jpeg(40 + index, 30 + index % 7), resize=()).id)
+    connection.close()
+
+    # when
+    worker = live_worker(concurrency=2, env={"CRUSH_WORKER_MAX_TASKS_PER_CHILD": "5"})
+
+    # then: every job completes, and no new process was killed for not reporting up
+    _wait(_all_ended(ids), worker=worker, what="30 jobs to end")
+    statuses = set(OriginalImage.objects.filter(id__in=ids).values_list("status", flat=True))
+    assert statuses == {Status.COMPLETED}
+    assert OptimizedImage.objects.filter(original_id__in=ids).count() == 30
+    log = worker.log()
+    assert UP_TIMEOUT_LOG not in log
+    assert "engine loaded for the pool" in log
