@@ -117,6 +117,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
+    # Periodic upkeep has a queue of its own, consumed by the webhooks worker (Procfile), so that long
+    # compression jobs filling the compression workers cannot delay the sweeper that re-enqueues lost jobs.
+    "compression.tasks.stuck_jobs_sweep_task": {"queue": "maintenance"},
+    "compression.tasks.expired_files_purge_task": {"queue": "maintenance"},
     "compression.tasks.*": {"queue": "compression"},
     "webhooks.tasks.*": {"queue": "webhooks"},
 }

@@ -126,3 +126,25 @@ def test_recycled_pool_processes_keep_the_pool_running(account, live_worker) -> 
     log = worker.log()
     assert UP_TIMEOUT_LOG not in log
     assert "engine loaded for the pool" in log
+
+
+def test_the_sweeper_runs_on_a_queue_no_compression_worker_has_to_free() -> None:
+    # given
+    from crush.celery import app
+
+    procfile = (Path(settings.BASE_DIR) / "Procfile").read_text().splitlines()
+    queues_by_role = {
+        line.split(":", 1)[0]: line.split("--queues ", 1)[1].split()[0].split(",")
+        for line in procfile
+        if "--queues " in line
+    }
+
+    # when
+    route = app.amqp.router.route({}, "compression.tasks.stuck_jobs_sweep_task")
+
+    # then: its queue is consumed by a worker that takes no compression jobs
+    queue = route["queue"].name
+    assert queue != "compression"
+    consumers = [role for role, queues in queues_by_role.items() if queue in queues]
+    assert consumers
+    assert all("compression" not in queues_by_role[role] for role in consumers)
