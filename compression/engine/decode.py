@@ -94,19 +94,6 @@ def vips_errors(deadline: float | None) -> Iterator[None]:
         raise CorruptInput() from None
 
 
-def sample_frames(data: bytes, fmt: Format, frames: int, samples: int) -> pyvips.Image:
-    """Up to ``samples`` evenly spaced, fully composited frames stacked vertically: what an
-    animation's quality is measured on (scoring every frame of a long animation costs too much)."""
-    with vips_errors(None):
-        if frames <= samples:
-            return pyvips.Image.new_from_buffer(data, "", **load_options(fmt)).autorot()
-        pages = sorted({round(i * (frames - 1) / (samples - 1)) for i in range(samples)})
-        parts = [
-            pyvips.Image.new_from_buffer(data, "", fail_on="truncated", page=page, n=1) for page in pages
-        ]
-        return pyvips.Image.arrayjoin(parts, across=1)
-
-
 def to_srgb8(image: pyvips.Image) -> pyvips.Image:
     """8-bit sRGB (alpha kept): what the quality metric compares."""
     if image.interpretation == "cmyk":
@@ -117,7 +104,9 @@ def to_srgb8(image: pyvips.Image) -> pyvips.Image:
 
 
 def sample_pages(image: pyvips.Image, samples: int) -> pyvips.Image:
-    """``sample_frames`` for an image already loaded with every frame stacked (the same pages)."""
+    """Up to ``samples`` evenly spaced frames of an image loaded with every frame stacked, stacked
+    vertically: what an animation's quality is measured on (scoring every frame of a long animation
+    costs too much)."""
     frames = frame_count(image)
     if frames <= samples:
         return image
