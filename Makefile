@@ -54,7 +54,9 @@ bench-dashboard: install
 bench-webhooks: install
 	$(BIN)/python bench/webhooks.py
 
-# Every file of the real-file corpus (../shared/corpus/build-sweep-dev.sh) through the engine, each outcome
+# Every file of the real-file corpus (bench/corpus/build-sweep-dev.sh, built on first use: Debian package
+# downloads, about 360 MB) through the engine, each outcome
 # classified; SWEEP_ARGS passes options (e.g. SWEEP_ARGS="--jobs 1 --only gif/"). Not part of `make test`.
 sweep: install
+	@bash bench/corpus/build-sweep-dev.sh >/dev/null
 	$(BIN)/python bench/sweep.py $(SWEEP_ARGS)

@@ -5,7 +5,7 @@ resolution. Prints markdown tables (per format, targets, 100 MP memory).
     .venv/bin/python bench/engine.py [--corpus DIR] [--formats jpeg,png,...] [--skip-memory]
 
 Setup (done here, never runtime deps): Debian `ghostscript` and `pngquant` via apt-get, `svgo` via npm
-into /tmp/crush-bench/node; the corpus from ../shared/corpus/build-dev.sh.
+into /tmp/crush-bench/node; the corpus from bench/corpus/build-dev.sh.
 """
 
 import argparse
@@ -36,7 +36,7 @@ from compression.engine.search import Candidate, search_setting  # noqa: E402
 
 WORK = Path(tempfile.gettempdir()) / "crush-bench"
 NODE_DIR = WORK / "node"
-BUILD_CORPUS = ROOT.parent / "shared" / "corpus" / "build-dev.sh"
+BUILD_CORPUS = ROOT / "bench" / "corpus" / "build-dev.sh"
 DEFAULT_CORPUS = Path(tempfile.gettempdir()) / "crush-dev-corpus"
 TARGET = 80.0
 LOSSY_LEVEL = 80

@@ -341,7 +341,7 @@ def main() -> None:
 
     corpus = sorted(path for path in args.corpus.iterdir() if path.suffix.lower() in (".jpg", ".jpeg"))
     if not corpus:
-        raise SystemExit(f"no JPEG photos in {args.corpus} (see ../shared/corpus/build-dev.sh)")
+        raise SystemExit(f"no JPEG photos in {args.corpus} (build it with bench/corpus/build-dev.sh)")
     photos = [(path.name, path.read_bytes()) for path in corpus]
     jobs = [photos[index % len(photos)] for index in range(args.jobs)]
     sync_name, sync_data = sorted(photos, key=lambda photo: len(photo[1]))[len(photos) // 2]  # median size
