@@ -765,7 +765,7 @@ def main() -> None:
     if args.time_limit:
         limits["time_limit_seconds"] = args.time_limit
     if not (args.corpus / "MANIFEST.tsv").exists():
-        sys.exit(f"no {args.corpus}/MANIFEST.tsv: build it with bench/corpus/build-sweep-dev.sh (make sweep does)")
+        sys.exit(f"no {args.corpus}/MANIFEST.tsv: build it with bench/corpus/build-sweep-dev.sh")
     runs = [r for r in args.runs.split(",") if r]
     jobs = plan(args.corpus, runs, args.every, args.only, args.formats.split(","))
     if args.rerun:

@@ -18,7 +18,8 @@ from webhooks.models import CallbackUrl, Delivery, DeliveryStatus
 
 logger = logging.getLogger(__name__)
 
-BROKER_QUEUES = ("compression", "webhooks", "maintenance", "default")  # CELERY_TASK_ROUTES + CELERY_TASK_DEFAULT_QUEUE
+# CELERY_TASK_ROUTES + CELERY_TASK_DEFAULT_QUEUE
+BROKER_QUEUES = ("compression", "webhooks", "maintenance", "default")
 BROKER_TIMEOUT_SECONDS = 1  # the landing page must render even when Redis is unreachable
 
 
