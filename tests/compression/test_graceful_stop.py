@@ -23,26 +23,13 @@ from compression import services
 from compression.models import OptimizedImage, OriginalImage, Status, StoredFile
 from crush.celery import app as celery_app
 from crush.middleware import _request_id
+from tests.compression.live_jobs import BASE, WAIT_SECONDS, wait_for
 from tests.compression.pipeline_support import jpeg, options, upload
 from tests.conftest import database_url
 from webhooks.models import WebhookEvent
 from webhooks.services import callback_url_create
 
 pytestmark = pytest.mark.slow
-
-BASE = "https://crush.test"
-WAIT_SECONDS = (
-    240  # generous on a shared machine, and still well inside the job lease: the sweeper never helps
-)
-
-
-def _wait(predicate: Callable[[], bool], *, workers: list, what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not predicate():
-        if time.monotonic() > deadline:
-            logs = "\n".join(worker.log()[-4000:] for worker in workers)
-            pytest.fail(f"gave up waiting for {what}; worker logs:\n{logs}")
-        time.sleep(0.1)
 
 
 def _status_is(original: OriginalImage, *statuses: str) -> Callable[[], bool]:
@@ -82,7 +69,7 @@ def _assert_completed_once(original: OriginalImage, hooks: list[bytes], *, worke
     assert all(row.status == Status.COMPLETED for row in rows)
     assert StoredFile.objects.count() == 4  # the original and one file per style
     assert WebhookEvent.objects.filter(image_id=original.id).count() == 1
-    _wait(lambda: len(hooks) >= 1, workers=workers, what="the webhook delivery")
+    wait_for(lambda: len(hooks) >= 1, workers=workers, what="the webhook delivery")
     assert len(hooks) == 1
 
 
@@ -90,7 +77,7 @@ def test_sigterm_mid_job_lets_the_job_finish_within_the_grace_period(account, li
     # given: a worker in the middle of a job
     original = _slow_job(account)
     worker = live_worker(env={"CRUSH_WORKER_GRACE_SECONDS": "600"})
-    _wait(_status_is(original, Status.PROCESSING), workers=[worker], what="the job to start")
+    wait_for(_status_is(original, Status.PROCESSING), workers=[worker], what="the job to start")
 
     # when: its process group gets SIGTERM, as from honcho
     worker.terminate()
@@ -113,7 +100,7 @@ def test_sigterm_hands_the_job_back_when_the_grace_period_is_over(account, live_
     finally:
         _request_id.reset(token)
     first = live_worker(env={"CRUSH_WORKER_GRACE_SECONDS": "0"})
-    _wait(_status_is(original, Status.PROCESSING), workers=[first], what="the job to start")
+    wait_for(_status_is(original, Status.PROCESSING), workers=[first], what="the job to start")
 
     # when: it gets SIGTERM and exits, then a worker starts again
     first.terminate()
@@ -125,7 +112,7 @@ def test_sigterm_hands_the_job_back_when_the_grace_period_is_over(account, live_
     assert original.attempts == 0  # a graceful stop does not count as an attempt
     second = live_worker()
     restarted_at = time.monotonic()
-    _wait(
+    wait_for(
         _status_is(original, Status.COMPLETED, Status.FAILED), workers=[first, second], what="the job to end"
     )
 
@@ -177,7 +164,7 @@ def test_ctrl_c_on_make_run_lets_the_job_finish(account, live_worker, hooks, tmp
         )
     run = _Honcho(honcho, log_path)
     try:
-        _wait(_status_is(original, Status.PROCESSING), workers=[run], what="the job to start")
+        wait_for(_status_is(original, Status.PROCESSING), workers=[run], what="the job to start")
 
         # when: Ctrl-C (the terminal's SIGINT reaches honcho; its children run in sessions of their own)
         honcho.send_signal(signal.SIGINT)

@@ -10,8 +10,6 @@ import contextlib
 import datetime
 import os
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,22 +19,13 @@ from django.utils import timezone
 
 from compression import services
 from compression.models import OptimizedImage, OriginalImage, Status, StoredFile
-from tests.compression.pipeline_support import jpeg, options, upload
+from tests.compression.live_jobs import all_ended, submit_async, wait_for
+from tests.compression.pipeline_support import jpeg
 
 pytestmark = pytest.mark.slow
 
-BASE = "https://crush.test"
-WAIT_SECONDS = 240  # an upper bound for a stalled run, not a timing assertion: 2 cores shared by many runs
 POOL_BACK_SECONDS = 30
 UP_TIMEOUT_LOG = "Timed out waiting for UP message"  # billiard killing a pool process that did not report up
-
-
-def _wait(predicate: Callable[[], bool], *, worker, what: str, seconds: float = WAIT_SECONDS) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}; worker log:\n{worker.log()[-6000:]}")
-        time.sleep(0.1)
 
 
 def _pool_processes(worker) -> set[int]:  # type: ignore[no-untyped-def]
@@ -52,22 +41,6 @@ def _pool_processes(worker) -> set[int]:  # type: ignore[no-untyped-def]
     return children
 
 
-def _submit(account, name: str, data: bytes, **option_overrides: object) -> OriginalImage:  # type: ignore[no-untyped-def]
-    return services.original_image_submit(
-        account=account,
-        options=options(**{"compression_type": "lossy", **option_overrides}),
-        base_url=BASE,
-        upload=upload(name, data),
-        synchronous=False,
-    )
-
-
-def _all_ended(ids: list[int]) -> Callable[[], bool]:
-    return lambda: (
-        not OriginalImage.objects.filter(id__in=ids).exclude(status__in=["completed", "failed"]).exists()
-    )
-
-
 @pytest.mark.skipif(
     not settings.CELERY_BROKER_URL.startswith("redis"),
     reason="on the embedded filesystem broker a worker whose pool process was SIGKILLed runs no further task "
@@ -75,14 +48,14 @@ def _all_ended(ids: list[int]) -> Callable[[], bool]:
 )
 def test_killed_pool_processes_are_replaced_and_the_job_completes_once(account, live_worker) -> None:
     # given: a worker with two pool processes is in the middle of a job that takes seconds
-    original = _submit(account, "big.jpg", jpeg(1600, 1200), compression_type="balanced")
+    original = submit_async(account, "big.jpg", jpeg(1600, 1200), compression_type="balanced")
     worker = live_worker(concurrency=2)
-    _wait(
+    wait_for(
         lambda: OriginalImage.objects.filter(pk=original.pk, status=Status.PROCESSING).exists(),
-        worker=worker,
+        workers=[worker],
         what="the job to start",
     )
-    _wait(lambda: len(_pool_processes(worker)) == 2, worker=worker, what="the pool to start")
+    wait_for(lambda: len(_pool_processes(worker)) == 2, workers=[worker], what="the pool to start")
     killed = _pool_processes(worker)
 
     # when: its pool processes die without a word (one of them runs the job)
@@ -90,9 +63,9 @@ def test_killed_pool_processes_are_replaced_and_the_job_completes_once(account, 
         os.kill(pid, signal.SIGKILL)
 
     # then: the pool is back to two processes, none of them a killed one, within 30 s
-    _wait(
+    wait_for(
         lambda: len(_pool_processes(worker) - killed) == 2,
-        worker=worker,
+        workers=[worker],
         what="the pool to be back to full size",
         seconds=POOL_BACK_SECONDS,
     )
@@ -101,7 +74,7 @@ def test_killed_pool_processes_are_replaced_and_the_job_completes_once(account, 
     past = timezone.now() - datetime.timedelta(seconds=settings.CRUSH_JOB_LEASE_SECONDS + 1)
     OriginalImage.objects.filter(pk=original.pk, status=Status.PROCESSING).update(updated_at=past)
     services.stuck_jobs_sweep()
-    _wait(_all_ended([original.id]), worker=worker, what="the job to end")
+    wait_for(all_ended([original.id]), workers=[worker], what="the job to end")
     original.refresh_from_db()
     assert original.status == Status.COMPLETED, original.error_msg
     rows = list(OptimizedImage.objects.filter(original=original))
@@ -117,14 +90,14 @@ def test_recycled_pool_processes_keep_the_pool_running(account, live_worker) -> 
     # given: 30 small jobs and a worker whose processes are replaced after every 5 jobs (12 replacements)
     ids = []
     for index in range(30):
-        ids.append(_submit(account, f"p{index}.jpg", jpeg(40 + index, 30 + index % 7), resize=()).id)
+        ids.append(submit_async(account, f"p{index}.jpg", jpeg(40 + index, 30 + index % 7), resize=()).id)
     connection.close()
 
     # when
     worker = live_worker(concurrency=2, env={"CRUSH_WORKER_MAX_TASKS_PER_CHILD": "5"})
 
     # then: every job completes, and no new process was killed for not reporting up
-    _wait(_all_ended(ids), worker=worker, what="30 jobs to end")
+    wait_for(all_ended(ids), workers=[worker], what="30 jobs to end")
     statuses = set(OriginalImage.objects.filter(id__in=ids).values_list("status", flat=True))
     assert statuses == {Status.COMPLETED}
     assert OptimizedImage.objects.filter(original_id__in=ids).count() == 30

@@ -9,8 +9,6 @@ import datetime
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -22,7 +20,8 @@ from accounts.selectors import quota_used_this_month
 from compression import services
 from compression.models import OptimizedImage, OriginalImage, Status, StoredFile
 from compression.storage import file_read, files_storage
-from tests.compression.pipeline_support import SAMPLES, decoded_size, jpeg, options, upload
+from tests.compression.live_jobs import all_ended, submit_async, wait_for
+from tests.compression.pipeline_support import SAMPLES, decoded_size, jpeg
 from tests.private_redis import (
     broker,
     free_port,
@@ -33,34 +32,6 @@ from tests.private_redis import (
 )
 
 pytestmark = pytest.mark.slow
-
-BASE = "https://crush.test"
-WAIT_SECONDS = 240  # generous: 8 test runs share 2 cores
-
-
-def _wait(predicate: Callable[[], bool], *, workers: list, what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not predicate():
-        if time.monotonic() > deadline:
-            logs = "\n".join(worker.log()[-4000:] for worker in workers)
-            pytest.fail(f"gave up waiting for {what}; worker logs:\n{logs}")
-        time.sleep(0.1)
-
-
-def _all_ended(ids: list[int]) -> Callable[[], bool]:
-    return lambda: (
-        not OriginalImage.objects.filter(id__in=ids).exclude(status__in=["completed", "failed"]).exists()
-    )
-
-
-def _submit_async(account, name: str, data: bytes, **option_overrides: object) -> OriginalImage:  # type: ignore[no-untyped-def]
-    return services.original_image_submit(
-        account=account,
-        options=options(**{"compression_type": "lossy", **option_overrides}),
-        base_url=BASE,
-        upload=upload(name, data),
-        synchronous=False,
-    )
 
 
 def _age_and_sweep(ids: list[int]) -> int:
@@ -78,12 +49,12 @@ def _stored_names(prefix: str) -> list[str]:
 
 def test_worker_processes_every_format_with_two_styles(account, live_worker) -> None:
     # given
-    originals = {fmt: _submit_async(account, name, build()) for fmt, (name, _type, build) in SAMPLES.items()}
+    originals = {fmt: submit_async(account, name, build()) for fmt, (name, _type, build) in SAMPLES.items()}
     assert {original.status for original in originals.values()} == {Status.ENQUEUED}
 
     # when
     worker = live_worker()
-    _wait(_all_ended([o.id for o in originals.values()]), workers=[worker], what="every format to end")
+    wait_for(all_ended([o.id for o in originals.values()]), workers=[worker], what="every format to end")
 
     # then
     problems = []
@@ -104,7 +75,7 @@ def test_worker_processes_every_format_with_two_styles(account, live_worker) -> 
 
 def _slow_job(account) -> OriginalImage:  # type: ignore[no-untyped-def]
     """A job that takes seconds: the balanced search on a large photo, for every style."""
-    return _submit_async(account, "big.jpg", jpeg(1600, 1200), compression_type="balanced")
+    return submit_async(account, "big.jpg", jpeg(1600, 1200), compression_type="balanced")
 
 
 def _prefixes_clear(original: OriginalImage) -> None:
@@ -121,7 +92,7 @@ def test_worker_killed_mid_job_completes_exactly_once_after_restart(account, liv
     original = _slow_job(account)
     _prefixes_clear(original)
     first = live_worker()
-    _wait(
+    wait_for(
         lambda: OriginalImage.objects.filter(pk=original.pk, status=Status.PROCESSING).exists(),
         workers=[first],
         what="the job to start",
@@ -133,7 +104,7 @@ def test_worker_killed_mid_job_completes_exactly_once_after_restart(account, liv
     assert original.status == Status.PROCESSING
     assert _age_and_sweep([original.id]) == 1
     second = live_worker()
-    _wait(_all_ended([original.id]), workers=[first, second], what="the job to end")
+    wait_for(all_ended([original.id]), workers=[first, second], what="the job to end")
 
     # then: completed once — one row per style, one file per row, nothing extra in storage
     original.refresh_from_db()
@@ -154,7 +125,7 @@ def test_job_that_keeps_killing_workers_fails_after_three_attempts(account, live
     for _attempt in range(settings.CRUSH_JOB_MAX_ATTEMPTS):
         worker = live_worker()
         workers.append(worker)
-        _wait(
+        wait_for(
             lambda: OriginalImage.objects.filter(pk=original.pk, status=Status.PROCESSING).exists(),
             workers=workers,
             what="the job to start",
@@ -175,7 +146,7 @@ def test_fifty_simultaneous_submissions_all_complete_and_quota_adds_up(account, 
 
     def submit(index: int) -> int:
         try:
-            return _submit_async(account, f"p{index}.jpg", payloads[index], resize=()).id
+            return submit_async(account, f"p{index}.jpg", payloads[index], resize=()).id
         finally:
             connection.close()
 
@@ -184,7 +155,7 @@ def test_fifty_simultaneous_submissions_all_complete_and_quota_adds_up(account, 
 
     # when
     worker = live_worker(concurrency=2)
-    _wait(_all_ended(ids), workers=[worker], what="50 jobs to end")
+    wait_for(all_ended(ids), workers=[worker], what="50 jobs to end")
 
     # then
     statuses = set(OriginalImage.objects.filter(id__in=ids).values_list("status", flat=True))
@@ -203,7 +174,7 @@ def test_broker_losing_its_queue_loses_no_accepted_job(account, live_worker, mon
     with broker(url, monkeypatch):
         # given: five accepted jobs whose messages sit in a Redis that keeps nothing on disk
         with redis_server(port):
-            ids = [_submit_async(account, f"p{index}.jpg", jpeg(50 + index, 40)).id for index in range(5)]
+            ids = [submit_async(account, f"p{index}.jpg", jpeg(50 + index, 40)).id for index in range(5)]
             assert queue_length(port, "compression") == 5
 
         # when: Redis restarts empty, the sweeper runs, a worker starts
@@ -212,7 +183,7 @@ def test_broker_losing_its_queue_loses_no_accepted_job(account, live_worker, mon
             assert queue_length(port, "compression") == 0
             assert _age_and_sweep(ids) == 5
             worker = live_worker(env={"CELERY_BROKER_URL": url})
-            _wait(_all_ended(ids), workers=[worker], what="the re-enqueued jobs to end")
+            wait_for(all_ended(ids), workers=[worker], what="the re-enqueued jobs to end")
             worker.stop()
 
     # then
