@@ -70,6 +70,12 @@ class OriginalImage(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True)
     file = models.ForeignKey(StoredFile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Processing runs started")
+    claimed_by = models.CharField(
+        max_length=255, blank=True, help_text="The worker process running it: node name and process id"
+    )
+    unpublished = models.BooleanField(
+        default=False, help_text="Its broker message could not be sent (broker down); the sweeper sends it"
+    )
     quota_month = models.DateField(null=True, blank=True, help_text="Month the size was counted in")
     ledger_files = models.PositiveIntegerField(
         null=True,
