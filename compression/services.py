@@ -2,14 +2,17 @@
 
 Job life cycle (DESIGN.md "Reliability rules"):
 - accept: validate, sniff, reserve quota, create the rows and store the upload in one transaction; the task is
-  enqueued on commit (async) or the job runs inline (sync);
+  enqueued on commit (async) or the job runs inline (sync). With the broker down the job is accepted all the
+  same and marked `unpublished`;
 - claim: a run locks the row, counts an attempt and marks it `processing`; the row's `updated_at` is the
   lease. A run that finds the job ended, or `processing` within its lease, does nothing;
 - styles: each optimized image is written to a deterministic key and committed on its own, so a re-run skips
   completed styles and overwrites a half-written file instead of adding one;
 - end: in one transaction the original becomes `completed` (consumption recorded) or `failed` (quota
   released) and, for async jobs, the webhook event is emitted;
-- sweep: a job stuck past its lease is enqueued again; a job whose attempts are used up ends `failed`.
+- sweep: a job stuck past its lease is enqueued again; a job whose attempts are used up ends `failed`;
+- repair: when a worker (re)connects to the broker, and with every sweep, unpublished jobs are published, and
+  every enqueued job when the broker came back empty (crush/broker.py).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from compression.storage import (
     optimized_key,
     original_key,
 )
+from crush import broker
 from crush.errors import CrushError, FileTooLarge, QuotaExceeded, UnsupportedMedia, ValidationFailed
 
 logger = logging.getLogger(__name__)
@@ -61,6 +65,7 @@ _COMPRESSION_TYPES = {choice.value for choice in engine.CompressionType}
 MAX_STYLE_CHARS = 64
 MAX_ORIGIN_CHARS = 32
 MAX_FILENAME_CHARS = 200
+REPAIR_BATCH = 10_000  # jobs published again per queue_repair run; the next run takes the rest
 # Engine errors that mean the input itself cannot be read: the original fails, not just one style.
 UNREADABLE_ERRORS = (CorruptInput, UnsupportedFormat, InputTooLarge, EncryptedPdf)
 TRANSIENT_ERRORS = (StorageUnavailable, DownloadUnavailable)
@@ -354,9 +359,15 @@ def _original_store(*, original: OriginalImage, data: bytes, probe: engine.Probe
 
 
 def _enqueue(original_image_id: int) -> None:
+    """Publishes the job's message. With the broker down the job stays accepted, marked `unpublished`, and
+    `queue_repair` publishes it once the broker answers again (the first worker to reconnect, or the sweeper).
+    """
     from compression.tasks import original_image_process_task
 
-    original_image_process_task.delay(original_image_id)
+    sent = broker.publish(
+        lambda: original_image_process_task.delay(original_image_id), what=f"original {original_image_id}"
+    )
+    OriginalImage.objects.filter(pk=original_image_id, unpublished=sent).update(unpublished=not sent)
 
 
 # --- process --------------------------------------------------------------------------------------
@@ -812,6 +823,23 @@ def stuck_jobs_sweep() -> int:
     return touched
 
 
+def queue_repair() -> int:
+    """Publishes again what the broker does not hold: the jobs whose message could not be sent (broker down
+    when they were accepted) and, when the broker came back empty, every job still `enqueued` (its message
+    went with the broker's contents). A job published twice runs once (see `_claim`). Returns how many."""
+    pending = OriginalImage.objects.filter(status=Status.ENQUEUED)
+    if broker.came_back_empty():
+        logger.warning("the broker holds none of our messages (restarted empty?): publishing enqueued jobs")
+    else:
+        pending = pending.filter(unpublished=True)
+    ids = list(pending.order_by("id").values_list("id", flat=True)[:REPAIR_BATCH])
+    for original_id in ids:
+        _enqueue(original_id)
+    if ids:
+        logger.info("published %d enqueued job(s) again", len(ids))
+    return len(ids)
+
+
 def expired_files_purge() -> int:
     """Deletes stored files past their expiry (RETENTION_DAYS after upload); their links then answer 404."""
     return _stored_files_expire(
@@ -830,6 +858,7 @@ __all__ = [
     "original_image_retry",
     "original_image_submit",
     "original_images_delete_all",
+    "queue_repair",
     "stored_files_delete",
     "stuck_jobs_sweep",
 ]

@@ -22,6 +22,7 @@ def original_image_process_task(original_image_id: int) -> None:
 
 @shared_task(acks_late=True)
 def stuck_jobs_sweep_task() -> int:
+    services.queue_repair()
     return services.stuck_jobs_sweep()
 
 

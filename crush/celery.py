@@ -124,6 +124,34 @@ def _finish_or_hand_back(worker, grace_seconds: float) -> None:  # type: ignore[
 app.steps["worker"].add(GracefulStop)
 
 
+class QueueRepairOnConnect(bootsteps.StartStopStep):
+    """Each time a worker connects to the broker — at start and after every outage — it publishes what the
+    broker does not hold (compression.services.queue_repair): jobs accepted while the broker was down, and
+    every enqueued job if the broker came back empty. In a thread: the consumer goes on at once."""
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+    label = "Queue repair"
+
+    def start(self, consumer):  # type: ignore[no-untyped-def]
+        threading.Thread(target=_queue_repair, name="crush-queue-repair", daemon=True).start()
+
+
+def _queue_repair() -> None:
+    from django.db import connection
+
+    from compression.services import queue_repair
+
+    try:
+        queue_repair()
+    except Exception:  # the broker or the database went away again: the sweeper runs it once more
+        logger.warning("queue repair after connecting failed; the sweeper will run it", exc_info=True)
+    finally:
+        connection.close()
+
+
+app.steps["consumer"].add(QueueRepairOnConnect)
+
+
 @worker_init.connect
 def load_the_engine_before_the_pool_forks(sender=None, **kwargs):  # type: ignore[no-untyped-def]
     """The slow start-up work of a job process (loading — the first time on a machine, compiling — the

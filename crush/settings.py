@@ -98,6 +98,9 @@ _default_cache = (
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else f"filecache://{VAR_DIR / 'cache'}"
 )
 CACHES = {"default": env.cache("CACHE_URL", default=_default_cache)}
+if "redis" in CACHES["default"]["BACKEND"]:
+    # A Redis that is away costs a request one second at most (the rate limit then fails open).
+    CACHES["default"].setdefault("OPTIONS", {}).update({"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1})
 
 # --- Celery: embedded filesystem broker under ./var by default, Redis in production
 CELERY_TASK_SERIALIZER = "json"
@@ -114,6 +117,17 @@ CELERY_WORKER_MAX_TASKS_PER_CHILD = env.int(
 # (crush/celery.py) and reports up in well under a second; the margin covers a machine under load.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("CRUSH_WORKER_PROC_ALIVE_TIMEOUT_SECONDS", default=60.0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Broker outages: workers and beat reconnect forever (never exit); an API request publishing a job gives up
+# after about a second and keeps the job, marked unpublished, for the next worker that connects
+# (compression.services.queue_repair).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.3,
+    "interval_max": 0.5,
+}
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {

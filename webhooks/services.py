@@ -29,7 +29,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account
-from crush import netguard
+from crush import broker, netguard
 from crush.errors import CrushError, ValidationFailed
 from crush.timestamps import iso_utc
 from webhooks import signing, tasks, transport
@@ -185,8 +185,27 @@ def _deliveries_create(*, webhook_event: WebhookEvent, callback_url_ids: list[in
         ]
     )
     for delivery in deliveries:
-        tasks.delivery_attempt_task.delay_on_commit(delivery.id, 0)
+        _attempt_enqueue_on_commit(delivery.id, 0)
     return deliveries
+
+
+def _attempt_enqueue_on_commit(delivery_id: int, attempts: int, countdown: float | None = None) -> None:
+    """Publishes the delivery's next attempt once the transaction commits. With the broker down the delivery
+    is marked not queued, so the next requeue of lost deliveries (deliveries_requeue_lost) publishes it."""
+
+    def send() -> None:
+        sent = broker.publish(
+            lambda: tasks.delivery_attempt_task.apply_async(
+                args=(delivery_id, attempts), countdown=countdown
+            ),
+            what=f"webhook delivery {delivery_id}",
+        )
+        if not sent:
+            Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING, attempts=attempts).update(
+                queued_for=None
+            )
+
+    transaction.on_commit(send)
 
 
 def webhook_events_prune() -> int:
@@ -458,9 +477,7 @@ def _attempt_record(
         update_fields=["last_status_code", "last_error", "next_attempt_at", "queued_for", "updated_at"]
     )
     if delivery.queued_for is not None:
-        tasks.delivery_attempt_task.apply_async_on_commit(
-            args=(delivery.id, delivery.attempts), countdown=delay_seconds
-        )
+        _attempt_enqueue_on_commit(delivery.id, delivery.attempts, countdown=delay_seconds)
 
 
 def retry_delay_seconds(*, attempts_made: int, retry_after_seconds: float | None) -> float | None:
@@ -520,7 +537,7 @@ def deliveries_requeue_lost() -> int:
             pk=delivery_id, status=DeliveryStatus.PENDING, attempts=attempts
         ).update(queued_for=now, updated_at=now)
         if marked:
-            tasks.delivery_attempt_task.delay_on_commit(delivery_id, attempts)
+            _attempt_enqueue_on_commit(delivery_id, attempts)
             requeued += 1
     if requeued:
         logger.info("re-enqueued %s webhook deliveries", requeued)

@@ -1,8 +1,11 @@
 """Base views of both surfaces: authentication, throttling and `request.account`."""
 
+import logging
 from typing import Any
 
 from django.conf import settings
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import RedisError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
@@ -10,11 +13,26 @@ from rest_framework.views import APIView
 
 from accounts.authentication import BearerTokenAuthentication, ImageRecycleAuthentication
 
+logger = logging.getLogger(__name__)
+# What the cache backends raise when their server is away: django-redis, redis-py, the file cache.
+CACHE_ERRORS = (ConnectionInterrupted, RedisError, OSError)
+
 
 class CredentialRateThrottle(SimpleRateThrottle):
-    """Rate limit per API token (or key/secret pair), on the shared cache so every process counts together."""
+    """Rate limit per API token (or key/secret pair), on the shared cache so every process counts together.
+
+    It fails open: when the cache (Redis in production) does not answer, requests go through unlimited rather
+    than the whole API answering 500 while Redis restarts.
+    """
 
     scope = "token"
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except CACHE_ERRORS as exc:
+            logger.warning("rate limit not applied: the cache is unreachable (%s)", exc)
+            return True
 
     def get_rate(self) -> str:
         return settings.CRUSH_RATE_LIMIT
