@@ -45,7 +45,14 @@ from compression.engine import (
     InputTooLarge,
     UnsupportedFormat,
 )
-from compression.fetch import DownloadUnavailable, UrlRefused, image_download, url_check, url_filename
+from compression.fetch import (
+    DownloadFailed,
+    DownloadUnavailable,
+    UrlRefused,
+    image_download,
+    url_check,
+    url_filename,
+)
 from compression.models import ENDED_STATUSES, OptimizedImage, OriginalImage, Status, StoredFile
 from compression.storage import (
     StorageUnavailable,
@@ -57,6 +64,7 @@ from compression.storage import (
 )
 from crush import broker
 from crush.errors import CrushError, FileTooLarge, QuotaExceeded, UnsupportedMedia, ValidationFailed
+from crush.netguard import NetworkError, ResponseTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +73,17 @@ _COMPRESSION_TYPES = {choice.value for choice in engine.CompressionType}
 MAX_STYLE_CHARS = 64
 MAX_ORIGIN_CHARS = 32
 MAX_FILENAME_CHARS = 200
+SYNC_QUEUE = "sync"  # synchronous jobs: consumed by workers of their own (Procfile `sync`)
+SYNC_POLL_FIRST_SECONDS = 0.05  # a waiting request reads the job's row this often at first, then less often
+SYNC_POLL_MAX_SECONDS = 0.5
 REPAIR_BATCH = 10_000  # jobs published again per queue_repair run; the next run takes the rest
 # Engine errors that mean the input itself cannot be read: the original fails, not just one style.
 UNREADABLE_ERRORS = (CorruptInput, UnsupportedFormat, InputTooLarge, EncryptedPdf)
 TRANSIENT_ERRORS = (StorageUnavailable, DownloadUnavailable)
+# Why an image_url could not be fetched: a synchronous caller's 422 on the image_url field.
+_URL_ERROR_CODES = {
+    error.code for error in (UrlRefused, DownloadFailed, ResponseTooLarge, DownloadUnavailable, NetworkError)
+}
 INTERNAL_ERROR_MESSAGE = "The file could not be processed because of an internal error."
 INTERNAL_ERROR_CODE = "internal_error"
 INTERRUPTED_CODE = "interrupted"
@@ -130,11 +145,7 @@ def original_image_submit(
             raise FileTooLarge()
         data = upload.read(account.file_max_size + 1)
         filename = _filename_clean(upload.name or "")
-    elif synchronous:
-        assert image_url is not None
-        downloaded = _download(url=image_url, max_bytes=account.file_max_size)
-        data, filename = downloaded.data, _filename_clean(downloaded.filename)
-    else:
+    else:  # downloaded by the worker, never in the thread that answers the request
         filename = _filename_clean(url_filename(image_url or ""))
 
     probe: engine.Probe | None = None
@@ -163,14 +174,51 @@ def original_image_submit(
             transaction.on_commit(lambda: _enqueue(original.id))
     if not synchronous:
         return original
+    return _sync_run(original.id)
 
-    original_image_process(original_image_id=original.id)
-    original = OriginalImage.objects.select_related("file").get(pk=original.pk)
+
+def _sync_run(original_image_id: int) -> OriginalImage:
+    """A synchronous job runs on a worker of the `sync` queue while the request waits for it, cheaply (the
+    web server's threads only poll the row): compression never runs where requests are answered.
+
+    Ended within CRUSH_SYNC_WAIT_SECONDS: the original, or the error of a failed one (which is deleted, as
+    nothing of it is worth keeping). Not ended by then, or not published (broker down): the original as it
+    stands, turned into an asynchronous job — it goes on, and its end is notified like any other's.
+    """
+    published = _enqueue(original_image_id, queue=SYNC_QUEUE)
+    deadline = time.monotonic() + settings.CRUSH_SYNC_WAIT_SECONDS
+    pause = SYNC_POLL_FIRST_SECONDS
+    while True:
+        original = OriginalImage.objects.select_related("file").filter(pk=original_image_id).first()
+        if original is None:
+            raise ProcessingFailed("The image was deleted while it was being compressed.")
+        if original.status in ENDED_STATUSES:
+            break
+        if not published or time.monotonic() >= deadline:
+            original = _sync_hand_over(original_image_id)
+            if original.status not in ENDED_STATUSES:
+                return original
+            break
+        time.sleep(pause)
+        pause = min(pause * 1.5, SYNC_POLL_MAX_SECONDS)
     if original.status == Status.FAILED:
         error = _failure_error(original)
         original_image_delete(original_image=original)
         raise error
     return original
+
+
+def _sync_hand_over(original_image_id: int) -> OriginalImage:
+    """The caller stops waiting: unless the job just ended, it becomes asynchronous (webhook at its end)."""
+    with transaction.atomic():
+        original = _original_locked(original_image_id)
+        if original is None:
+            raise ProcessingFailed("The image was deleted while it was being compressed.")
+        if original.status not in ENDED_STATUSES:
+            original.synchronous = False
+            original.save(update_fields=["synchronous", "updated_at"])
+            logger.info("original %s: still %s when its caller stopped waiting", original.id, original.status)
+    return OriginalImage.objects.select_related("file").get(pk=original_image_id)
 
 
 class ProcessingFailed(CrushError):
@@ -186,7 +234,9 @@ def _failure_error(original: OriginalImage) -> CrushError:
     message = original.error_msg or UnsupportedMedia.default_message
     if original.error_code in (INTERNAL_ERROR_CODE, INTERRUPTED_CODE):
         return ProcessingFailed(message)
-    if original.error_code == InputTooLarge.code:
+    if original.error_code in _URL_ERROR_CODES:
+        return ValidationFailed({"image_url": [message]})
+    if original.error_code in (InputTooLarge.code, FileTooLarge.code):
         return FileTooLarge(message)
     return UnsupportedMedia(message)
 
@@ -262,14 +312,6 @@ def _expiry() -> datetime.datetime:
     return timezone.now() + datetime.timedelta(days=settings.RETENTION_DAYS)
 
 
-def _download(*, url: str, max_bytes: int) -> Any:
-    """image_download with refusals as the 422 of the image_url field (file size stays 413)."""
-    try:
-        return image_download(url=url, max_bytes=max_bytes)
-    except (UrlRefused, DownloadUnavailable) as exc:
-        raise ValidationFailed({"image_url": [exc.message]}) from exc
-
-
 def _original_create(
     *,
     account: Account,
@@ -284,8 +326,7 @@ def _original_create(
     expire_at = _expiry()
     original = OriginalImage.objects.create(
         account=account,
-        status=Status.PROCESSING if synchronous else Status.ENQUEUED,
-        attempts=1 if synchronous else 0,
+        status=Status.ENQUEUED,
         compression_type=compression_type,
         compression_level=options.compression_level,
         strip_tags=options.strip_tags,
@@ -358,16 +399,18 @@ def _original_store(*, original: OriginalImage, data: bytes, probe: engine.Probe
     original.optimized_images.all().update(compression_level=level, file_type=fmt.mime)
 
 
-def _enqueue(original_image_id: int) -> None:
-    """Publishes the job's message. With the broker down the job stays accepted, marked `unpublished`, and
-    `queue_repair` publishes it once the broker answers again (the first worker to reconnect, or the sweeper).
-    """
+def _enqueue(original_image_id: int, *, queue: str | None = None) -> bool:
+    """Publishes the job's message (to its task's queue, or `queue`); False when the broker is down: the job
+    stays accepted, marked `unpublished`, and `queue_repair` publishes it once the broker answers again (the
+    first worker to reconnect, or the sweeper)."""
     from compression.tasks import original_image_process_task
 
     sent = broker.publish(
-        lambda: original_image_process_task.delay(original_image_id), what=f"original {original_image_id}"
+        lambda: original_image_process_task.apply_async((original_image_id,), queue=queue),
+        what=f"original {original_image_id}",
     )
     OriginalImage.objects.filter(pk=original_image_id, unpublished=sent).update(unpublished=not sent)
+    return sent
 
 
 # --- process --------------------------------------------------------------------------------------
@@ -391,6 +434,9 @@ def original_image_process(*, original_image_id: int) -> None:
     except _Gone:
         logger.info("original %s was deleted while processing", original_image_id)
     except TRANSIENT_ERRORS as exc:
+        if original.synchronous:  # its caller is waiting: the error now, not retries it would not see
+            _original_fail(original_image_id=original.id, message=exc.message, code=exc.code)
+            return
         if original.attempts >= settings.CRUSH_JOB_MAX_ATTEMPTS:
             _original_fail(
                 original_image_id=original.id,
@@ -439,10 +485,7 @@ def _claim(original_image_id: int) -> OriginalImage | None:
         if original is None or original.status in ENDED_STATUSES:
             return None
         now = timezone.now()
-        if original.synchronous and original.attempts == 1 and original.status == Status.PROCESSING:
-            if original.updated_at > now - _lease():
-                return original  # the inline run of a synchronous submission
-        elif original.status == Status.PROCESSING and original.updated_at > now - _lease():
+        if original.status == Status.PROCESSING and original.updated_at > now - _lease():
             return None  # another worker holds the lease
         if original.attempts >= settings.CRUSH_JOB_MAX_ATTEMPTS:
             _original_end_locked(

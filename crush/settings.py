@@ -229,6 +229,9 @@ CRUSH_JOB_MAX_ATTEMPTS = env.int(
     "CRUSH_JOB_MAX_ATTEMPTS", default=3
 )  # a file that keeps crashing workers fails
 CRUSH_SWEEP_INTERVAL_SECONDS = env.int("CRUSH_SWEEP_INTERVAL_SECONDS", default=60)
+# A synchronous request (/v1/compress, ImageRecycle POST images) waits this long for its job (run by a `sync`
+# worker), then answers with the job as it stands; it goes on as an asynchronous job.
+CRUSH_SYNC_WAIT_SECONDS = env.float("CRUSH_SYNC_WAIT_SECONDS", default=60.0)
 # On SIGTERM (or Ctrl-C on `make run`) a worker lets its jobs run this long, then hands the rest back to the
 # queue. 60 s covers most jobs without making a deploy wait for the rare 5-minute one (crush/celery.py).
 CRUSH_WORKER_GRACE_SECONDS = env.int("CRUSH_WORKER_GRACE_SECONDS", default=60)

@@ -107,6 +107,8 @@ class LiveWebServers:
                     f"fd://{listener.fileno()}",
                     "--workers",
                     "1",
+                    "--threads",  # as the Procfile: requests waiting for a sync job must not block others
+                    "4",
                     "--timeout",
                     "120",
                     "--graceful-timeout",
@@ -141,7 +143,7 @@ def live_web_servers(
 
 @pytest.fixture
 def live_web(transactional_db: None, live_web_servers: LiveWebServers) -> Callable[..., LiveWeb]:
-    """`web = live_web(env={...})`: gunicorn (one sync worker, as the Procfile's `web` line) on a free
+    """`web = live_web(env={...})`: gunicorn (one threaded worker, as the Procfile's `web` line) on a free
     127.0.0.1 port, serving this run's test database, broker and storage. Servers are shared by the session
     (one per distinct `env`) and stopped at its end. Data the test writes is committed (transactional_db)
     so the server sees it."""

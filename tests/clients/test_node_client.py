@@ -61,7 +61,7 @@ def test_node_client_drives_the_api_unchanged(
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(jpeg(640, 400))
     web = live_web()
-    live_worker(queues="compression", concurrency=1)
+    live_worker(queues="compression,sync", concurrency=1)
 
     run = subprocess.run(
         [node, str(NODE_DIR / "drive.js")],

@@ -145,7 +145,10 @@ def web(live_web: Callable[..., LiveWeb]) -> LiveWeb:
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-def test_curl_chunked_upload_to_compress_is_completed(web: LiveWeb, token: str, tmp_path: Any) -> None:
+def test_curl_chunked_upload_to_compress_is_completed(
+    web: LiveWeb, live_worker: Callable[..., Any], token: str, tmp_path: Any
+) -> None:
+    live_worker(queues="sync")  # runs the synchronous job the request waits for
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(jpeg(320, 200))
 
@@ -180,7 +183,10 @@ def test_curl_chunked_upload_to_compress_is_completed(web: LiveWeb, token: str, 
 
 
 @pytest.mark.slow
-def test_chunked_multipart_upload_on_both_surfaces(web: LiveWeb, account: Account, token: str) -> None:
+def test_chunked_multipart_upload_on_both_surfaces(
+    web: LiveWeb, live_worker: Callable[..., Any], account: Account, token: str
+) -> None:
+    live_worker(queues="sync")
     data = jpeg(200, 120)
     crush_body, crush_type = encode_multipart_formdata(
         {"file": ("photo.jpg", data, "image/jpeg"), "compression_type": "lossless", "origin": "api"}
