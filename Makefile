@@ -7,7 +7,7 @@ UV_VERSION := 0.13.8
 PORT ?= 8000
 NODE_CLIENT := tests/clients/node
 
-.PHONY: install node-client run test lint bench-engine bench-pipeline bench-dashboard bench-webhooks sweep
+.PHONY: install node-client run test lint bench-engine bench-pipeline bench-dashboard bench-webhooks bench-faults sweep
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@test -x $(BIN)/uv || { python3 -m venv $(VENV) && $(BIN)/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"; }
@@ -53,6 +53,11 @@ bench-dashboard: install
 # Needs PostgreSQL on 127.0.0.1 (database crush_whbench is recreated) and redis-server on PATH (a private one).
 bench-webhooks: install
 	$(BIN)/python bench/webhooks.py
+
+# Needs PostgreSQL on 127.0.0.1 (database crush_faultbench is recreated) and redis-server on PATH (a private one);
+# FAULTS_ARGS passes options (e.g. FAULTS_ARGS="--runs 1 --scenarios A"). About 15 minutes when the targets are met.
+bench-faults: install
+	$(BIN)/python bench/faults.py $(FAULTS_ARGS)
 
 # Every file of the real-file corpus (bench/corpus/build-sweep-dev.sh, built on first use: Debian package
 # downloads, about 360 MB) through the engine, each outcome
