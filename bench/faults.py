@@ -1,13 +1,14 @@
 """Fault benchmark (issue 13): how fast the production stack recovers from a dead worker and an emptied Redis.
 
-    .venv/bin/python bench/faults.py [--runs 3] [--scenarios A,B] [--timeout 300] [--outage 10]
+    .venv/bin/python bench/faults.py [--runs 3] [--scenarios A,B] [--timeout 300] [--outage 30]
 
 Runs the Procfile's processes as subprocesses, each in a session of its own: `web` (gunicorn, on a free
 loopback port), `worker` (its command without `nice`, with a fixed `-n worker@%h` so that a restarted worker
-has the same node name), `webhooks` (also the maintenance queue: the sweeper) and `beat`, on PostgreSQL
-(database `crush_faultbench`, dropped and created again) and a private `redis-server` on a free port with no
-persistence, which is both the broker and the cache. Files go to a temporary directory. Jobs are submitted
-through the HTTP API (POST /v1/original_images, multipart), each run with an account of its own.
+has the same node name), `sync` (idle here), `webhooks` (also the maintenance queue: the sweeper) and
+`beat`, on PostgreSQL (database `crush_faultbench`, dropped and created again) and a private `redis-server` on
+a free port with no persistence, which is both the broker and the cache. Files go to a temporary directory.
+Jobs are submitted through the HTTP API (POST /v1/original_images, multipart), each run with an account of
+its own.
 
 A. Worker SIGKILL mid-job: one async `balanced` job on a synthetic 4000×3000 photo-like JPEG (≈ 10 s of
    engine time); when its row is `processing`, every process of the worker's session (main process and pool
@@ -59,6 +60,7 @@ QUEUED_JOBS = 10
 LONG_SIZE = (4000, 3000)  # ≈ 10 s of `balanced` on one core
 SMALL_SIZE = (1200, 900)  # ≈ 1 s
 POLL_SECONDS = 0.25
+ROLES = ("web", "worker", "sync", "webhooks", "beat")  # those the Procfile has
 
 
 # ---------------------------------------------------------------- processes
@@ -99,6 +101,10 @@ def _session_pids(session: int) -> list[int]:
         if int(fields[3]) == session and fields[0] != "Z":
             pids.append(int(entry.name))
     return pids
+
+
+def procfile_has(procfile: Path, role: str) -> bool:
+    return any(line.partition(":")[0].strip() == role for line in procfile.read_text().splitlines())
 
 
 def procfile_command(procfile: Path, role: str) -> str:
@@ -488,7 +494,7 @@ def main() -> None:
     load_before = os.getloadavg()
     kills: list[dict[str, Any]] = []
     restarts: list[dict[str, Any]] = []
-    roles = ["web", "worker", "webhooks", "beat"]
+    roles = [role for role in ROLES if procfile_has(stack.procfile, role)]
     try:
         stack.redis_start()
         for role in roles:
@@ -515,8 +521,8 @@ def main() -> None:
     print()
     print(
         f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, commit {commit}, "
-        f"load average {load_before[0]:.1f} before / {load_after[0]:.1f} after; Procfile web + worker "
-        "(without nice, -n worker@%h) + webhooks + beat, private Redis (broker and cache), PostgreSQL, "
+        f"load average {load_before[0]:.1f} before / {load_after[0]:.1f} after; Procfile {' + '.join(roles)} "
+        "(worker without nice, -n worker@%h), private Redis (broker and cache), PostgreSQL, "
         "local files" + (f"; non-default settings: {' '.join(args.env)}" if args.env else "")
     )
     report(kills, restarts, args.timeout, args.outage)
