@@ -110,6 +110,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's prefork pool, but one whose pool processes may be killed at any moment without stalling the rest:
+# on the embedded broker (no event loop) a process killed while waiting for a job stalled the worker for good.
+CELERY_WORKER_POOL = "crush.prefork:TaskPool"
 CELERY_WORKER_MAX_TASKS_PER_CHILD = env.int(
     "CRUSH_WORKER_MAX_TASKS_PER_CHILD", default=200
 )  # bounds libvips memory

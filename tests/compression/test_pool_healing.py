@@ -41,11 +41,6 @@ def _pool_processes(worker) -> set[int]:  # type: ignore[no-untyped-def]
     return children
 
 
-@pytest.mark.skipif(
-    not settings.CELERY_BROKER_URL.startswith("redis"),
-    reason="on the embedded filesystem broker a worker whose pool process was SIGKILLed runs no further task "
-    "(issue 13, still open); CI runs this test on Redis",
-)
 def test_killed_pool_processes_are_replaced_and_the_job_completes_once(account, live_worker) -> None:
     # given: a worker with two pool processes is in the middle of a job that takes seconds
     original = submit_async(account, "big.jpg", jpeg(1600, 1200), compression_type="balanced")
