@@ -4,13 +4,19 @@ Job life cycle (DESIGN.md "Reliability rules"):
 - accept: validate, sniff, reserve quota, create the rows and store the upload in one transaction; the task is
   enqueued on commit (async) or the job runs inline (sync). With the broker down the job is accepted all the
   same and marked `unpublished`;
-- claim: a run locks the row, counts an attempt and marks it `processing`; the row's `updated_at` is the
-  lease. A run that finds the job ended, or `processing` within its lease, does nothing;
+- claim: a run locks the row, counts an attempt, marks it `processing` and records its process in
+  `claimed_by`; the row's `updated_at` is the lease. A run that finds the job ended, or `processing` within
+  its lease, does nothing — unless the claimer is known to be gone (its process on this machine died:
+  compression/claimers.py), as when Celery redelivers the late-acked message of a killed pool process: then
+  it takes the job over at once;
 - styles: each optimized image is written to a deterministic key and committed on its own, so a re-run skips
   completed styles and overwrites a half-written file instead of adding one;
 - end: in one transaction the original becomes `completed` (consumption recorded) or `failed` (quota
   released) and, for async jobs, the webhook event is emitted;
-- sweep: a job stuck past its lease is enqueued again; a job whose attempts are used up ends `failed`;
+- hand back: a worker stopping gives back the jobs it cannot finish; a worker starting gives back those its
+  killed processes held (same node name) — both at once, not after the lease;
+- sweep: a job stuck past its lease is enqueued again; a job whose attempts are used up ends `failed`. The
+  lease is for the losses nobody knows of (a worker on another machine gone for good, a lost broker message);
 - repair: when a worker (re)connects to the broker, and with every sweep, unpublished jobs are published, and
   every enqueued job when the broker came back empty (crush/broker.py).
 """
@@ -36,6 +42,7 @@ from accounts.models import Account
 from accounts.selectors import quota_used_this_month
 from accounts.services import consumption_record, quota_release, quota_reserve
 from compression import engine
+from compression.claimers import claimer_gone, claimer_name
 from compression.engine import (
     CorruptInput,
     EncryptedPdf,
@@ -420,13 +427,15 @@ class _Gone(Exception):
     """The original was deleted while it was being processed."""
 
 
-def original_image_process(*, original_image_id: int) -> None:
+def original_image_process(*, original_image_id: int, claimer: str | None = None) -> None:
     """The body of one processing run (task or inline); safe to call any number of times.
 
+    `claimer` names the process that runs it (compression.claimers.claimer_name: a task passes its worker's
+    node name; None is a run outside a worker, in this process: an eager task, a script).
     Transient errors (storage, download) put the job back to `enqueued` and are raised for the task to retry,
     until the attempts are used up: then the job ends `failed`.
     """
-    original = _claim(original_image_id)
+    original = _claim(original_image_id, claimer=claimer or claimer_name())
     if original is None:
         return
     try:
@@ -445,7 +454,7 @@ def original_image_process(*, original_image_id: int) -> None:
             )
             return
         OriginalImage.objects.filter(pk=original.id, status=Status.PROCESSING).update(
-            status=Status.ENQUEUED, updated_at=timezone.now()
+            status=Status.ENQUEUED, claimed_by="", updated_at=timezone.now()
         )
         raise
 
@@ -458,12 +467,56 @@ def original_image_hand_back(*, original_image_id: int) -> bool:
         original = _original_locked(original_image_id)
         if original is None or original.status != Status.PROCESSING:
             return False
-        original.status = Status.ENQUEUED
         original.attempts = max(original.attempts - 1, 0)
-        original.save(update_fields=["status", "attempts", "updated_at"])
-        transaction.on_commit(functools.partial(_enqueue, original.id))
+        _hand_back_locked(original)
     logger.warning("original %s handed back to the queue by a stopping worker", original_image_id)
     return True
+
+
+def lost_runs_hand_back(*, nodename: str) -> int:
+    """A worker starting gives back the jobs that processes of an earlier run of it (same node name: a worker
+    killed whole, then started again) left `processing` when they died: each is `enqueued` again with a new
+    message, at once — neither after the lease nor after the broker's visibility timeout (Redis, 1 h)
+    brings the unacknowledged message back. The interrupted run counts as an attempt: a job that keeps
+    killing its worker still ends `failed` after CRUSH_JOB_MAX_ATTEMPTS. Returns how many were touched."""
+    candidates = list(
+        OriginalImage.objects.filter(status=Status.PROCESSING, claimed_by__startswith=f"{nodename}:")
+        .order_by("id")
+        .values_list("id", flat=True)[:1000]
+    )
+    touched = 0
+    for original_id in candidates:
+        with transaction.atomic():
+            original = _original_locked(original_id)
+            if (
+                original is None
+                or original.status != Status.PROCESSING
+                or not original.claimed_by.startswith(f"{nodename}:")
+                or not claimer_gone(original.claimed_by, written_at=original.updated_at)
+            ):
+                continue
+            touched += 1
+            logger.warning(
+                "original %s: its run in %s was lost; handed back", original.id, original.claimed_by
+            )
+            if original.attempts >= settings.CRUSH_JOB_MAX_ATTEMPTS:
+                _original_end_locked(
+                    original,
+                    status=Status.FAILED,
+                    message=_interrupted_message(original.attempts),
+                    code=INTERRUPTED_CODE,
+                )
+                continue
+            _hand_back_locked(original)
+    return touched
+
+
+def _hand_back_locked(original: OriginalImage) -> None:
+    """`enqueued` again, unclaimed, and a new message once the caller's transaction commits."""
+    original.status = Status.ENQUEUED
+    original.claimed_by = ""
+    original.save(update_fields=["status", "attempts", "claimed_by", "updated_at"])
+    transaction.on_commit(functools.partial(_enqueue, original.id))
 
 
 def _interrupted_message(attempts: int) -> str:
@@ -474,7 +527,12 @@ def _lease() -> datetime.timedelta:
     return datetime.timedelta(seconds=settings.CRUSH_JOB_LEASE_SECONDS)
 
 
-def _claim(original_image_id: int) -> OriginalImage | None:
+def _claim(original_image_id: int, *, claimer: str) -> OriginalImage | None:
+    """Locks the job for the run of `claimer`; None when the run must do nothing (see the module docstring).
+
+    A job `processing` within its lease belongs to its claimer, unless that process is known to be gone:
+    then this run takes it over at once (Celery redelivering the message of a killed pool process).
+    """
     with transaction.atomic():
         original = (
             OriginalImage.objects.select_for_update(of=("self",))
@@ -486,7 +544,11 @@ def _claim(original_image_id: int) -> OriginalImage | None:
             return None
         now = timezone.now()
         if original.status == Status.PROCESSING and original.updated_at > now - _lease():
-            return None  # another worker holds the lease
+            if not claimer_gone(original.claimed_by, written_at=original.updated_at):
+                return None  # another process holds the lease (or cannot be checked from here)
+            logger.warning(
+                "original %s: its run in %s was lost; taken over", original.id, original.claimed_by
+            )
         if original.attempts >= settings.CRUSH_JOB_MAX_ATTEMPTS:
             _original_end_locked(
                 original,
@@ -497,7 +559,8 @@ def _claim(original_image_id: int) -> OriginalImage | None:
             return None
         original.attempts += 1
         original.status = Status.PROCESSING
-        original.save(update_fields=["attempts", "status", "updated_at"])
+        original.claimed_by = claimer
+        original.save(update_fields=["attempts", "status", "claimed_by", "updated_at"])
         return original
 
 
@@ -674,7 +737,8 @@ def _original_end_locked(
     original.error_msg = message
     original.error_code = code
     original.ended_at = now
-    fields = ["status", "error_msg", "error_code", "ended_at", "updated_at"]
+    original.claimed_by = ""
+    fields = ["status", "error_msg", "error_code", "ended_at", "claimed_by", "updated_at"]
     if status == Status.FAILED:
         original.optimized_images.exclude(status__in=ENDED_STATUSES).update(
             status=Status.FAILED, error_msg=message, error_code=code, updated_at=now
@@ -861,7 +925,8 @@ def stuck_jobs_sweep() -> int:
                 continue
             logger.warning("original %s stuck in %s: enqueued again", original.id, original.status)
             original.status = Status.ENQUEUED
-            original.save(update_fields=["status", "updated_at"])
+            original.claimed_by = ""
+            original.save(update_fields=["status", "claimed_by", "updated_at"])
             transaction.on_commit(functools.partial(_enqueue, original.id))
     return touched
 
@@ -895,6 +960,7 @@ __all__ = [
     "StyleRequest",
     "SubmitOptions",
     "expired_files_purge",
+    "lost_runs_hand_back",
     "original_image_delete",
     "original_image_hand_back",
     "original_image_process",

@@ -3,21 +3,24 @@
 from celery import shared_task
 
 from compression import services
+from compression.claimers import claimer_name
 from compression.fetch import DownloadUnavailable
 from compression.storage import StorageUnavailable
 
 
 @shared_task(
+    bind=True,
     acks_late=True,
-    reject_on_worker_lost=True,
+    reject_on_worker_lost=True,  # a killed pool process's message is redelivered, and its job taken over
     autoretry_for=(StorageUnavailable, DownloadUnavailable),
     retry_backoff=5,
     retry_backoff_max=120,
     retry_jitter=True,
     max_retries=5,  # the service ends the job after CRUSH_JOB_MAX_ATTEMPTS runs, whichever comes first
 )
-def original_image_process_task(original_image_id: int) -> None:
-    services.original_image_process(original_image_id=original_image_id)
+def original_image_process_task(self, original_image_id: int) -> None:  # type: ignore[no-untyped-def]
+    nodename = None if self.request.is_eager else self.request.hostname  # eager: inline in this process
+    services.original_image_process(original_image_id=original_image_id, claimer=claimer_name(nodename))
 
 
 @shared_task(acks_late=True)

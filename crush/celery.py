@@ -10,6 +10,7 @@ from celery.signals import (
     task_prerun,
     worker_init,
     worker_process_init,
+    worker_ready,
 )
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crush.settings")
@@ -165,11 +166,7 @@ def load_the_engine_before_the_pool_forks(sender=None, **kwargs):  # type: ignor
     fork-safe one (workqueue: a child of a process that ran GNU OpenMP aborts), and no libvips operation runs
     here (a child inheriting libvips' started thread pool hangs in its first operation).
     """
-    from celery.concurrency import get_implementation
-    from celery.concurrency.prefork import TaskPool
-
-    pool = get_implementation(getattr(sender, "pool_cls", None) or "prefork")
-    if not (isinstance(pool, type) and issubclass(pool, TaskPool)):
+    if not _is_prefork(getattr(sender, "pool_cls", None)):
         return
     import numba
 
@@ -183,6 +180,40 @@ def load_the_engine_before_the_pool_forks(sender=None, **kwargs):  # type: ignor
         time.monotonic() - started,
         numba.threading_layer(),
     )
+
+
+def _is_prefork(pool_cls) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a worker runs a pool of processes (compression workers; not the webhooks worker's threads)."""
+    from celery.concurrency import get_implementation
+    from celery.concurrency.prefork import TaskPool
+
+    pool = get_implementation(pool_cls or "prefork")
+    return isinstance(pool, type) and issubclass(pool, TaskPool)
+
+
+@worker_ready.connect
+def hand_back_the_jobs_of_killed_processes(sender=None, **kwargs):  # type: ignore[no-untyped-def]
+    """A worker starting gives back, at once, the jobs its earlier run left `processing` when it was killed
+    whole (main process and pool: SIGKILL, OOM, a machine reset) and is now started again under the same node
+    name (Procfile: `celery@%h`). Nobody else knows of that loss: with Redis the unacknowledged message would
+    come back only after the visibility timeout (an hour), the row only after its lease. A pool process that
+    dies alone needs nothing here: the worker gives its message back to the broker and the next run takes the
+    job over (compression.services._claim). Main process, prefork pool only; the jobs this run already
+    claimed are left alone, their processes being alive (compression/claimers.py)."""
+    from django.db import connection
+
+    from compression.services import lost_runs_hand_back
+
+    if sender is None or not _is_prefork(getattr(getattr(sender, "controller", None), "pool_cls", None)):
+        return
+    try:
+        handed_back = lost_runs_hand_back(nodename=sender.hostname)
+        if handed_back:
+            logger.warning("%d job(s) of this worker's killed processes handed back", handed_back)
+    except Exception:
+        logger.exception("handing back lost jobs failed; the sweeper will re-enqueue them after their lease")
+    finally:
+        connection.close()  # pool processes forked later must not share the main process's connection
 
 
 @worker_process_init.connect

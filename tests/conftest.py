@@ -170,7 +170,8 @@ def database_url() -> str:
 @pytest.fixture
 def live_worker(transactional_db, tmp_path):  # type: ignore[no-untyped-def]
     """Starts real Celery worker processes on this run's broker, database (committed data: transactional_db)
-    and files storage: `worker = live_worker(queues="compression", concurrency=1, env={...})`.
+    and files storage: `worker = live_worker(queues="compression", concurrency=1, env={...})`; `hostname`
+    (default `live<index>-<pid>@%h`, unique) gives a worker started again its predecessor's node name.
 
     Tasks are no longer eager inside the test; every worker started is stopped at teardown.
     """
@@ -182,6 +183,7 @@ def live_worker(transactional_db, tmp_path):  # type: ignore[no-untyped-def]
         queues: str = "compression,webhooks,default",
         concurrency: int = 1,
         env: dict[str, str] | None = None,
+        hostname: str | None = None,
     ) -> LiveWorker:
         index = len(started)
         environment = {
@@ -207,7 +209,7 @@ def live_worker(transactional_db, tmp_path):  # type: ignore[no-untyped-def]
                     "--pool=prefork",
                     f"--concurrency={concurrency}",
                     f"--queues={queues}",
-                    f"--hostname=live{index}-{os.getpid()}@%h",
+                    f"--hostname={hostname or f'live{index}-{os.getpid()}@%h'}",
                     "--without-gossip",
                     "--without-mingle",
                     "--without-heartbeat",

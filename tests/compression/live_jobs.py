@@ -7,9 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
+from accounts.models import ConsumptionDay
 from compression import services
-from compression.models import OriginalImage
+from compression.models import OptimizedImage, OriginalImage, Status, StoredFile
 from tests.compression.pipeline_support import options, upload
+from webhooks.models import WebhookEvent
 
 BASE = "https://crush.test"
 WAIT_SECONDS = 240  # an upper bound for a stalled run, not a timing assertion: 2 cores shared by many runs
@@ -40,3 +42,21 @@ def submit_async(account, name: str, data: bytes, **option_overrides: object) ->
         upload=upload(name, data),
         synchronous=False,
     )
+
+
+def assert_completed_once(original: OriginalImage, hooks: list[bytes] | None, *, workers: list) -> None:
+    """The job (original + "thumb" + "square", alone in the test database) completed, and exactly once: one
+    file per row, counted once in the ledger, one webhook event delivered once (when `hooks` listens)."""
+    original.refresh_from_db()
+    assert original.status == Status.COMPLETED, original.error_msg
+    assert original.claimed_by == ""
+    rows = list(OptimizedImage.objects.filter(original=original))
+    assert sorted(row.style for row in rows) == ["original", "square", "thumb"]
+    assert all(row.status == Status.COMPLETED for row in rows)
+    assert StoredFile.objects.count() == 4  # the original and one file per style
+    assert [(day.files, day.optimized_files) for day in ConsumptionDay.objects.all()] == [(1, 3)]
+    if hooks is None:
+        return
+    assert WebhookEvent.objects.filter(image_id=original.id).count() == 1
+    wait_for(lambda: len(hooks) >= 1, workers=workers, what="the webhook delivery")
+    assert len(hooks) == 1

@@ -17,37 +17,20 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from werkzeug import Request, Response
 
 from compression import services
-from compression.models import OptimizedImage, OriginalImage, Status, StoredFile
+from compression.models import OriginalImage, Status
 from crush.celery import app as celery_app
 from crush.middleware import _request_id
-from tests.compression.live_jobs import BASE, WAIT_SECONDS, wait_for
+from tests.compression.live_jobs import BASE, WAIT_SECONDS, assert_completed_once, wait_for
 from tests.compression.pipeline_support import jpeg, options, upload
 from tests.conftest import database_url
-from webhooks.models import WebhookEvent
-from webhooks.services import callback_url_create
 
 pytestmark = pytest.mark.slow
 
 
 def _status_is(original: OriginalImage, *statuses: str) -> Callable[[], bool]:
     return lambda: OriginalImage.objects.filter(pk=original.pk, status__in=statuses).exists()
-
-
-@pytest.fixture
-def hooks(account, httpserver) -> list[bytes]:  # type: ignore[no-untyped-def]
-    """A callback URL on a local receiver; the list fills with the bodies it receives."""
-    received: list[bytes] = []
-
-    def handler(request: Request) -> Response:
-        received.append(request.get_data())
-        return Response("ok")
-
-    httpserver.expect_request("/hooks", method="POST").respond_with_handler(handler)
-    callback_url_create(account=account, url=httpserver.url_for("/hooks"))
-    return received
 
 
 def _slow_job(account) -> OriginalImage:  # type: ignore[no-untyped-def]
@@ -59,18 +42,6 @@ def _slow_job(account) -> OriginalImage:  # type: ignore[no-untyped-def]
         upload=upload("big.jpg", jpeg(2400, 1800)),
         synchronous=False,
     )
-
-
-def _assert_completed_once(original: OriginalImage, hooks: list[bytes], *, workers: list) -> None:
-    original.refresh_from_db()
-    assert original.status == Status.COMPLETED, original.error_msg
-    rows = list(OptimizedImage.objects.filter(original=original))
-    assert sorted(row.style for row in rows) == ["original", "square", "thumb"]
-    assert all(row.status == Status.COMPLETED for row in rows)
-    assert StoredFile.objects.count() == 4  # the original and one file per style
-    assert WebhookEvent.objects.filter(image_id=original.id).count() == 1
-    wait_for(lambda: len(hooks) >= 1, workers=workers, what="the webhook delivery")
-    assert len(hooks) == 1
 
 
 def test_sigterm_mid_job_lets_the_job_finish_within_the_grace_period(account, live_worker, hooks) -> None:
@@ -89,7 +60,7 @@ def test_sigterm_mid_job_lets_the_job_finish_within_the_grace_period(account, li
     print(f"\nSIGTERM -> worker exit {time.monotonic() - stopped_at:.1f} s; job {original.status}")
     assert original.attempts == 1
     restarted = live_worker(queues="webhooks")  # delivers the event
-    _assert_completed_once(original, hooks, workers=[worker, restarted])
+    assert_completed_once(original, hooks, workers=[worker, restarted])
 
 
 def test_sigterm_hands_the_job_back_when_the_grace_period_is_over(account, live_worker, hooks) -> None:
@@ -121,7 +92,7 @@ def test_sigterm_hands_the_job_back_when_the_grace_period_is_over(account, live_
         f"\nSIGTERM -> worker exit {exited_after:.1f} s; restart -> job completed "
         f"{time.monotonic() - restarted_at:.1f} s; SIGTERM -> completed {time.monotonic() - stopped_at:.1f} s"
     )
-    _assert_completed_once(original, hooks, workers=[first, second])
+    assert_completed_once(original, hooks, workers=[first, second])
     assert f"[req-graceful-0001] original {original.id}: grace period over, handed back" in first.log()
     # both workers' log lines about the job carry the request id of the submission
     assert f"[req-graceful-0001] original {original.id} completed" in second.log()
@@ -179,7 +150,7 @@ def test_ctrl_c_on_make_run_lets_the_job_finish(account, live_worker, hooks, tmp
     assert original.status == Status.COMPLETED, run.log()[-4000:]
     assert original.attempts == 1
     webhooks = live_worker(queues="webhooks")
-    _assert_completed_once(original, hooks, workers=[run, webhooks])
+    assert_completed_once(original, hooks, workers=[run, webhooks])
 
 
 class _Honcho:
