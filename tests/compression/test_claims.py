@@ -147,7 +147,7 @@ def test_a_job_that_keeps_killing_its_process_fails_after_its_attempts(
 
     original.refresh_from_db()
     assert (original.status, original.error_code) == (Status.FAILED, services.INTERRUPTED_CODE)
-    assert "interrupted 3 times" in original.error_msg
+    assert "interrupted 3 times" in (original.error_msg or "")
     assert original.claimed_by == ""
 
 
