@@ -99,13 +99,18 @@ def test_a_worker_killed_and_started_again_runs_its_job_at_once(account, live_wo
     assert original.status == Status.PROCESSING
     second = live_worker(hostname=name)
     started_at = time.monotonic()
+    wait_for(lambda: " ready." in second.log(), workers=[first, second], what="the worker to be back")
+    ready_at = time.monotonic()
 
     # then: the job is handed back as the worker starts (not after the lease, nor the broker's visibility
     # timeout) and completes exactly once; the interrupted run counts as an attempt
     wait_for(
         all_ended([original.id]), workers=[first, second], what="the job to end", seconds=RECOVERY_SECONDS
     )
-    print(f"\nworker started again -> job completed {time.monotonic() - started_at:.1f} s")
+    print(
+        f"\nworker started again -> ready {ready_at - started_at:.1f} s, "
+        f"job completed {time.monotonic() - ready_at:.1f} s after ready"
+    )
     assert_completed_once(original, hooks, workers=[first, second])
     assert original.attempts == 2
     assert f"original {original.id}: its run" in second.log()
