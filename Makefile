@@ -7,7 +7,7 @@ UV_VERSION := 0.13.8
 PORT ?= 8000
 NODE_CLIENT := tests/clients/node
 
-.PHONY: install node-client run test lint bench-engine bench-pipeline bench-dashboard bench-webhooks bench-faults sweep
+.PHONY: install node-client run test lint bench-engine bench-pipeline bench-dashboard bench-webhooks bench-faults bench-responsiveness sweep
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@test -x $(BIN)/uv || { python3 -m venv $(VENV) && $(BIN)/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"; }
@@ -58,6 +58,12 @@ bench-webhooks: install
 # FAULTS_ARGS passes options (e.g. FAULTS_ARGS="--runs 1 --scenarios A"). About 15 minutes when the targets are met.
 bench-faults: install
 	$(BIN)/python bench/faults.py $(FAULTS_ARGS)
+
+# The `make run` stack (honcho, embedded defaults) on a free port: GET /v1/shop latency idle and while 4 sync
+# `balanced` 20 MP compressions are in flight (issue 14). RESPONSIVENESS_ARGS passes options (e.g. --production:
+# PostgreSQL database crush_respbench recreated + a private redis-server). Report in var/bench/.
+bench-responsiveness: install
+	$(BIN)/python bench/responsiveness.py $(RESPONSIVENESS_ARGS)
 
 # Every file of the real-file corpus (bench/corpus/build-sweep-dev.sh, built on first use: Debian package
 # downloads, about 360 MB) through the engine, each outcome
