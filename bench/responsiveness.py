@@ -121,7 +121,7 @@ def manage(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def stack_start(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
+def stack_start(env: dict[str, str], procfile: Path, port: int, log_path: Path) -> subprocess.Popen[bytes]:
     with log_path.open("wb") as log:
         return subprocess.Popen(
             [
@@ -129,7 +129,7 @@ def stack_start(env: dict[str, str], port: int, log_path: Path) -> subprocess.Po
                 "-m",
                 "crush.honcho_run",
                 "--procfile",
-                str(PROCFILE),
+                str(procfile),
                 "start",
                 "--port",
                 str(port),
@@ -305,9 +305,11 @@ def load(
     prober = threading.Thread(target=live_loop, daemon=True)
     prober.start()
     shop: list[tuple[float, int | None]] = []
+    sent_at: list[float] = []
     deadline = started + SYNC_TIMEOUT_SECONDS + 30
     while any(thread.is_alive() for thread in threads) and time.monotonic() < deadline:
         tick = time.monotonic()
+        sent_at.append(tick - started)
         shop.append(_get(f"{base}/v1/shop", headers, SHOP_TIMEOUT_SECONDS))
         time.sleep(max(0.0, interval - (time.monotonic() - tick)))
     window = time.monotonic() - started
@@ -315,7 +317,13 @@ def load(
     prober.join(timeout=LIVE_TIMEOUT_SECONDS + 2)
     for thread in threads:
         thread.join(timeout=5)
-    return _summary(shop), _summary(live), results, window
+    summary = _summary(shop)
+    slowest = sorted(zip(sent_at, shop, strict=True), key=lambda row: -row[1][0])[:10]
+    summary["slowest"] = [  # when they were sent, to tell the uploads' start from the compressions
+        {"sent_at_seconds": round(at, 2), "ms": round(seconds * 1000), "status": status}
+        for at, (seconds, status) in slowest
+    ]
+    return summary, _summary(live), results, window
 
 
 def settle(base: str, headers: dict[str, str], results: list[dict[str, Any]]) -> float | None:
@@ -357,7 +365,8 @@ def render(report: dict[str, Any]) -> str:
     live_ok = live["requests"] > 0 and live["failed"] == 0 and live["not_200"] == 0
     lines = [
         f"{report['host']}: {report['cpus']} CPUs, Python {report['python']}, commit {report['commit']}, "
-        f"{report['started']} UTC; stack `{report['stack']}`; load average (1/5/15 min) "
+        f"{report['started']} UTC; stack `{report['stack']}` ({report['procfile']}); "
+        f"load average (1/5/15 min) "
         f"{'/'.join(f'{x:.1f}' for x in report['load_before'])} before, "
         f"{'/'.join(f'{x:.1f}' for x in report['load_after'])} after",
         "",
@@ -407,6 +416,7 @@ def main() -> None:
         "--corpus", type=Path, default=DEFAULT_CORPUS, help="photos (bench/corpus/build-dev.sh)"
     )
     parser.add_argument("--database", default="crush_respbench")
+    parser.add_argument("--procfile", type=Path, default=PROCFILE, help="to compare other process settings")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, inputs)")
     args = parser.parse_args()
     if not args.corpus.is_dir():
@@ -440,7 +450,7 @@ def main() -> None:
         headers = {"Authorization": f"Bearer {token}"}
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
-        stack = stack_start(env, port, var_dir / "honcho.log")
+        stack = stack_start(env, args.procfile.resolve(), port, var_dir / "honcho.log")
         _wait_for("/health/ready", lambda: stack.poll() is None and _ready(base), READY_TIMEOUT_SECONDS)
         time.sleep(5)  # the workers finish starting (readiness only needs the web process)
         print(f"stack ready on {base}; idle reference: {args.idle_samples} GET /v1/shop …", file=sys.stderr)
@@ -472,6 +482,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "stack": stack_name,
+        "procfile": str(args.procfile),
         "syncs": args.syncs,
         "image": f"{WIDTH}x{HEIGHT} JPEG Q92",
         "interval_ms": args.interval_ms,
