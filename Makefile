@@ -55,7 +55,7 @@ bench-webhooks: install
 	$(BIN)/python bench/webhooks.py
 
 # Needs PostgreSQL on 127.0.0.1 (database crush_faultbench is recreated) and redis-server on PATH (a private one);
-# FAULTS_ARGS passes options (e.g. FAULTS_ARGS="--runs 1 --scenarios A"). About 15 minutes when the targets are met.
+# FAULTS_ARGS passes options (e.g. FAULTS_ARGS="--runs 1 --scenarios A"). About 6 minutes when the targets are met.
 bench-faults: install
 	$(BIN)/python bench/faults.py $(FAULTS_ARGS)
 
