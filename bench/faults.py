@@ -40,7 +40,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,7 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services_env import crush_environment, database_recreate  # bench/ is the script's directory
+# bench/ is the script's directory
+from services_env import crush_environment, database_recreate, free_port, port_open
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -64,18 +64,6 @@ ROLES = ("web", "worker", "sync", "webhooks", "beat")  # those the Procfile has
 
 
 # ---------------------------------------------------------------- processes
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _port_open(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-        return True
-    return False
 
 
 def _wait_until(check: Any, timeout: float) -> bool:
@@ -131,8 +119,8 @@ class Stack:
     procfile: Path
     env: dict[str, str]
     directory: Path
-    web_port: int = field(default_factory=_free_port)
-    redis_port: int = field(default_factory=_free_port)
+    web_port: int = field(default_factory=free_port)
+    redis_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: dict[str, Path] = field(default_factory=dict)
 
@@ -172,7 +160,7 @@ class Stack:
                 "no",
             ],
         )
-        if not _wait_until(lambda: _port_open(self.redis_port), 30):
+        if not _wait_until(lambda: port_open(self.redis_port), 30):
             raise SystemExit("redis-server did not accept connections within 30 s")
         return time.time()
 

@@ -36,7 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from services_env import crush_environment, database_recreate  # bench/ is the script's directory
+# bench/ is the script's directory
+from services_env import crush_environment, database_recreate, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -88,14 +89,6 @@ def _account_token() -> str:
     return api_token_create(account=account).raw
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     handle = log.open("wb")
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
@@ -109,15 +102,6 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _wait_for(what: str, check: Any, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise SystemExit(f"{what} did not come up within {timeout:.0f} s")
 
 
 def _web_up(base: str) -> bool:
@@ -372,7 +356,7 @@ def main() -> None:
     print(f"engine-only: {len(jobs)} images, {WORKERS} processes …", flush=True)
     engine_ips, engine_cpu = engine_throughput([data for _, data in jobs])
 
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     web = _start(
         [
@@ -409,8 +393,8 @@ def main() -> None:
         worker_log,
     )
     try:
-        _wait_for("gunicorn", lambda: _web_up(base))
-        _wait_for("celery worker", lambda: b"ready." in worker_log.read_bytes())
+        wait_for("gunicorn", lambda: _web_up(base))
+        wait_for("celery worker", lambda: b"ready." in worker_log.read_bytes())
 
         print(f"pipeline: {len(jobs)} async submissions …", flush=True)
         pipeline = pipeline_throughput(base, token, jobs, [web.pid, worker.pid])

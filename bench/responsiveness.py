@@ -30,7 +30,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,7 +39,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from services_env import crush_environment, database_recreate  # bench/ is the script's directory
+# bench/ is the script's directory
+from services_env import crush_environment, database_recreate, free_port, redis_start, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -60,26 +60,6 @@ STOP_KILL_SECONDS = 90.0
 # ---------------------------------------------------------------- the stack
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _port_open(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-        return True
-    return False
-
-
-def _wait_for(what: str, check: Any, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{what}: not done within {timeout:.0f} s")
-        time.sleep(0.2)
-
-
 def embedded_environment(var_dir: Path) -> dict[str, str]:
     """`make run`'s environment: no DATABASE_URL nor CELERY_BROKER_URL (SQLite, filesystem broker)."""
     env = {
@@ -95,21 +75,6 @@ def embedded_environment(var_dir: Path) -> dict[str, str]:
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     )
     return env
-
-
-def redis_start(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is not on PATH (needed by --production)")
-    port = _free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=(directory / "redis.log").open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    _wait_for("redis-server", lambda: _port_open(port), timeout=30)
-    return process, f"redis://127.0.0.1:{port}/0"
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -448,10 +413,10 @@ def main() -> None:
         manage(env, "migrate", "--noinput")
         token = json.loads(manage(env, "create_account", "bench").strip().splitlines()[-1])["token"]
         headers = {"Authorization": f"Bearer {token}"}
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         stack = stack_start(env, args.procfile.resolve(), port, var_dir / "honcho.log")
-        _wait_for("/health/ready", lambda: stack.poll() is None and _ready(base), READY_TIMEOUT_SECONDS)
+        wait_for("/health/ready", lambda: stack.poll() is None and _ready(base), READY_TIMEOUT_SECONDS)
         time.sleep(5)  # the workers finish starting (readiness only needs the web process)
         print(f"stack ready on {base}; idle reference: {args.idle_samples} GET /v1/shop …", file=sys.stderr)
         shop_idle = idle(base, headers, args.idle_samples)

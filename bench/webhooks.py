@@ -30,7 +30,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,7 +39,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from services_env import crush_environment, database_recreate  # bench/ is the script's directory
+# bench/ is the script's directory
+from services_env import crush_environment, database_recreate, free_port, port_open, redis_start, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -83,7 +83,7 @@ def receiver_main(port: int, delay_ms: int, log_path: str) -> None:
 
 class Receiver:
     def __init__(self, delay_ms: int, directory: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.log_path = directory / f"receiver-{self.port}.log"
         self.log_path.touch()
         self.process = subprocess.Popen(
@@ -91,7 +91,7 @@ class Receiver:
             cwd=ROOT,
             start_new_session=True,
         )
-        _wait_for(f"receiver on port {self.port}", lambda: _port_open(self.port), timeout=30)
+        wait_for(f"receiver on port {self.port}", lambda: port_open(self.port), timeout=30)
 
     @property
     def url(self) -> str:
@@ -109,26 +109,6 @@ class Receiver:
 
 
 # ---------------------------------------------------------------- processes
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _port_open(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-        return True
-    return False
-
-
-def _wait_for(what: str, check: Any, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{what}: not done within {timeout:.0f} s")
-        time.sleep(0.1)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -170,25 +150,10 @@ def start_role(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    _wait_for(f"{role} worker", lambda: b" ready." in log_path.read_bytes() or process.poll() is not None)
+    wait_for(f"{role} worker", lambda: b" ready." in log_path.read_bytes() or process.poll() is not None)
     if process.poll() is not None:
         raise SystemExit(f"{role} exited:\n{log_path.read_text()[-3000:]}")
     return process, log_path
-
-
-def redis_start(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is not on PATH (or pass --redis-url)")
-    port = _free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=(directory / "redis.log").open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    _wait_for("redis-server", lambda: _port_open(port), timeout=30)
-    return process, f"redis://127.0.0.1:{port}/0"
 
 
 # ---------------------------------------------------------------- measures
@@ -238,7 +203,7 @@ def latency(receiver: Receiver, jobs: int) -> dict[str, Any]:
         for index in range(jobs)
     ]
     submitted = time.time() - started
-    _wait_for(f"{jobs} webhooks", lambda: receiver.count() >= jobs, timeout=1800)
+    wait_for(f"{jobs} webhooks", lambda: receiver.count() >= jobs, timeout=1800)
     time.sleep(1.0)  # a duplicate would arrive now
     arrivals = receiver.arrivals()
     first_arrival: dict[str, float] = {}
@@ -305,12 +270,12 @@ def throughput(
     worker_started = time.time()
     worker, log_path = start_role(procfile, "webhooks", env, var_dir)
     try:
-        _wait_for("the first delivery", lambda: receiver.count() > 0, timeout=600)
+        wait_for("the first delivery", lambda: receiver.count() > 0, timeout=600)
         cpu_first, count_first = _cpu_seconds(worker.pid), receiver.count()
-        _wait_for(f"{deliveries} deliveries", lambda: receiver.count() >= deliveries, timeout=1800)
+        wait_for(f"{deliveries} deliveries", lambda: receiver.count() >= deliveries, timeout=1800)
         cpu_last = _cpu_seconds(worker.pid)
         delivered = Delivery.objects.filter(event__account=account, status=DeliveryStatus.DELIVERED)
-        _wait_for("the deliveries to be recorded", lambda: delivered.count() >= deliveries, timeout=120)
+        wait_for("the deliveries to be recorded", lambda: delivered.count() >= deliveries, timeout=120)
     finally:
         _stop(worker)
     arrivals = sorted(moment for moment, _ in receiver.arrivals())
