@@ -499,13 +499,7 @@ def lost_runs_hand_back(*, nodename: str) -> int:
             logger.warning(
                 "original %s: its run in %s was lost; handed back", original.id, original.claimed_by
             )
-            if original.attempts >= settings.CRUSH_JOB_MAX_ATTEMPTS:
-                _original_end_locked(
-                    original,
-                    status=Status.FAILED,
-                    message=_interrupted_message(original.attempts),
-                    code=INTERRUPTED_CODE,
-                )
+            if _interrupted_too_often(original):
                 continue
             _hand_back_locked(original)
     return touched
@@ -519,8 +513,17 @@ def _hand_back_locked(original: OriginalImage) -> None:
     transaction.on_commit(functools.partial(_enqueue, original.id))
 
 
-def _interrupted_message(attempts: int) -> str:
-    return f"Processing was interrupted {attempts} times; the file may be crashing the worker"
+def _interrupted_too_often(original: OriginalImage) -> bool:
+    """Ends a locked original `failed` when its runs so far used up its attempts (each was interrupted)."""
+    if original.attempts < settings.CRUSH_JOB_MAX_ATTEMPTS:
+        return False
+    _original_end_locked(
+        original,
+        status=Status.FAILED,
+        message=f"Processing was interrupted {original.attempts} times; the file may be crashing the worker",
+        code=INTERRUPTED_CODE,
+    )
+    return True
 
 
 def _lease() -> datetime.timedelta:
@@ -549,13 +552,7 @@ def _claim(original_image_id: int, *, claimer: str) -> OriginalImage | None:
             logger.warning(
                 "original %s: its run in %s was lost; taken over", original.id, original.claimed_by
             )
-        if original.attempts >= settings.CRUSH_JOB_MAX_ATTEMPTS:
-            _original_end_locked(
-                original,
-                status=Status.FAILED,
-                message=_interrupted_message(original.attempts),
-                code=INTERRUPTED_CODE,
-            )
+        if _interrupted_too_often(original):
             return None
         original.attempts += 1
         original.status = Status.PROCESSING
@@ -915,13 +912,7 @@ def stuck_jobs_sweep() -> int:
             if original is None or original.status in ENDED_STATUSES or original.updated_at >= cutoff:
                 continue
             touched += 1
-            if original.status == Status.PROCESSING and original.attempts >= settings.CRUSH_JOB_MAX_ATTEMPTS:
-                _original_end_locked(
-                    original,
-                    status=Status.FAILED,
-                    message=_interrupted_message(original.attempts),
-                    code=INTERRUPTED_CODE,
-                )
+            if original.status == Status.PROCESSING and _interrupted_too_often(original):
                 continue
             logger.warning("original %s stuck in %s: enqueued again", original.id, original.status)
             original.status = Status.ENQUEUED
