@@ -576,11 +576,13 @@ def _process_claimed(original: OriginalImage) -> None:
         level=original.compression_level or 80,
         strip_metadata=original.strip_tags,
     )
-    # The engine gives up (DeadlineExceeded ends the style) before Celery's hard time limit kills the worker.
-    deadline = time.monotonic() + settings.CRUSH_JOB_TIME_LIMIT_SECONDS * 0.9
-    for optimized in original.optimized_images.order_by("id"):
-        if optimized.status in ENDED_STATUSES:
-            continue
+    # The engine answers (anytime: its best output so far, else the input or a plain resize) before
+    # Celery's hard time limit kills the worker; each output left gets its share of the time left.
+    job_deadline = time.monotonic() + settings.CRUSH_JOB_TIME_LIMIT_SECONDS * 0.9
+    pending = [o for o in original.optimized_images.order_by("id") if o.status not in ENDED_STATUSES]
+    weights = [_time_weight(o) for o in pending]
+    for index, optimized in enumerate(pending):
+        deadline = _share_of(job_deadline, weights[index], sum(weights[index:]))
         is_original = optimized.style == ORIGINAL_STYLE
         spec = (
             None
@@ -616,6 +618,21 @@ def _process_claimed(original: OriginalImage) -> None:
             original=original, optimized=optimized, result=result, fmt=fmt, kept=result.data == data
         )
     _original_complete(original_image_id=original.id)
+
+
+# The full-size output searches the most pixels: twice a resize style's share of the job's time.
+ORIGINAL_STYLE_TIME_WEIGHT = 2.0
+
+
+def _time_weight(optimized: OptimizedImage) -> float:
+    return ORIGINAL_STYLE_TIME_WEIGHT if optimized.style == ORIGINAL_STYLE else 1.0
+
+
+def _share_of(job_deadline: float, weight: float, weights_left: float) -> float:
+    """The deadline of the next output: its weight's share of the job's time left (time an output
+    does not use passes on to the next ones)."""
+    now = time.monotonic()
+    return now + max(0.0, job_deadline - now) * weight / weights_left
 
 
 def _fetch_for(original: OriginalImage, limits: EngineLimits) -> bytes | None:

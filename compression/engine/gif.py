@@ -17,7 +17,7 @@ import logging
 import pyvips
 
 from .decode import check_deadline, frame_count, page_height, vips_errors, watch
-from .errors import CorruptInput
+from .errors import CorruptInput, DeadlineExceeded
 from .formats import Format
 from .limits import guard_raster
 from .optimizers import MAX_GIF_LOSSY, Gifsicle, OptimizerFailed
@@ -166,7 +166,10 @@ def balanced(source: bytes, lossless: bytes, strip: bool, deadline: float | None
             score = reference.score(load_pages(encoded, [mapping[p] for p in pages]))
         return Candidate(level, encoded, score)
 
-    best, tried = BALANCED.search(evaluate, deadline=deadline)
+    try:
+        best, tried = BALANCED.search(evaluate, deadline=deadline)
+    except DeadlineExceeded:  # out of time before a lossy output passed: the lossless one
+        best, tried = None, []
     logger.debug("gif balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
     if best is not None and len(best.data) < len(lossless):
         return best.data, best.score

@@ -28,7 +28,7 @@ import pikepdf
 import pyvips
 
 from . import jpeg
-from .errors import CorruptInput, DeadlineExceeded, EngineError, InputTooLarge
+from .errors import CorruptInput, EngineError, InputTooLarge
 from .formats import Format
 from .limits import check_bytes
 from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec, ResizeStrategy
@@ -43,6 +43,7 @@ from .pdf_document import (
 )
 from .pipeline import KEPT_ORIGINAL_WARNING
 from .result import Result, finish
+from .search import search_deadline
 
 logger = logging.getLogger(__name__)
 
@@ -69,11 +70,6 @@ class _Stats:
     images: int = 0
     images_changed: int = 0
     min_score: float | None = None
-
-
-def _deadline_check(deadline: float | None) -> None:
-    if deadline is not None and time.monotonic() > deadline:
-        raise DeadlineExceeded()
 
 
 def probe_pdf(data: bytes, *, limits: EngineLimits) -> int:
@@ -381,7 +377,9 @@ def _optimise_images(
             mask = image.SMask.objgen
             masks[mask] = max(masks.get(mask, 0.0), placements.scale(image))
     for image in list(_images(pdf)):
-        _deadline_check(deadline)
+        if deadline is not None and time.monotonic() > deadline:
+            logger.info("pdf: out of time after %d images; the rest are left as they are", stats.images)
+            break
         stats.images += 1
         if options.strip_metadata and "/Metadata" in image:
             del image["/Metadata"]
@@ -404,8 +402,8 @@ def _optimise_images(
                 jpeg_allowed = lossy and not is_mask
                 _optimise_flate(image, components, scale, jpeg_allowed, options, deadline, stats)
         except (pikepdf.PdfError, pyvips.Error, EngineError) as error:
-            if isinstance(error, DeadlineExceeded):
-                raise
+            # DeadlineExceeded too: an image is replaced only once its new encoding is complete, so
+            # the document stays whole and the loop above ends it.
             logger.info("pdf image %s left as is: %s", image.objgen, type(error).__name__)
     return stats
 
@@ -468,7 +466,6 @@ def compress_pdf(
     except NeedsRepair:
         document = open_document(data, limits, recover=True)
         output, stats = _compress_document(document, options, limits, deadline)
-    _deadline_check(deadline)
     logger.debug("pdf: %d images, %d re-encoded", stats.images, stats.images_changed)
     problem = output_problem(output, document.fingerprint)
     if document.repaired:
@@ -493,9 +490,9 @@ def _compress_document(
     with pdf:
         try:
             _check_streams(pdf)
-            _deadline_check(deadline)
-            stats = _optimise_images(pdf, options, limits, deadline)
-            _deadline_check(deadline)
+            # Anytime: the images (the costly, optional part) get a share of the time left; the
+            # rest is kept for re-deflating the streams and saving, which every output needs.
+            stats = _optimise_images(pdf, options, limits, search_deadline(deadline))
             _recompress_streams(pdf)
             if options.strip_metadata:
                 _strip_metadata(pdf)

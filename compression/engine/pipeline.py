@@ -14,6 +14,12 @@ A codec that fails with anything but an ``EngineError`` is a bug in Crush, not a
   guarantee); PDFs ignore resize styles, so theirs is the input;
 - an input that does not decode is ``CorruptInput``; a fallback that fails too is an
   ``EngineError`` (the style fails with a clear message).
+
+Running out of time is no failure either (anytime search): the searches stop at their share of the
+deadline with the best passing output so far, and when the codec still hits the deadline (a decode
+or a final encode overran) ``compress`` hands back the same fallback without the full decode (the
+input for a same-size output, a plain resize for a resize style, ``TIME_WARNING`` says so). Only an
+input that does not even open is refused.
 """
 
 import importlib
@@ -24,7 +30,7 @@ from collections.abc import Callable
 import pyvips
 
 from .decode import check_deadline, frame_count, header, load, oriented_size, vips_errors
-from .errors import CorruptInput, EngineError
+from .errors import CorruptInput, DeadlineExceeded, EngineError
 from .formats import Format, sniff
 from .limits import check_bytes, guard_raster
 from .options import CompressOptions, EngineLimits, ResizeSpec
@@ -36,6 +42,8 @@ logger = logging.getLogger(__name__)
 KEPT_ORIGINAL_WARNING = "The optimizer failed on this file; the original is returned unchanged."
 PLAIN_RESIZE_WARNING = "The optimizer failed on this file; the style is a plain resize, not optimized."
 FALLBACK_FAILED_MESSAGE = "This style could not be rendered from the file."
+TIME_WARNING = "Time ran out before this file was optimized; the original is returned unchanged."
+TIME_RESIZE_WARNING = "Time ran out before this style was optimized; the style is a plain resize."
 
 __all__ = ["Probe", "Result", "compress", "probe"]
 
@@ -89,36 +97,45 @@ def compress(
 ) -> Result:
     """Compress ``data`` into the same format; never returns more bytes than it was given unless
     ``resize`` actually resizes."""
-    check_deadline(deadline)
     fmt = sniff(data)
     check_bytes(data, limits)
     codec = codec_for(fmt)
     try:
         return codec(data, options=options, resize=resize, limits=limits, deadline=deadline)
+    except DeadlineExceeded:
+        logger.warning("engine: out of time on a %s of %d bytes; falling back", fmt.value, len(data))
+        return _fallback(data, fmt, resize=resize, limits=limits, deadline=None, timed_out=True)
     except EngineError:
         raise
     except Exception:
         logger.exception("engine: the %s codec failed unexpectedly (%d bytes in)", fmt.value, len(data))
+    check_deadline(deadline)
     return _fallback(data, fmt, resize=resize, limits=limits, deadline=deadline)
 
 
 def _fallback(
-    data: bytes, fmt: Format, *, resize: ResizeSpec | None, limits: EngineLimits, deadline: float | None
+    data: bytes,
+    fmt: Format,
+    *,
+    resize: ResizeSpec | None,
+    limits: EngineLimits,
+    deadline: float | None,
+    timed_out: bool = False,
 ) -> Result:
-    """What a file that decodes gets when its codec failed; see the module docstring."""
-    check_deadline(deadline)
+    """What a file that decodes gets when its codec failed or ran out of time; see the module
+    docstring. Out of time, the input's pixels are not all decoded first (that could take as long as
+    what overran): its header must read, a plain resize decodes what it needs."""
+    kept_warning = TIME_WARNING if timed_out else KEPT_ORIGINAL_WARNING
     if fmt is Format.PDF:
         _check_pdf_opens(data)
-        return Result(data, fmt, None, None, None, unchanged=True, warning=KEPT_ORIGINAL_WARNING)
+        return Result(data, fmt, None, None, None, unchanged=True, warning=kept_warning)
     if fmt is Format.SVG:
         return _svg_unchanged(data, limits)
-    image = _decoded(data, fmt)
+    image = header(data, fmt) if timed_out else _decoded(data, fmt)
     width, height = oriented_size(image)
     geometry = None if resize is None else target_geometry(width, height, resize)
     if geometry is None or not geometry.changes(width, height):
-        return Result(
-            data, fmt, width, height, IDENTICAL_SCORE, unchanged=True, warning=KEPT_ORIGINAL_WARNING
-        )
+        return Result(data, fmt, width, height, IDENTICAL_SCORE, unchanged=True, warning=kept_warning)
     assert resize is not None
     try:
         resized = resize_image(data, fmt, geometry, resize, deadline)
@@ -128,9 +145,8 @@ def _fallback(
     except Exception:
         logger.exception("engine: the plain %s resize failed too", fmt.value)
         raise EngineError(FALLBACK_FAILED_MESSAGE) from None
-    return Result(
-        output, fmt, geometry.width, geometry.height, None, unchanged=False, warning=PLAIN_RESIZE_WARNING
-    )
+    warning = TIME_RESIZE_WARNING if timed_out else PLAIN_RESIZE_WARNING
+    return Result(output, fmt, geometry.width, geometry.height, None, unchanged=False, warning=warning)
 
 
 def _decoded(data: bytes, fmt: Format) -> pyvips.Image:

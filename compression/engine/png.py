@@ -9,7 +9,7 @@ import oxipng
 import pyvips
 
 from .decode import check_deadline, load, orientation, oriented_size, to_srgb8, vips_errors, watch
-from .errors import CorruptInput
+from .errors import CorruptInput, DeadlineExceeded
 from .formats import Format
 from .limits import guard_raster
 from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
@@ -190,13 +190,19 @@ def balanced(
             score = reference.score(to_srgb8(pyvips.Image.new_from_buffer(encoded, "")))
         return Candidate(quality, encoded, score)
 
-    best, tried = BALANCED.search(evaluate, deadline=deadline)
+    try:
+        best, tried = BALANCED.search(evaluate, deadline=deadline)
+    except DeadlineExceeded:  # out of time before a palette passed: the lossless result, if it fits
+        best, tried = None, []
     logger.debug("png balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
     if best is None:
         return lossless(), IDENTICAL_SCORE
     palette = oxipng_optimize(best.data, strip_metadata, deadline)
     if _lossless_may_win(image, palette, input_bytes):
-        truecolour = lossless()
+        try:
+            truecolour = lossless()
+        except DeadlineExceeded:  # the palette output passed: it is the answer when time runs out
+            return palette, best.score
         if len(truecolour) <= len(palette):
             return truecolour, IDENTICAL_SCORE
     return palette, best.score

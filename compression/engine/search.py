@@ -2,15 +2,35 @@
 
 Scores rise (nearly) monotonically with the quality setting; the search brackets the target from a
 good first guess, then interpolates inside the bracket instead of halving it.
+
+Anytime: a search may use SEARCH_SHARE of the time left before its deadline; when that runs out it
+returns the best passing candidate found so far, so the final encode and the other outputs of the job
+still fit in the job's time limit. With nothing passing yet it raises DeadlineExceeded and the codec
+falls back (its lossless result, else ``pipeline.compress`` hands back the input).
 """
 
+import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .decode import check_deadline
+from .errors import DeadlineExceeded
+
+logger = logging.getLogger(__name__)
 
 TARGET_SCORE = 80.0
+# Share of the time left that optional work (a search, a PDF's image pass) may take; the rest is kept
+# for what must follow it (the final lossless pass, saving, the next outputs' shares).
+SEARCH_SHARE = 0.6
+
+
+def search_deadline(deadline: float | None, share: float = SEARCH_SHARE) -> float | None:
+    """When optional work that starts now has to stop: ``share`` of the time left before ``deadline``."""
+    if deadline is None:
+        return None
+    now = time.monotonic()
+    return now + max(0.0, deadline - now) * share
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +55,25 @@ def search_setting(
 ) -> tuple[Candidate | None, list[Candidate]]:
     """The passing candidate with the lowest setting (None if none passed) and every evaluation.
 
+    Past ``search_deadline(deadline)`` (checked before each evaluation, and an evaluation that hits
+    ``deadline`` itself) the search stops with the best passing candidate so far; DeadlineExceeded
+    when none passed yet.
+
     ``slope`` is the expected score change per setting unit, used to step out of a one-sided
     bracket; ``tolerance`` is how close the bracket must get before stopping early, and a passing
     score less than ``close_enough`` above the target also stops the search (a lower setting
     would almost surely fail).
     """
+    stop_at = search_deadline(deadline)
     tried: dict[int, Candidate] = {}
     setting = min(max(first, low), high)
     while len(tried) < max_evals and setting not in tried:
-        check_deadline(deadline)
-        tried[setting] = evaluate(setting)
+        if stop_at is not None and time.monotonic() > stop_at:
+            return _cut_short(tried, target)
+        try:
+            tried[setting] = evaluate(setting)
+        except DeadlineExceeded:
+            return _cut_short(tried, target)
         passing = [c for c in tried.values() if c.score >= target]
         failing = [c for c in tried.values() if c.score < target]
         best_pass = min(passing, key=lambda c: c.setting) if passing else None
@@ -72,6 +101,15 @@ def search_setting(
     passing = [c for c in tried.values() if c.score >= target]
     best = min(passing, key=lambda c: len(c.data)) if passing else None
     return best, list(tried.values())
+
+
+def _cut_short(tried: dict[int, Candidate], target: float) -> tuple[Candidate | None, list[Candidate]]:
+    """The result of a search stopped by its deadline: the smallest passing candidate so far."""
+    passing = [c for c in tried.values() if c.score >= target]
+    logger.info("search stopped by its deadline after %d evaluations (%d passing)", len(tried), len(passing))
+    if not passing:
+        raise DeadlineExceeded()
+    return min(passing, key=lambda c: len(c.data)), list(tried.values())
 
 
 @dataclass(frozen=True, slots=True)

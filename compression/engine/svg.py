@@ -25,11 +25,12 @@ import defusedxml.ElementTree as SafeET
 import pyvips
 import svgo
 
-from .errors import CorruptInput, DeadlineExceeded, InputTooLarge, UnsupportedFormat
+from .errors import CorruptInput, InputTooLarge, UnsupportedFormat
 from .formats import Format
 from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec, ResizeStrategy
 from .resize import target_geometry
 from .result import Result
+from .search import search_deadline
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -76,11 +77,6 @@ _DEFAULT_DECIMALS = 3
 # because merging them multiplies numbers.
 _WRITTEN_DECIMALS = re.compile(r"\d\.(\d+)")
 _MAX_LOSSLESS_DECIMALS = 12
-
-
-def _deadline_check(deadline: float | None) -> None:
-    if deadline is not None and time.monotonic() > deadline:
-        raise DeadlineExceeded()
 
 
 def _local(name: str) -> str:
@@ -405,8 +401,12 @@ def _optimise(clean: str, root: Element, options: CompressOptions, deadline: flo
         return _minify(clean, root, _decimals(root, _lossy_extra(options.level)))
     reference = None
     output = clean
+    stop_at = search_deadline(deadline)
     for extra in _BALANCED_EXTRA_DECIMALS:
-        _deadline_check(deadline)
+        if stop_at is not None and time.monotonic() > stop_at:
+            # Out of time: the candidate checked last did not render alike; the sanitised
+            # document as written is the lossless answer.
+            return clean
         output = _minify(clean, root, _decimals(root, extra))
         try:
             if reference is None:
@@ -432,10 +432,10 @@ def compress_svg(
     sanitised = sanitise(root)
     if resize is not None:
         _apply_resize(root, resize)
-    _deadline_check(deadline)
+    # No deadline check from here on but the balanced search's own: parsing, sanitising and writing
+    # are linear in the (bounded) input, and the sanitised document is the least a client gets.
     clean = _Writer(namespaces).write(root)
     output = _optimise(clean, root, options, deadline)
-    _deadline_check(deadline)
     # The optimiser must not reintroduce anything: re-check its output the same way.
     out_root, out_namespaces = _parse(output.encode(), limits)
     if sanitise(out_root):

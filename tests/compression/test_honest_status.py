@@ -14,6 +14,7 @@ from accounts.models import ConsumptionDay
 from accounts.selectors import quota_used_this_month
 from compression import engine, services
 from compression.engine import jpeg as jpeg_codec
+from compression.engine.pipeline import FALLBACK_FAILED_MESSAGE
 from compression.models import OptimizedImage, OriginalImage, Status, StoredFile
 from tests.compression.pipeline_support import TWO_STYLES, jpeg, options, upload
 from tests.imagerecycle.conftest import client_for
@@ -45,9 +46,14 @@ def _process_async(account, data: bytes, name: str = "photo.jpg", **option_overr
 
 
 @pytest.fixture
-def no_time(settings):  # type: ignore[no-untyped-def]
-    """Every style runs out of time before the engine starts: each output fails for the same reason."""
-    settings.CRUSH_JOB_TIME_LIMIT_SECONDS = 0
+def no_time(monkeypatch):  # type: ignore[no-untyped-def]
+    """Every output fails for the same reason the engine gives when even its fallback fails (running
+    out of time no longer fails an output: see test_job_time_limit)."""
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise engine.EngineError(FALLBACK_FAILED_MESSAGE)
+
+    monkeypatch.setattr(engine, "compress", refused)
 
 
 def test_original_whose_every_output_failed_is_failed_with_the_reason(account, no_time) -> None:
@@ -59,8 +65,8 @@ def test_original_whose_every_output_failed_is_failed_with_the_reason(account, n
 
     # then: failed, with the reason the outputs gave
     assert original.status == Status.FAILED
-    assert original.error_msg == "Processing took too long."
-    assert original.error_code == "deadline_exceeded"
+    assert original.error_msg == FALLBACK_FAILED_MESSAGE
+    assert original.error_code == "engine_error"
     assert set(original.optimized_images.values_list("status", flat=True)) == {Status.FAILED}
     # the current rule for failed originals: quota given back, nothing in the ledger
     assert quota_used_this_month(account=account) == 0
@@ -70,7 +76,7 @@ def test_original_whose_every_output_failed_is_failed_with_the_reason(account, n
     assert event.event_type == "error"
     body = json.loads(event.body)
     assert body["original_image"]["status"] == "failed"
-    assert body["original_image"]["error_msg"] == "Processing took too long."
+    assert body["original_image"]["error_msg"] == FALLBACK_FAILED_MESSAGE
 
 
 def test_original_with_one_completed_output_stays_completed(account, monkeypatch) -> None:
@@ -98,7 +104,7 @@ def test_sync_compress_of_a_file_every_output_fails_answers_4xx_json(api, no_tim
     response = api.post("/v1/compress", {"file": SimpleUploadedFile("photo.jpg", jpeg())}, format="multipart")
 
     assert response.status_code == 415
-    assert response.json()["message"] == "Processing took too long."
+    assert response.json()["message"] == FALLBACK_FAILED_MESSAGE
     assert not OriginalImage.objects.exists()
     assert not StoredFile.objects.exists()
 
@@ -121,7 +127,7 @@ def test_imagerecycle_upload_whose_output_failed_answers_its_error_never_201(acc
     assert response.status_code == 415
     body = response.json()
     assert body["errCode"] == 415
-    assert body["errMessage"] == "Processing took too long."
+    assert body["errMessage"] == FALLBACK_FAILED_MESSAGE
     assert ir.get("images").json()["total"] == 0
     assert quota_used_this_month(account=account) == 0
 

@@ -5,7 +5,6 @@ from compression.engine import (
     CompressionType,
     CompressOptions,
     CorruptInput,
-    DeadlineExceeded,
     EngineLimits,
     Format,
     InputTooLarge,
@@ -13,6 +12,7 @@ from compression.engine import (
     compress,
     probe,
 )
+from compression.engine.pipeline import TIME_WARNING
 
 LOSSY = CompressOptions(compression_type=CompressionType.LOSSY, level=60)
 
@@ -76,6 +76,10 @@ def test_limits_are_checked_before_decoding() -> None:
         probe(data, limits=EngineLimits(max_pixels=120 * 80 - 1))
 
 
-def test_compress_honours_an_expired_deadline() -> None:
-    with pytest.raises(DeadlineExceeded):
-        compress(jpeg_bytes(), options=LOSSY, deadline=0.0)
+def test_compress_past_its_deadline_hands_back_the_input_instead_of_failing() -> None:
+    data = jpeg_bytes()
+
+    result = compress(data, options=LOSSY, deadline=0.0)
+
+    assert result.unchanged and result.data == data
+    assert result.warning == TIME_WARNING

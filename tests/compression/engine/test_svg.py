@@ -4,7 +4,7 @@ import defusedxml.ElementTree as SafeET
 import pytest
 import pyvips
 
-from compression.engine.errors import CorruptInput, DeadlineExceeded, InputTooLarge, UnsupportedFormat
+from compression.engine.errors import CorruptInput, InputTooLarge, UnsupportedFormat
 from compression.engine.formats import Format
 from compression.engine.options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
 from compression.engine.svg import compress_svg, probe_svg, renders_alike
@@ -219,8 +219,13 @@ def test_probe_svg_reads_intrinsic_size(attributes_: str, expected: tuple[int | 
     assert size == expected
 
 
-def test_compress_svg_past_deadline_raises() -> None:
+def test_compress_svg_past_its_deadline_still_answers_sanitised() -> None:
     deadline = time.monotonic() - 1
+    hostile = DRAWING.replace(b"</svg>", b"<script>alert(1)</script></svg>")
 
-    with pytest.raises(DeadlineExceeded):
-        compress_svg(DRAWING, options=CompressOptions("lossy"), resize=None, limits=LIMITS, deadline=deadline)
+    result = compress_svg(
+        hostile, options=CompressOptions("balanced"), resize=None, limits=LIMITS, deadline=deadline
+    )
+
+    assert b"<script" not in result.data
+    assert not result.unchanged

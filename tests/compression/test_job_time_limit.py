@@ -1,0 +1,75 @@
+"""A job that runs out of time still completes every output (anytime search): the engine answers
+with what it has, the original unchanged or a plain resize at worst, and says so."""
+
+from __future__ import annotations
+
+import pytest
+
+from compression import services
+from compression.models import OriginalImage, Status
+from tests.compression.pipeline_support import SAMPLES, TWO_STYLES, options, upload
+
+pytestmark = pytest.mark.django_db
+
+BASE = "https://crush.test"
+
+
+def _process(account, name: str, data: bytes) -> OriginalImage:  # type: ignore[no-untyped-def]
+    original = services.original_image_submit(
+        account=account,
+        options=options(compression_type="balanced", resize=TWO_STYLES),
+        base_url=BASE,
+        upload=upload(name, data),
+        synchronous=False,
+    )
+    services.original_image_process(original_image_id=original.id)
+    original.refresh_from_db()
+    return original
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "gif", "webp", "svg", "pdf"])
+def test_a_job_without_time_completes_every_output(account, settings, fmt: str) -> None:
+    # given: no time at all for the job (the engine's deadline has passed before it starts)
+    settings.CRUSH_JOB_TIME_LIMIT_SECONDS = 0
+    name, _content_type, make = SAMPLES[fmt]
+    data = make()
+
+    # when
+    original = _process(account, name, data)
+
+    # then: completed, every output too, none larger than the original unless a resize made it
+    assert original.status == Status.COMPLETED
+    rows = {row.style: row for row in original.optimized_images.all()}
+    assert set(rows) == {"original", "thumb", "square"}
+    assert {row.status for row in rows.values()} == {Status.COMPLETED}
+    assert rows["original"].size <= len(data)
+    if fmt not in ("svg", "pdf"):  # SVG styles are sanitised and resized by the codec; PDFs ignore styles
+        assert rows["original"].kept_original is True
+        assert rows["original"].warning and "Time ran out" in rows["original"].warning
+        assert (rows["thumb"].width, rows["thumb"].height) == (40, 27)
+
+
+def test_the_time_left_is_shared_between_the_outputs_left(account, settings, monkeypatch) -> None:
+    # given: a job time limit, and an engine that records the deadline it is given
+    settings.CRUSH_JOB_TIME_LIMIT_SECONDS = 100
+    real_compress = services.engine.compress
+    deadlines: list[float] = []
+
+    def recording(data: bytes, *, deadline: float | None = None, **kwargs):  # type: ignore[no-untyped-def]
+        assert deadline is not None
+        deadlines.append(deadline - services.time.monotonic())
+        return real_compress(data, deadline=deadline, **kwargs)
+
+    monkeypatch.setattr(services.engine, "compress", recording)
+    name, _content_type, make = SAMPLES["jpeg"]
+
+    # when
+    original = _process(account, name, make())
+
+    # then: the original style gets twice a resize style's share of the 90 s, and time an output
+    # does not use passes on to the next ones (the last gets all that is left)
+    assert original.status == Status.COMPLETED
+    assert len(deadlines) == 3
+    assert 44 < deadlines[0] <= 45
+    assert 30 < deadlines[1] <= 45
+    assert deadlines[1] < deadlines[2] <= 90
