@@ -55,9 +55,9 @@ def search_setting(
 ) -> tuple[Candidate | None, list[Candidate]]:
     """The passing candidate with the lowest setting (None if none passed) and every evaluation.
 
-    Past ``search_deadline(deadline)`` (checked before each evaluation, and an evaluation that hits
-    ``deadline`` itself) the search stops with the best passing candidate so far; DeadlineExceeded
-    when none passed yet.
+    When the next evaluation would end past ``search_deadline(deadline)`` (expected to take as long
+    as the longest so far), or an evaluation hits ``deadline`` itself, the search stops with the
+    best passing candidate so far; DeadlineExceeded when none passed yet.
 
     ``slope`` is the expected score change per setting unit, used to step out of a one-sided
     bracket; ``tolerance`` is how close the bracket must get before stopping early, and a passing
@@ -66,14 +66,17 @@ def search_setting(
     """
     stop_at = search_deadline(deadline)
     tried: dict[int, Candidate] = {}
+    longest = 0.0  # the longest evaluation so far: what the next one is expected to take
     setting = min(max(first, low), high)
     while len(tried) < max_evals and setting not in tried:
-        if stop_at is not None and time.monotonic() > stop_at:
+        started = time.monotonic()
+        if stop_at is not None and started + longest > stop_at:
             return _cut_short(tried, target)
         try:
             tried[setting] = evaluate(setting)
         except DeadlineExceeded:
             return _cut_short(tried, target)
+        longest = max(longest, time.monotonic() - started)
         passing = [c for c in tried.values() if c.score >= target]
         failing = [c for c in tried.values() if c.score < target]
         best_pass = min(passing, key=lambda c: c.setting) if passing else None
