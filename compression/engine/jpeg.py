@@ -3,6 +3,7 @@
 import logging
 import math
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from .limits import guard_raster
 from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
 from .resize import resize_image, target_geometry
 from .result import Result, finish, largest_within
-from .search import TARGET_SCORE, Candidate, SearchSpace
+from .search import TARGET_SCORE, Candidate, SearchSpace, search_deadline
 
 if TYPE_CHECKING:
     from .quality import Reference
@@ -231,6 +232,8 @@ def balanced(
     mozjpeg is searched too.
     A large ``random_access`` image is not copied into memory: every pass re-reads it.
     Qualities above ``cap`` (the source's own) are not searched.
+    Out of time for the full-resolution search, the proxy's passing quality is the answer (its score,
+    measured on the proxy, is the one reported).
     """
     from .quality import Reference
 
@@ -243,10 +246,20 @@ def balanced(
             proxy = proxy_mosaic(image).copy_memory()
             proxy_reference = Reference(proxy)
         encoder = _search_encoder(proxy, keep, deadline)
+        started = time.monotonic()
         found, tried = _search(
             proxy, proxy_reference, encoder, deadline, target=TARGET_SCORE + PROXY_MARGIN, cap=cap
         )
         first = (found or max(tried, key=lambda c: c.score)).setting
+        # Anytime: a full-resolution evaluation costs about the proxy's times the pixel ratio (the
+        # reference as much again); without time for two, the proxy's passing quality is encoded once.
+        per_pixel = (time.monotonic() - started) / len(tried) / (proxy.width * proxy.height)
+        expected = per_pixel * image.width * image.height
+        stop_at = search_deadline(deadline)
+        if found is not None and stop_at is not None and time.monotonic() + 2 * expected > stop_at:
+            logger.info("jpeg balanced: no time for a full-resolution search; quality %d", found.setting)
+            _name, encode = _search_encoder(image, keep, deadline)
+            return _finish_scan(encode(found.setting), keep), found.score
     with vips_errors(deadline):
         reference = Reference(image)
     encoder = _search_encoder(image, keep, deadline)
