@@ -137,3 +137,20 @@ def test_a_past_deadline_says_the_original_was_kept_because_time_ran_out() -> No
 
     assert result.unchanged and result.data == data
     assert result.warning and "Time ran out" in result.warning
+
+
+def test_oxipng_under_a_deadline_gives_the_same_bytes_and_is_skipped_without_time() -> None:
+    from compression.engine.png import oxipng_optimize
+
+    data = png(300, 200)
+
+    assert oxipng_optimize(data, True, time.monotonic() + 100) == oxipng_optimize(data, True, None)
+    assert oxipng_optimize(data, True, time.monotonic() + 0.5) == data
+
+
+def test_oxipng_under_a_deadline_still_refuses_what_it_cannot_read() -> None:
+    from compression.engine import CorruptInput
+    from compression.engine.png import oxipng_optimize
+
+    with pytest.raises(CorruptInput):
+        oxipng_optimize(png(30, 20)[:-40], True, time.monotonic() + 100)
