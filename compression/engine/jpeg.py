@@ -209,7 +209,10 @@ def compress_jpeg(
             else mozjpeg_encode(image, quality, keep, deadline)
         )
         return finish(data, out, Format.JPEG, out_size, score=None, resized=resized, smaller=smaller)
-    out, score = balanced(image, keep, deadline, random_access=not resized, cap=cap)
+    # A fresh sequential decode for each search encode of a large image (see ``balanced``); a rotated
+    # image cannot be decoded sequentially, so it is always re-read.
+    stream = None if resized or orientation(head) != 1 else lambda: prepare(load(data, Format.JPEG))
+    out, score = balanced(image, keep, deadline, random_access=not resized, cap=cap, stream=stream)
     return finish(data, out, Format.JPEG, out_size, score=score, resized=resized, smaller=smaller)
 
 
@@ -220,6 +223,7 @@ def balanced(
     *,
     random_access: bool = False,
     cap: int = MAX_QUALITY,
+    stream: Callable[[], pyvips.Image] | None = None,
 ) -> tuple[bytes, float]:
     """Smallest output scoring at least 80 against ``image`` at full resolution.
 
@@ -230,15 +234,19 @@ def balanced(
     finds on ``proxy_mosaic``, so the full-resolution search needs few steps. Where jpegli misses
     80 even at the top of the range (it trades blue-channel detail away on some synthetic images),
     mozjpeg is searched too.
-    A large ``random_access`` image is not copied into memory: every pass re-reads it.
+    A large ``random_access`` image is not copied into memory: every pass re-reads it. Its search
+    encodes read ``stream()`` instead, a fresh sequential decode of the same pixels, when given: the
+    encoder reads the whole image, and the decoded copy's pages it touched would stay resident next
+    to the encoder's own buffers (the peak: +280 MiB at 100 MP).
     Qualities above ``cap`` (the source's own) are not searched.
     Out of time for the full-resolution search, the proxy's passing quality is the answer (its score,
     measured on the proxy, is the one reported).
     """
     from .quality import Reference
 
+    in_place = random_access and image.width * image.height > LARGE_IMAGE_PIXELS
     with vips_errors(deadline):
-        if not random_access or image.width * image.height <= LARGE_IMAGE_PIXELS:
+        if not in_place:
             image = image.copy_memory()
     first = None
     if image.width * image.height > PROXY_MIN_PIXELS and min(image.width, image.height) >= 2 * PROXY_TILE:
@@ -262,7 +270,7 @@ def balanced(
             return _finish_scan(encode(found.setting), keep), found.score
     with vips_errors(deadline):
         reference = Reference(image)
-    encoder = _search_encoder(image, keep, deadline)
+    encoder = _search_encoder(image, keep, deadline, stream if in_place else None)
     found, tried = _search(image, reference, encoder, deadline, first=first, cap=cap)
     if found is None and encoder[0] != "mozjpeg":
         found, more = _search(image, reference, _mozjpeg_encoder(image, keep, deadline), deadline, cap=cap)
@@ -303,18 +311,28 @@ def _search(
     return found, tried
 
 
-def _search_encoder(image: pyvips.Image, keep: str, deadline: float | None) -> Encoder:
+def _search_encoder(
+    image: pyvips.Image, keep: str, deadline: float | None, stream: Callable[[], pyvips.Image] | None = None
+) -> Encoder:
     """The encoder balanced searches with, producing the final pixels cheaply (no progressive
     scan search): jpegli, usually the smallest near a score of 80 (for 8-bit colour whose only
-    metadata kept is the ICC profile, up to LARGE_IMAGE_PIXELS), else baseline mozjpeg."""
+    metadata kept is the ICC profile, up to LARGE_IMAGE_PIXELS), else baseline mozjpeg (reading
+    ``stream()``, a fresh decode of ``image``, when given)."""
     if image.bands == 3 and keep == "icc" and image.width * image.height <= LARGE_IMAGE_PIXELS:
         profile = image.get("icc-profile-data") if image.get_typeof("icc-profile-data") else None
         return "jpegli", lambda quality: jpegli_encode(image, quality, profile, deadline)
-    return _mozjpeg_encoder(image, keep, deadline)
+    return _mozjpeg_encoder(image, keep, deadline, stream)
 
 
-def _mozjpeg_encoder(image: pyvips.Image, keep: str, deadline: float | None) -> Encoder:
-    return "mozjpeg", lambda quality: mozjpeg_encode(image, quality, keep, deadline, progressive=False)
+def _mozjpeg_encoder(
+    image: pyvips.Image, keep: str, deadline: float | None, stream: Callable[[], pyvips.Image] | None = None
+) -> Encoder:
+    def encode(quality: int) -> bytes:
+        with vips_errors(deadline):
+            source = stream() if stream is not None else image
+        return mozjpeg_encode(source, quality, keep, deadline, progressive=False)
+
+    return "mozjpeg", encode
 
 
 def _finish_scan(jpeg: bytes, keep: str) -> bytes:
