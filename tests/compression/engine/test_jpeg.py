@@ -224,6 +224,31 @@ def test_balanced_raises_the_quality_when_the_proxy_overestimates(monkeypatch: p
     assert result.ssimulacra2 == pytest.approx(score, abs=1e-6)
 
 
+def test_a_large_balanced_jpeg_is_searched_on_fresh_decodes_with_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Above LARGE_IMAGE_PIXELS the search encodes read a fresh sequential decode of the input, not the
+    # decoded image (whose pages would stay resident): the same pixels, so the same output and score
+    # as the search on the decoded image itself.
+    monkeypatch.setattr(jpeg_module, "LARGE_IMAGE_PIXELS", 500_000)
+    source = jpeg(_large_photo(), 98)
+    sequential_loads = []
+    real_load = jpeg_module.load
+
+    def load(*args: object, **kwargs: object) -> pyvips.Image:
+        sequential_loads.extend([1] if kwargs.get("sequential", True) else [])
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(jpeg_module, "load", load)
+
+    result = compress(source, options=CompressOptions(compression_type="balanced"))
+
+    expected, score = jpeg_module.balanced(decode(source), "icc", None, cap=estimate_quality(source) or 100)
+    assert sequential_loads
+    assert result.data == expected
+    assert result.ssimulacra2 == score
+
+
 def test_balanced_falls_back_to_mozjpeg_where_jpegli_cannot_reach_80() -> None:
     # A blue sawtooth: jpegli smooths the blue channel away even at its top quality (score < 30).
     x = pyvips.Image.xyz(120, 80)
