@@ -650,7 +650,7 @@ def targets(results: dict[str, list[FileRow]], memory: dict[str, dict[str, float
         )
     if memory:
         bare = memory.get("bare", {}).get("rss_mib")
-        for mode, limit in (("lossy", 1.2), ("balanced", 2.0)):
+        for mode, limit in (("lossy", 1.2), ("balanced", 1.5)):
             rss = memory.get(mode, {}).get("rss_mib")
             m, ok = ratio_cell(rss / bare if rss and bare else None, limit)
             add(
