@@ -266,7 +266,7 @@ def balanced(
         stop_at = search_deadline(deadline)
         if found is not None and stop_at is not None and time.monotonic() + 2 * expected > stop_at:
             logger.info("jpeg balanced: no time for a full-resolution search; quality %d", found.setting)
-            _name, encode = _search_encoder(image, keep, deadline)
+            _name, encode = _search_encoder(image, keep, deadline, stream if in_place else None)
             return _finish_scan(encode(found.setting), keep), found.score
     with vips_errors(deadline):
         reference = Reference(image)
