@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 # bench/ is the script's directory
-from services_env import crush_environment, database_recreate, free_port, port_open
+from services_env import crush_environment, database_recreate, free_port, port_open, proc_stats
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -78,17 +78,7 @@ def _wait_until(check: Any, timeout: float) -> bool:
 
 def _session_pids(session: int) -> list[int]:
     """Every live process of a session (a Celery pool process leaves its parent's group, not its session)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == session and fields[0] != "Z":
-            pids.append(int(entry.name))
-    return pids
+    return [pid for pid, fields in proc_stats() if int(fields[3]) == session and fields[0] != "Z"]
 
 
 def procfile_has(procfile: Path, role: str) -> bool:

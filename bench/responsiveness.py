@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 # bench/ is the script's directory
-from services_env import crush_environment, database_recreate, free_port, redis_start, wait_for
+from services_env import crush_environment, database_recreate, free_port, proc_stats, redis_start, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -112,15 +112,9 @@ def _descendant_groups(pid: int) -> set[int]:
     own, so a SIGKILL of honcho's group alone would leave them running)."""
     children: dict[int, list[int]] = {}
     groups: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-        groups[int(entry.name)] = int(fields[2])
+    for pid, fields in proc_stats():
+        children.setdefault(int(fields[1]), []).append(pid)
+        groups[pid] = int(fields[2])
     found: set[int] = set()
     pending = list(children.get(pid, []))
     while pending:

@@ -7,7 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 PG = "postgres://postgres@127.0.0.1:5432"
@@ -75,3 +75,16 @@ def redis_start(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
     )
     wait_for("redis-server", lambda: port_open(port), timeout=30)
     return process, f"redis://127.0.0.1:{port}/0"
+
+
+def proc_stats() -> Iterator[tuple[int, list[str]]]:
+    """Every process's pid and its /proc/<pid>/stat fields after the command name: state, ppid, pgrp,
+    session, … (so `fields[1]` is the parent, `fields[3]` the session, `fields[11:13]` the CPU ticks)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        yield int(entry.name), fields

@@ -40,7 +40,15 @@ from pathlib import Path
 from typing import Any
 
 # bench/ is the script's directory
-from services_env import crush_environment, database_recreate, free_port, port_open, redis_start, wait_for
+from services_env import (
+    crush_environment,
+    database_recreate,
+    free_port,
+    port_open,
+    proc_stats,
+    redis_start,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -300,14 +308,8 @@ def throughput(
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process and its live children (a prefork pool), all threads (/proc)."""
     total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(entry.name) == pid or int(fields[1]) == pid:
+    for process, fields in proc_stats():
+        if process == pid or int(fields[1]) == pid:
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
 
