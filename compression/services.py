@@ -416,7 +416,8 @@ def _enqueue(original_image_id: int, *, queue: str | None = None) -> bool:
         lambda: original_image_process_task.apply_async((original_image_id,), queue=queue),
         what=f"original {original_image_id}",
     )
-    OriginalImage.objects.filter(pk=original_image_id, unpublished=sent).update(unpublished=not sent)
+    if not sent:  # nothing to write when it went out: the usual case costs no extra query
+        OriginalImage.objects.filter(pk=original_image_id).update(unpublished=True)
     return sent
 
 
@@ -949,11 +950,11 @@ def queue_repair() -> int:
     else:
         pending = pending.filter(unpublished=True)
     ids = list(pending.order_by("id").values_list("id", flat=True)[:REPAIR_BATCH])
-    for original_id in ids:
-        _enqueue(original_id)
-    if ids:
-        logger.info("published %d enqueued job(s) again", len(ids))
-    return len(ids)
+    published = [original_id for original_id in ids if _enqueue(original_id)]
+    OriginalImage.objects.filter(id__in=published, unpublished=True).update(unpublished=False)
+    if published:
+        logger.info("published %d enqueued job(s) again", len(published))
+    return len(published)
 
 
 def expired_files_purge() -> int:
