@@ -60,3 +60,11 @@ def assert_completed_once(original: OriginalImage, hooks: list[bytes] | None, *,
     assert WebhookEvent.objects.filter(image_id=original.id).count() == 1
     wait_for(lambda: len(hooks) >= 1, workers=workers, what="the webhook delivery")
     assert len(hooks) == 1
+
+
+def process_inline(account, name: str, data: bytes, **option_overrides: object) -> OriginalImage:  # type: ignore[no-untyped-def]
+    """Submits asynchronously without running the enqueued task, then runs the job inline (as a worker)."""
+    original = submit_async(account, name, data, **option_overrides)
+    services.original_image_process(original_image_id=original.id)
+    original.refresh_from_db()
+    return original

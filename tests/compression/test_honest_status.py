@@ -16,6 +16,7 @@ from compression import engine, services
 from compression.engine import jpeg as jpeg_codec
 from compression.engine.pipeline import FALLBACK_FAILED_MESSAGE
 from compression.models import OptimizedImage, OriginalImage, Status, StoredFile
+from tests.compression.live_jobs import process_inline
 from tests.compression.pipeline_support import TWO_STYLES, jpeg, options, upload
 from tests.imagerecycle.conftest import client_for
 from webhooks.models import WebhookEvent
@@ -29,20 +30,6 @@ MINIMAL_SVG = b'<svg xmlns="http://www.w3.org/2000/svg"/>'
 
 def broken(*args: object, **kwargs: object) -> None:
     raise RuntimeError("an optimizer bug")
-
-
-def _process_async(account, data: bytes, name: str = "photo.jpg", **option_overrides) -> OriginalImage:  # type: ignore[no-untyped-def]
-    """Submits without running the enqueued task, then runs the job inline (deliveries are not attempted)."""
-    original = services.original_image_submit(
-        account=account,
-        options=options(**{"compression_type": "lossy", **option_overrides}),
-        base_url=BASE,
-        upload=upload(name, data),
-        synchronous=False,
-    )
-    services.original_image_process(original_image_id=original.id)
-    original.refresh_from_db()
-    return original
 
 
 @pytest.fixture
@@ -61,7 +48,7 @@ def test_original_whose_every_output_failed_is_failed_with_the_reason(account, n
     callback_url_create(account=account, url="http://127.0.0.1:9/crush")
 
     # when
-    original = _process_async(account, jpeg())
+    original = process_inline(account, "photo.jpg", jpeg())
 
     # then: failed, with the reason the outputs gave
     assert original.status == Status.FAILED
@@ -91,7 +78,7 @@ def test_original_with_one_completed_output_stays_completed(account, monkeypatch
     monkeypatch.setattr(engine, "compress", styles_fail)
 
     # when
-    original = _process_async(account, jpeg(), resize=TWO_STYLES)
+    original = process_inline(account, "photo.jpg", jpeg(), resize=TWO_STYLES)
 
     # then
     assert original.status == Status.COMPLETED
@@ -168,7 +155,7 @@ def test_engine_fallback_completes_with_kept_original_and_a_warning_everywhere(
     data = jpeg(300, 200)
 
     # when
-    original = _process_async(account, data, resize=TWO_STYLES[:1])
+    original = process_inline(account, "photo.jpg", data, resize=TWO_STYLES[:1])
 
     # then: completed, the original kept, a plain resize for the style, each with a warning
     assert original.status == Status.COMPLETED

@@ -6,25 +6,13 @@ from __future__ import annotations
 import pytest
 
 from compression import services
-from compression.models import OriginalImage, Status
-from tests.compression.pipeline_support import SAMPLES, TWO_STYLES, options, upload
+from compression.models import Status
+from tests.compression.live_jobs import process_inline
+from tests.compression.pipeline_support import SAMPLES, TWO_STYLES
 
 pytestmark = pytest.mark.django_db
 
 BASE = "https://crush.test"
-
-
-def _process(account, name: str, data: bytes) -> OriginalImage:  # type: ignore[no-untyped-def]
-    original = services.original_image_submit(
-        account=account,
-        options=options(compression_type="balanced", resize=TWO_STYLES),
-        base_url=BASE,
-        upload=upload(name, data),
-        synchronous=False,
-    )
-    services.original_image_process(original_image_id=original.id)
-    original.refresh_from_db()
-    return original
 
 
 @pytest.mark.parametrize("fmt", ["jpeg", "png", "gif", "webp", "svg", "pdf"])
@@ -35,7 +23,7 @@ def test_a_job_without_time_completes_every_output(account, settings, fmt: str) 
     data = make()
 
     # when
-    original = _process(account, name, data)
+    original = process_inline(account, name, data, compression_type="balanced", resize=TWO_STYLES)
 
     # then: completed, every output too, none larger than the original unless a resize made it
     assert original.status == Status.COMPLETED
@@ -64,7 +52,7 @@ def test_the_time_left_is_shared_between_the_outputs_left(account, settings, mon
     name, _content_type, make = SAMPLES["jpeg"]
 
     # when
-    original = _process(account, name, make())
+    original = process_inline(account, name, make(), compression_type="balanced", resize=TWO_STYLES)
 
     # then: the original style gets twice a resize style's share of the 90 s, and time an output
     # does not use passes on to the next ones (the last gets all that is left)
