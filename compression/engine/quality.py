@@ -177,7 +177,7 @@ class Reference:
         )
         self._image = image if self._tiled else None
         backgrounds = ALPHA_BACKGROUNDS if self._has_alpha else (None,)
-        with kernels.LOCK:
+        with kernels.running(image.width * image.height):
             if self._tiled:
                 self._scales = [_pyramid(self._coarse(image, bg), FINE_SCALES) for bg in backgrounds]
                 _release_freed_memory()
@@ -188,7 +188,7 @@ class Reference:
         if (candidate.width, candidate.height) != (self.width, self.height):
             raise ValueError("candidate and reference differ in size")
         backgrounds = ALPHA_BACKGROUNDS if self._has_alpha else (None,)
-        with kernels.LOCK:
+        with kernels.running(self.width * self.height):
             score = min(
                 self._score(candidate, bg, scales)
                 for bg, scales in zip(backgrounds, self._scales, strict=True)
