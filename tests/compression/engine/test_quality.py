@@ -166,3 +166,12 @@ def test_strips_score_exactly_like_the_whole_image(monkeypatch, width, height, a
 
 def test_warm_up_runs_the_kernels_on_an_identical_pair() -> None:
     assert quality.warm_up() == 100.0
+
+
+def test_small_images_score_on_one_thread_and_large_ones_on_at_most_every_core() -> None:
+    import numba
+
+    from compression.engine.metric_kernels import PARALLEL_MIN_PIXELS, threads_for
+
+    assert threads_for(PARALLEL_MIN_PIXELS - 1) == 1
+    assert 1 <= threads_for(100_000_000) <= numba.config.NUMBA_NUM_THREADS
