@@ -30,8 +30,10 @@ LOSSY_EFFORT = 4
 LOSSLESS_EFFORT = 5
 # ``lossless`` on a lossy input larger than this returns the input without trying a lossless encode.
 LOSSY_RECODE_MAX_PIXELS = 1_000_000
-# Balanced (lossy inputs): libwebp quality search; frames scored per candidate of an animation.
-BALANCED = SearchSpace(first=80, low=30, high=100, slope=0.6, max_evals=4, tolerance=2)
+# Balanced (lossy inputs): libwebp quality search; frames scored per candidate of an animation. A pass
+# by less than one quality step's score (slope) is not searched below: the next try would be at least
+# ``tolerance`` steps down and fail, and one evaluation of a 16 MP image costs about five plain encodes.
+BALANCED = SearchSpace(first=80, low=30, high=100, slope=0.6, max_evals=4, tolerance=2, close_enough=0.6)
 QUALITY_SAMPLE_FRAMES = 6
 
 
