@@ -75,6 +75,7 @@ from crush.netguard import NetworkError, ResponseTooLarge
 
 logger = logging.getLogger(__name__)
 
+PROCESS_TASK = "compression.tasks.original_image_process_task"
 ORIGINAL_STYLE = OptimizedImage.ORIGINAL_STYLE
 _COMPRESSION_TYPES = {choice.value for choice in engine.CompressionType}
 MAX_STYLE_CHARS = 64
@@ -409,11 +410,9 @@ def _original_store(*, original: OriginalImage, data: bytes, probe: engine.Probe
 def _enqueue(original_image_id: int, *, queue: str | None = None) -> bool:
     """Publishes the job's message (to its task's queue, or `queue`); False when the broker is down: the job
     stays accepted, marked `unpublished`, and `queue_repair` publishes it once the broker answers again (the
-    first worker to reconnect, or the sweeper)."""
-    from compression.tasks import original_image_process_task
-
+    first worker to reconnect, or the sweeper). The task is reached by name: tasks.py imports this module."""
     sent = broker.publish(
-        lambda: original_image_process_task.apply_async((original_image_id,), queue=queue),
+        lambda: broker.task(PROCESS_TASK).apply_async((original_image_id,), queue=queue),
         what=f"original {original_image_id}",
     )
     if not sent:  # nothing to write when it went out: the usual case costs no extra query

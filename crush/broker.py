@@ -4,12 +4,19 @@ Publishing never raises into a caller that has already committed its work: `publ
 and the caller leaves a mark in the database for `compression.services.queue_repair` (or the webhooks'
 requeue of lost deliveries) to publish again. `came_back_empty` notices a broker that lost every message it
 held, so that the work it held is published again as soon as a worker reconnects rather than after a lease.
+
+Services reach their app's tasks by name (`task`), never by importing `tasks.py`: the tasks import the
+services, so the arrow runs one way only (tasks → services) and there is no import cycle.
 """
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
+from celery import current_app
+from celery.app.task import Task
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -27,6 +34,35 @@ def publish(send: Callable[[], object], *, what: str) -> bool:
         logger.warning("broker unreachable: %s not published yet (%s)", what, exc)
         return False
     return True
+
+
+def task(name: str) -> Task:
+    """The registered Celery task `name` (e.g. "webhooks.tasks.delivery_attempt_task"). A process that has not
+    imported it yet (the web process) runs Celery's task autodiscovery (crush/celery.py) first."""
+    app = current_app
+    if name not in app.tasks:
+        app.loader.import_default_modules()
+    return app.tasks[name]
+
+
+def apply_async_on_commit(
+    task_name: str,
+    args: tuple[Any, ...],
+    *,
+    what: str,
+    unpublished: Callable[[], object] | None = None,
+    **options: Any,
+) -> None:
+    """Celery's `Task.apply_async_on_commit` (the `delay_on_commit` of Django apps, with options such as
+    `countdown`), except that a broker that is down does not raise into a caller whose work is already
+    committed: `unpublished` runs instead, to leave the mark from which a repair publishes it again."""
+
+    def send() -> None:
+        sent = publish(lambda: task(task_name).apply_async(args, **options), what=what)
+        if not sent and unpublished is not None:
+            unpublished()
+
+    transaction.on_commit(send)
 
 
 def came_back_empty() -> bool:
