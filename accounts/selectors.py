@@ -22,7 +22,6 @@ class QuotaSummary:
     start: datetime.date
     end: datetime.date
     used_bytes: int
-    allowed_bytes: int | None  # None: unlimited
 
 
 def account_get_for_login(*, login: str) -> Account:
@@ -48,12 +47,7 @@ def quota_summary(*, account: Account) -> QuotaSummary:
         start=start,
         end=next_month - datetime.timedelta(days=1),
         used_bytes=_used_in(account, start),
-        allowed_bytes=account.plan_bytes,
     )
-
-
-def sub_account_list(*, account: Account) -> QuerySet[Account]:
-    return Account.objects.filter(parent=account).order_by("id")
 
 
 # --- the consumption report of /v1/dashboard and the admin's account chart
@@ -236,10 +230,6 @@ def sub_account_get(*, account: Account, sub_account_id: int) -> Account:
     if sub_account is None:
         raise NotFound()
     return sub_account
-
-
-def api_key_live(*, account: Account) -> ApiKey | None:
-    return ApiKey.objects.filter(account=account, revoked_at__isnull=True).order_by("id").first()
 
 
 LAST_DAYS = 30
