@@ -85,10 +85,6 @@ def file_delete(*, key: str) -> None:
         raise StorageUnavailable() from exc
 
 
-def file_exists(*, key: str) -> bool:
-    return files_storage().exists(key)
-
-
 def file_download_url(*, key: str, filename: str, content_type: str) -> str | None:
     """A short-lived presigned URL when CRUSH_FILES_REDIRECT_TO_S3 is on and the storage is S3, else None
     (stream it instead: the default, because a private bucket such as compose's MinIO is not reachable by

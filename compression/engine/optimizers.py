@@ -1,7 +1,6 @@
-"""Optional external optimizers. Each exposes ``applies(fmt)`` and ``run(data) -> bytes``; one that
-fails logs a warning and returns its input, so the engine still answers without it."""
+"""External optimizers (gifsicle). ``transform`` raises OptimizerFailed when the tool refuses the input or
+cannot run; the codec decides what that means for its answer (gif.py)."""
 
-import logging
 import shutil
 import subprocess
 import sys
@@ -9,9 +8,6 @@ import time
 from pathlib import Path
 
 from .errors import DeadlineExceeded
-from .formats import Format
-
-logger = logging.getLogger(__name__)
 
 GIFSICLE_TIMEOUT_SECONDS = 60
 # gifsicle's --lossy goes from 0 (off) to ~200 (heavy); above this the artefacts are obvious.
@@ -57,9 +53,6 @@ class Gifsicle:
         """The same settings at ``-O1``, which never merges frames."""
         return Gifsicle(lossy=self.lossy, colors=self.colors, strip_metadata=self.strip_metadata, optimize=1)
 
-    def applies(self, fmt: Format) -> bool:
-        return fmt is Format.GIF and self.binary is not None
-
     def arguments(self) -> list[str]:
         args = ["--no-warnings", "--no-ignore-errors", f"-O{self.optimize}"]
         if self.lossy > 0:
@@ -97,10 +90,3 @@ class Gifsicle:
             message = completed.stderr.decode(errors="replace")[:200]
             raise OptimizerFailed(f"gifsicle exited with {completed.returncode}: {message}")
         return completed.stdout
-
-    def run(self, data: bytes) -> bytes:
-        try:
-            return self.transform(data)
-        except OptimizerFailed as error:
-            logger.warning("gifsicle left %d bytes as they were: %s", len(data), error)
-            return data

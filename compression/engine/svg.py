@@ -319,13 +319,6 @@ def _decimals(root: Element, extra: int) -> int:
     return max(_MIN_DECIMALS, min(_MAX_DECIMALS, decimals))
 
 
-def probe_svg(data: bytes, *, limits: EngineLimits) -> tuple[int | None, int | None]:
-    """Intrinsic size in px (None where the document does not say, e.g. percentages)."""
-    root, _ = _parse(data, limits)
-    width, height = _size(root)
-    return (None if width is None else round(width), None if height is None else round(height))
-
-
 def _apply_resize(root: Element, resize: ResizeSpec) -> None:
     """Set the root's size to the style's geometry; the drawing scales through the viewBox."""
     width, height = _size(root)

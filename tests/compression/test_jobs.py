@@ -171,13 +171,13 @@ def test_original_image_delete_removes_rows_and_files(account, django_capture_on
             synchronous=True,
         )
     keys = list(StoredFile.objects.values_list("key", flat=True))
-    assert len(keys) == 4 and all(storage.file_exists(key=key) for key in keys)
+    assert len(keys) == 4 and all(storage.files_storage().exists(key) for key in keys)
 
     with django_capture_on_commit_callbacks(execute=True):
         services.original_image_delete(original_image=original)
 
     assert not OriginalImage.objects.exists() and not StoredFile.objects.exists()
-    assert not any(storage.file_exists(key=key) for key in keys)
+    assert not any(storage.files_storage().exists(key) for key in keys)
     with pytest.raises(NotFound):
         selectors.original_image_get(account=account, original_image_id=original.id)
 
@@ -204,7 +204,7 @@ def test_expired_files_purge_deletes_files_and_links_answer_404(account) -> None
     purged = services.expired_files_purge()
 
     assert purged == 4
-    assert not storage.file_exists(key=key)
+    assert not storage.files_storage().exists(key)
     with pytest.raises(NotFound):
         selectors.stored_file_get(token=token)
     assert services.expired_files_purge() == 0

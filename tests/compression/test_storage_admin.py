@@ -24,7 +24,7 @@ def test_storage_put_read_delete_round_trip() -> None:
     assert name == key
     assert storage.file_read(key=key) == b"second"
     storage.file_delete(key=key)
-    assert not storage.file_exists(key=key)
+    assert not storage.files_storage().exists(key)
     storage.file_delete(key=key)  # deleting twice is harmless
 
 
@@ -64,7 +64,7 @@ def test_s3_storage_upload_download_presign_delete(settings) -> None:  # type: i
     assert answer.status == 200 and answer.data == b"\xff\xd8\xff-bytes"
     assert answer.headers["Content-Type"] == "image/jpeg"
     storage.file_delete(key=key)
-    assert not storage.file_exists(key=key)
+    assert not storage.files_storage().exists(key)
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def test_admin_delete_files_action_removes_stored_files(admin_client, failed_and
 
     assert response.status_code == 302
     assert StoredFile.objects.filter(deleted_at__isnull=False).count() == 2
-    assert sum(storage.file_exists(key=key) for key in keys) == len(keys) - 2
+    assert sum(storage.files_storage().exists(key) for key in keys) == len(keys) - 2
 
 
 @pytest.mark.parametrize("model", ["originalimage", "optimizedimage", "storedfile"])

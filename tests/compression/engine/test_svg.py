@@ -7,7 +7,7 @@ import pyvips
 from compression.engine.errors import CorruptInput, InputTooLarge, UnsupportedFormat
 from compression.engine.formats import Format
 from compression.engine.options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
-from compression.engine.svg import compress_svg, probe_svg, renders_alike
+from compression.engine.svg import compress_svg, renders_alike
 
 LIMITS = EngineLimits()
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -199,24 +199,6 @@ def test_compress_svg_resize_without_viewbox_derives_one() -> None:
 
     root = SafeET.fromstring(result.data)
     assert (root.get("width"), root.get("height"), root.get("viewBox")) == ("20", "20", "0 0 100 100")
-
-
-@pytest.mark.parametrize(
-    ("attributes_", "expected"),
-    [
-        ('width="200" height="100"', (200, 100)),
-        ('width="2in" height="1in"', (192, 96)),
-        ('viewBox="0 0 30 15"', (30, 15)),
-        ('width="60" viewBox="0 0 30 15"', (60, 30)),
-        ('width="100%" height="100%"', (None, None)),
-    ],
-)
-def test_probe_svg_reads_intrinsic_size(attributes_: str, expected: tuple[int | None, int | None]) -> None:
-    svg = f'<svg xmlns="http://www.w3.org/2000/svg" {attributes_}/>'.encode()
-
-    size = probe_svg(svg, limits=LIMITS)
-
-    assert size == expected
 
 
 def test_compress_svg_past_its_deadline_still_answers_sanitised() -> None:
