@@ -59,7 +59,6 @@ class OriginalImage(models.Model):
     compression_level = models.PositiveSmallIntegerField(null=True, blank=True)
     strip_tags = models.BooleanField(default=True)
     origin = models.CharField(max_length=32)
-    resize = models.JSONField(default=list, blank=True, help_text="The requested resize styles")
     image_url = models.TextField(blank=True, help_text="Source URL (may carry credentials: never shown)")
     base_url = models.CharField(max_length=255, help_text="Absolute base of links (webhooks of async jobs)")
     synchronous = models.BooleanField(default=False)

@@ -339,11 +339,6 @@ def _original_create(
         compression_level=options.compression_level,
         strip_tags=options.strip_tags,
         origin=origin,
-        resize=[
-            {"style": s.style.strip(), "strategy": s.strategy or "fit", "width": s.width, "height": s.height}
-            | ({"background": s.background} if s.background else {})
-            for s in options.resize
-        ],
         image_url=image_url,
         base_url=base_url.rstrip("/"),
         synchronous=synchronous,
