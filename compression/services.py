@@ -317,7 +317,7 @@ def _limits() -> EngineLimits:
 
 
 def _expiry() -> datetime.datetime:
-    return timezone.now() + datetime.timedelta(days=settings.RETENTION_DAYS)
+    return timezone.now() + datetime.timedelta(days=settings.CRUSH_RETENTION_DAYS)
 
 
 def _original_create(
@@ -952,7 +952,7 @@ def queue_repair() -> int:
 
 
 def expired_files_purge() -> int:
-    """Deletes stored files past their expiry (RETENTION_DAYS after upload); their links then answer 404."""
+    """Deletes stored files past their expiry (CRUSH_RETENTION_DAYS after upload); their links then 404."""
     return _stored_files_expire(
         files=StoredFile.objects.filter(deleted_at=None, expire_at__lte=timezone.now())
     )

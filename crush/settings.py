@@ -4,6 +4,8 @@ Infrastructure left unset falls back to the embedded defaults (SQLite, files and
 ./var/); a value that is set but wrong fails at start-up with ImproperlyConfigured.
 """
 
+import logging
+import os
 from pathlib import Path
 
 import environ
@@ -15,6 +17,15 @@ VAR_DIR = Path(environ.Env().str("CRUSH_VAR_DIR", default=str(BASE_DIR / "var"))
 env = environ.Env()
 if env.bool("CRUSH_READ_DOT_ENV", default=False):
     environ.Env.read_env(BASE_DIR / ".env")
+
+
+def _int_renamed(name: str, *, old_name: str, default: int) -> int:
+    """`name`; else its former name `old_name`, still read, with a deprecation warning; else `default`."""
+    if name not in os.environ and old_name in os.environ:
+        logging.getLogger(__name__).warning("%s is deprecated: set %s instead", old_name, name)
+        return env.int(old_name)
+    return env.int(name, default=default)
+
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -256,7 +267,7 @@ CRUSH_MAX_RESIZE_STYLES = 10
 # --- accounts
 # Downloads redirect to a presigned S3 URL instead of streaming through the app (bucket reachable by clients)
 CRUSH_FILES_REDIRECT_TO_S3 = env.bool("CRUSH_FILES_REDIRECT_TO_S3", default=False)
-RETENTION_DAYS = env.int("RETENTION_DAYS", default=30)
+CRUSH_RETENTION_DAYS = _int_renamed("CRUSH_RETENTION_DAYS", old_name="RETENTION_DAYS", default=30)
 CRUSH_DEFAULT_PLAN_BYTES = env.int("CRUSH_DEFAULT_PLAN_BYTES", default=1024 * 2**20)  # 1 GiB a month
 CRUSH_DEFAULT_FILE_MAX_SIZE_BYTES = env.int("CRUSH_DEFAULT_FILE_MAX_SIZE_BYTES", default=32 * 2**20)
 CRUSH_RATE_LIMIT = env.str("CRUSH_RATE_LIMIT", default="1200/min")  # per API token or key

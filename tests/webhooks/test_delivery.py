@@ -475,7 +475,7 @@ def test_webhook_events_prune_keeps_recent_and_pending_events(
             )
             for image_id in (1, 2, 3)
         )
-    long_ago = timezone.now() - datetime.timedelta(days=settings.RETENTION_DAYS + 1)
+    long_ago = timezone.now() - datetime.timedelta(days=settings.CRUSH_RETENTION_DAYS + 1)
     old_done.deliveries.update(status=DeliveryStatus.DELIVERED, next_attempt_at=None)
     type(old_done).objects.filter(pk__in=[old_done.pk, old_pending.pk]).update(created_at=long_ago)
 

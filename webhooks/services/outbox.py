@@ -106,8 +106,8 @@ def _deliveries_create(*, webhook_event: WebhookEvent, callback_url_ids: list[in
 
 
 def webhook_events_prune() -> int:
-    """Deletes events older than RETENTION_DAYS that have nothing left to send (their logs go with them)."""
-    cutoff = timezone.now() - datetime.timedelta(days=settings.RETENTION_DAYS)
+    """Deletes events older than CRUSH_RETENTION_DAYS with nothing left to send (their logs go with them)."""
+    cutoff = timezone.now() - datetime.timedelta(days=settings.CRUSH_RETENTION_DAYS)
     deleted, _ = (
         WebhookEvent.objects.filter(created_at__lt=cutoff)
         .exclude(deliveries__status=DeliveryStatus.PENDING)

@@ -161,7 +161,7 @@ class ImageSerializer(serializers.Serializer):
     time = UtcTimestampField(help_text="When the image was received")
     origin_url = serializers.CharField(allow_null=True, help_text="The original, until expiration_date")
     optimized_url = serializers.CharField(allow_null=True)
-    expiration_date = serializers.CharField(help_text="When the files are purged (RETENTION_DAYS)")
+    expiration_date = serializers.CharField(help_text="When the files are purged (CRUSH_RETENTION_DAYS)")
 
     class Meta:
         ref_name = "ImageRecycleImage"
