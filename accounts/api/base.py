@@ -1,4 +1,4 @@
-"""Base views of both surfaces: authentication, throttling and `request.account`."""
+"""Base views of both surfaces: authentication, throttling and the calling account (`request_account`)."""
 
 import logging
 from typing import Any
@@ -12,10 +12,19 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from accounts.authentication import BearerTokenAuthentication, ImageRecycleAuthentication
+from accounts.models import Account
 
 logger = logging.getLogger(__name__)
 # What the cache backends raise when their server is away: django-redis, redis-py, the file cache.
 CACHE_ERRORS = (ConnectionInterrupted, RedisError, OSError)
+
+
+def request_account(request: Request) -> Account:
+    """The calling account of a request an AccountApi authenticated (its `request.user`)."""
+    account = request.user
+    if not isinstance(account, Account):  # a view outside AccountApi, or authentication not run yet
+        raise TypeError(f"request.user is {type(account).__name__}, not an Account")
+    return account
 
 
 class CredentialRateThrottle(SimpleRateThrottle):
@@ -47,7 +56,7 @@ class CredentialRateThrottle(SimpleRateThrottle):
 
 
 class AccountApi(APIView):
-    """Every /v1/ view: Bearer token → `request.account`."""
+    """Every /v1/ view: Bearer token → the account (`request_account`)."""
 
     authentication_classes = [BearerTokenAuthentication]
     permission_classes = [IsAuthenticated]
@@ -59,10 +68,9 @@ class AccountApi(APIView):
         if method not in self.http_method_names or getattr(self, method, None) is None:
             self.http_method_not_allowed(request, *args, **kwargs)
         super().initial(request, *args, **kwargs)
-        request.account = request.user  # type: ignore[attr-defined]
 
 
 class ImageRecycleApi(AccountApi):
-    """Every /imagerecycle/v1/ view: the `auth` key/secret parameter → `request.account`."""
+    """Every /imagerecycle/v1/ view: the `auth` key/secret parameter → the account (`request_account`)."""
 
     authentication_classes = [ImageRecycleAuthentication]

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import selectors, services
-from accounts.api.base import ImageRecycleApi
+from accounts.api.base import ImageRecycleApi, request_account
 from accounts.api.imagerecycle_serializers import (
     AccountMineSerializer,
     ConsumptionEnvelopeSerializer,
@@ -83,7 +83,7 @@ class AccountMineApi(ImageRecycleApi):
         responses={200: AccountMineSerializer, **error_responses(*_ERRORS)},
     )
     def get(self, request: Request) -> Response:
-        account = request.account  # type: ignore[attr-defined]
+        account = request_account(request)
 
         summary = selectors.quota_summary(account=account)
 
@@ -108,7 +108,7 @@ class AccountConsumptionApi(ImageRecycleApi):
         responses={200: ConsumptionEnvelopeSerializer, **error_responses(*_ERRORS)},
     )
     def get(self, request: Request) -> Response:
-        summary = selectors.consumption_summary(account=request.account)  # type: ignore[attr-defined]
+        summary = selectors.consumption_summary(account=request_account(request))
 
         return Response(ConsumptionEnvelopeSerializer({"consumption": summary}).data)
 
@@ -121,7 +121,7 @@ class SubAccountsApi(ImageRecycleApi):
         responses={200: SubAccountListSerializer, **error_responses(*_ERRORS)},
     )
     def get(self, request: Request) -> Response:
-        rows = selectors.sub_account_list_live(account=request.account)  # type: ignore[attr-defined]
+        rows = selectors.sub_account_list_live(account=request_account(request))
 
         return Response({"items": [_sub_account_row(row) for row in rows]})
 
@@ -132,7 +132,7 @@ class SubAccountsApi(ImageRecycleApi):
     )
     def post(self, request: Request) -> Response:
         fields = _sub_account_input(request)
-        parent = request.account  # type: ignore[attr-defined]
+        parent = request_account(request)
 
         sub_account, issued = services.sub_account_create(parent=parent, **fields)
 
@@ -147,7 +147,7 @@ class SubAccountApi(ImageRecycleApi):
         responses={200: SubAccountSerializer, **error_responses(*_ERRORS, 404)},
     )
     def get(self, request: Request, sub_account_id: int) -> Response:
-        return Response(_sub_account_data(request.account, sub_account_id))  # type: ignore[attr-defined]
+        return Response(_sub_account_data(request_account(request), sub_account_id))
 
     @extend_schema(
         operation_id="imagerecycle_sub_account_update",
@@ -155,7 +155,7 @@ class SubAccountApi(ImageRecycleApi):
         responses={200: SubAccountSerializer, **error_responses(*_ERRORS, 404)},
     )
     def put(self, request: Request, sub_account_id: int) -> Response:
-        parent = request.account  # type: ignore[attr-defined]
+        parent = request_account(request)
         sub_account = selectors.sub_account_get(account=parent, sub_account_id=sub_account_id)
         fields = _sub_account_input(request)
 
@@ -168,7 +168,7 @@ class SubAccountApi(ImageRecycleApi):
         responses={200: SuccessSerializer, **error_responses(*_ERRORS, 404)},
     )
     def delete(self, request: Request, sub_account_id: int) -> Response:
-        parent = request.account  # type: ignore[attr-defined]
+        parent = request_account(request)
         sub_account = selectors.sub_account_get(account=parent, sub_account_id=sub_account_id)
 
         services.sub_account_delete(sub_account=sub_account)
@@ -193,7 +193,7 @@ class SubAccountResetSecretApi(ImageRecycleApi):
 
     @extend_schema(operation_id="imagerecycle_sub_account_reset_secret", **_RESET_SECRET)
     def put(self, request: Request, sub_account_id: int) -> Response:
-        parent = request.account  # type: ignore[attr-defined]
+        parent = request_account(request)
         sub_account = selectors.sub_account_get(account=parent, sub_account_id=sub_account_id)
 
         issued = services.api_key_reset_secret(account=sub_account)
@@ -210,7 +210,7 @@ class SubAccountResetQuotaApi(ImageRecycleApi):
 
     @extend_schema(operation_id="imagerecycle_sub_account_reset_quota", **_RESET_QUOTA)
     def put(self, request: Request, sub_account_id: int) -> Response:
-        parent = request.account  # type: ignore[attr-defined]
+        parent = request_account(request)
         sub_account = selectors.sub_account_get(account=parent, sub_account_id=sub_account_id)
 
         services.quota_reset(account=sub_account)

@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import selectors, services
-from accounts.api.base import AccountApi
+from accounts.api.base import AccountApi, request_account
 from accounts.api.serializers import ShopSerializer
 from accounts.models import Account, CompressionType
 from webhooks.presenters import url_masked
@@ -91,7 +91,7 @@ class ShopApi(AccountApi):
         responses={200: OutputSerializer, **ERRORS},
     )
     def get(self, request: Request) -> Response:
-        account = request.account  # type: ignore[attr-defined]
+        account = request_account(request)
 
         return Response(self.OutputSerializer({"shop": _shop(account)}).data)
 
@@ -110,7 +110,7 @@ class ShopApi(AccountApi):
     def patch(self, request: Request) -> Response:
         params = self.InputSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        account = request.account  # type: ignore[attr-defined]
+        account = request_account(request)
 
         account = services.account_update(account=account, **params.validated_data)
 

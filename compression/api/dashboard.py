@@ -10,7 +10,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.base import AccountApi
+from accounts.api.base import AccountApi, request_account
 from accounts.selectors import ReportType, consumption_report, image_counts
 
 
@@ -81,7 +81,7 @@ class DashboardApi(AccountApi):
     def get(self, request: Request) -> Response:
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        account = request.account  # type: ignore[attr-defined]
+        account = request_account(request)
 
         counts = image_counts(account=account)
         report = consumption_report(account=account, report_type=params.validated_data["report_type"])

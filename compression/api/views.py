@@ -13,7 +13,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.base import AccountApi
+from accounts.api.base import AccountApi, request_account
 from compression.api.parsing import COMPRESS_PARSERS, body_size_check, compress_input
 from compression.api.schema import COMPRESS_EXAMPLES, COMPRESS_REQUEST, error_responses
 from compression.api.serializers import (
@@ -45,7 +45,7 @@ def base_url(request: Request) -> str:
 
 
 def _submit(request: Request, *, synchronous: bool) -> dict[str, Any]:
-    account = request.account  # type: ignore[attr-defined]
+    account = request_account(request)
     body_size_check(request, max_file_bytes=account.file_max_size)
     attrs = validated(CompressInputSerializer, compress_input(request))
     original = original_image_submit(
@@ -88,7 +88,7 @@ class OriginalImagesApi(AccountApi):
     def get(self, request: Request) -> Response:
         params = validated(PageInputSerializer, request.query_params)
         page, per_page = params["page"], min(params["per_page"], PER_PAGE_MAX)
-        originals = original_image_list(account=request.account)  # type: ignore[attr-defined]
+        originals = original_image_list(account=request_account(request))
         total_count = originals.count()
         start = (page - 1) * per_page
         rows = list(originals[start : start + per_page]) if start < total_count else []
@@ -144,7 +144,7 @@ class OriginalImageApi(AccountApi):
     )
     def get(self, request: Request, original_image_id: int) -> Response:
         original = original_image_get(
-            account=request.account,  # type: ignore[attr-defined]
+            account=request_account(request),
             original_image_id=original_image_id,
         )
         return Response({"original_image": original_image_data(original, base_url=base_url(request))})
@@ -156,7 +156,7 @@ class OriginalImageApi(AccountApi):
     )
     def delete(self, request: Request, original_image_id: int) -> Response:
         original = original_image_get(
-            account=request.account,  # type: ignore[attr-defined]
+            account=request_account(request),
             original_image_id=original_image_id,
         )
         original_image_delete(original_image=original)

@@ -11,7 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.base import AccountApi
+from accounts.api.base import AccountApi, request_account
 from crush.timestamps import UtcTimestampField
 from webhooks import selectors, services
 from webhooks.models import WebhookEvent
@@ -53,7 +53,7 @@ class CallbackUrlListCreateApi(AccountApi):
 
     @extend_schema(operation_id="callback_urls_list", responses={200: CallbackUrlListSerializer})
     def get(self, request: Request) -> Response:
-        callback_urls = selectors.callback_url_list(account=request.account)  # type: ignore[attr-defined]
+        callback_urls = selectors.callback_url_list(account=request_account(request))
         return Response(CallbackUrlListSerializer({"callback_urls": callback_urls}).data)
 
     @extend_schema(
@@ -69,7 +69,7 @@ class CallbackUrlListCreateApi(AccountApi):
         data = CallbackUrlInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         callback_url = services.callback_url_create(
-            account=request.account,  # type: ignore[attr-defined]
+            account=request_account(request),
             url=data.validated_data["url"],
         )
         return Response(
@@ -81,7 +81,7 @@ class CallbackUrlDeleteApi(AccountApi):
     @extend_schema(operation_id="callback_urls_delete", responses={204: None})
     def delete(self, request: Request, callback_url_id: int) -> Response:
         callback_url = selectors.callback_url_get(
-            account=request.account,  # type: ignore[attr-defined]
+            account=request_account(request),
             callback_url_id=callback_url_id,
         )
         services.callback_url_delete(callback_url=callback_url)
@@ -146,7 +146,7 @@ class WebhookEventListApi(AccountApi):
         params = WebhookEventPageInputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         per_page = params.validated_data["per_page"]
-        events = selectors.webhook_event_list(account=request.account)  # type: ignore[attr-defined]
+        events = selectors.webhook_event_list(account=request_account(request))
         paginator = Paginator(events, per_page)
         number = params.validated_data["page"]
         rows = list(paginator.page(number).object_list) if number <= paginator.num_pages else []
@@ -165,7 +165,7 @@ class WebhookEventResendApi(AccountApi):
         operation_id="webhook_events_resend", request=None, responses={202: WebhookEventEnvelopeSerializer}
     )
     def post(self, request: Request, event_id: str) -> Response:
-        account = request.account  # type: ignore[attr-defined]
+        account = request_account(request)
         webhook_event = selectors.webhook_event_get(account=account, public_id=event_id)
         services.webhook_event_resend(webhook_event=webhook_event)
         webhook_event = selectors.webhook_event_get(account=account, public_id=event_id)

@@ -15,7 +15,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.base import ImageRecycleApi
+from accounts.api.base import ImageRecycleApi, request_account
 from accounts.api.imagerecycle_serializers import error_responses
 from compression.api.files import FileDownloadApi
 from compression.api.imagerecycle.serializers import (
@@ -74,7 +74,7 @@ class ImagesApi(ImageRecycleApi):
         if not page.is_valid():
             raise ValidationFailed(page.errors)
         offset, limit = page.validated_data["offset"], min(page.validated_data["limit"], LIMIT_MAX)
-        originals = original_image_list(account=request.account)  # type: ignore[attr-defined]
+        originals = original_image_list(account=request_account(request))
 
         total = originals.count()
         rows = list(originals[offset : offset + limit]) if offset < total else []
@@ -95,7 +95,7 @@ class ImagesApi(ImageRecycleApi):
         responses={201: ImageSerializer, **error_responses(*_ERRORS, 413, 415)},
     )
     def post(self, request: Request) -> Response:
-        account = request.account  # type: ignore[attr-defined]
+        account = request_account(request)
         body_size_check(request, max_file_bytes=account.file_max_size)
         given = image_add_input(request.data)
 
@@ -117,7 +117,7 @@ class ImagesApi(ImageRecycleApi):
         responses={204: None, **error_responses(*_ERRORS)},
     )
     def delete(self, request: Request) -> Response:
-        original_images_delete_all(account=request.account)  # type: ignore[attr-defined]
+        original_images_delete_all(account=request_account(request))
 
         return Response(status=204)
 
@@ -129,7 +129,7 @@ class ImagesDeleteAllApi(ImageRecycleApi):
         operation_id="imagerecycle_images_delete_all", responses={204: None, **error_responses(*_ERRORS)}
     )
     def delete(self, request: Request) -> Response:
-        original_images_delete_all(account=request.account)  # type: ignore[attr-defined]
+        original_images_delete_all(account=request_account(request))
 
         return Response(status=204)
 
@@ -142,7 +142,7 @@ class ImageApi(ImageRecycleApi):
         responses={200: ImageSerializer, **error_responses(*_ERRORS, 404)},
     )
     def get(self, request: Request, image_id: int) -> Response:
-        original = original_image_get(account=request.account, original_image_id=image_id)  # type: ignore[attr-defined]
+        original = original_image_get(account=request_account(request), original_image_id=image_id)
 
         return Response(image_data(original, base_url=base_url(request)))
 
@@ -150,7 +150,7 @@ class ImageApi(ImageRecycleApi):
         operation_id="imagerecycle_image_delete", responses={204: None, **error_responses(*_ERRORS, 404)}
     )
     def delete(self, request: Request, image_id: int) -> Response:
-        original = original_image_get(account=request.account, original_image_id=image_id)  # type: ignore[attr-defined]
+        original = original_image_get(account=request_account(request), original_image_id=image_id)
 
         original_image_delete(original_image=original)
 
@@ -220,7 +220,7 @@ class ImageZipApi(ImageRecycleApi):
         if kind not in KINDS:
             raise NotFound()
         wanted = ids_parse(ids)
-        account = request.account  # type: ignore[attr-defined]
+        account = request_account(request)
 
         originals = {row.id: row for row in original_image_list(account=account).filter(pk__in=wanted)}
         if len(originals) != len(wanted):
