@@ -70,8 +70,6 @@ def came_back_empty() -> bool:
     restarted empty, or this is its first use. Always False on the embedded broker, whose queues are files."""
     if not str(settings.CELERY_BROKER_URL).startswith(("redis://", "rediss://")):
         return False
-    from crush.celery import app
-
-    with app.connection_for_write() as connection:
+    with current_app.connection_for_write() as connection:
         client = connection.default_channel.client
         return bool(client.set(MARKER_KEY, timezone.now().isoformat(), nx=True))
