@@ -7,7 +7,7 @@ UV_VERSION := 0.13.8
 PORT ?= 8000
 NODE_CLIENT := tests/clients/node
 
-.PHONY: install node-client run test lint bench-engine bench-pipeline bench-dashboard bench-webhooks bench-faults bench-responsiveness sweep
+.PHONY: install node-client run test lint bench-engine bench-pipeline bench-dashboard bench-webhooks bench-faults bench-responsiveness bench-sync sweep
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@test -x $(BIN)/uv || { python3 -m venv $(VENV) && $(BIN)/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"; }
@@ -64,6 +64,13 @@ bench-faults: install
 # PostgreSQL database crush_respbench recreated + a private redis-server). Report in var/bench/.
 bench-responsiveness: install
 	$(BIN)/python bench/responsiveness.py $(RESPONSIVENESS_ARGS)
+
+# The `make run` stack on a free port: every sweep-corpus file of at most 12 MP (bench/corpus/build-sweep-dev.sh)
+# as one sync `balanced` POST /v1/compress at a time, each timed (issue 14: p95 ≤ 5 s). SYNC_ARGS passes
+# options (e.g. --production, --only png/, --env CRUSH_SYNC_SEARCH_SECONDS=2). Report in var/bench/.
+bench-sync: install
+	@bash bench/corpus/build-sweep-dev.sh >/dev/null
+	$(BIN)/python bench/sync_latency.py $(SYNC_ARGS)
 
 # Every file of the real-file corpus (bench/corpus/build-sweep-dev.sh, built on first use: Debian package
 # downloads, about 360 MB) through the engine, each outcome
