@@ -10,10 +10,11 @@ One run, on this machine, with 2 worker processes, prints a markdown table of:
 - accept latency p50/p99 of POST /v1/original_images with a 2 MB upload, one request at a time, while the
   workers are busy with a backlog (target p99 ≤ 150 ms);
 - sync POST /v1/compress over the engine's own time for the same image, medians of interleaved runs with the
-  worker stopped (target ≤ 1.2×).
+  asynchronous worker stopped (sync jobs run on a worker of their own, the Procfile's `sync`; target ≤ 1.2×).
 
 Needs PostgreSQL at postgres@127.0.0.1:5432 and Redis at 127.0.0.1:6379 (what `.ci/run` starts). The database
-`crush_bench` is dropped and created again, Redis db 9 is flushed; files go to a temporary directory.
+`crush_bench` is dropped and created again, Redis db 9 is flushed (`--database`, `--redis-db` choose others);
+files go to a temporary directory.
 Settings of every compression: lossy, level 80, no resize; `--compression-type balanced` measures the
 default type instead (about 1 s of engine time per photo, so the pipeline's fixed cost per job weighs less).
 """
@@ -366,11 +367,34 @@ def main() -> None:
             f"127.0.0.1:{port}",
             "--workers",
             "2",
+            "--threads",  # as the Procfile: sync requests wait for their job in a thread of their own
+            "16",
             "--timeout",
             "300",
         ],
         env,
         Path(var_dir) / "gunicorn.log",
+    )
+    sync_log = Path(var_dir) / "sync.log"
+    sync_worker = _start(  # the Procfile's `sync` process: synchronous jobs have a queue of their own
+        [
+            str(BIN / "celery"),
+            "-A",
+            "crush",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--queues",
+            "sync",
+            "--concurrency",
+            str(WORKERS),
+            "-n",
+            "sync@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env,
+        sync_log,
     )
     worker_log = Path(var_dir) / "worker.log"
     worker = _start(
@@ -395,6 +419,7 @@ def main() -> None:
     try:
         wait_for("gunicorn", lambda: _web_up(base))
         wait_for("celery worker", lambda: b"ready." in worker_log.read_bytes())
+        wait_for("celery sync worker", lambda: b"ready." in sync_log.read_bytes())
 
         print(f"pipeline: {len(jobs)} async submissions …", flush=True)
         pipeline = pipeline_throughput(base, token, jobs, [web.pid, worker.pid])
@@ -412,6 +437,7 @@ def main() -> None:
         sync = sync_over_engine(base, token, sync_name, sync_data, args.sync_runs)
     finally:
         _stop(worker)
+        _stop(sync_worker)
         _stop(web)
         _redis_flush(args.redis_db)
     # Other load on the machine drifts: the engine is measured again after, and the ratio uses the mean.
