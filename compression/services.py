@@ -572,8 +572,10 @@ def _process_claimed(original: OriginalImage) -> None:
         strip_metadata=original.strip_tags,
     )
     # The engine answers (anytime: its best output so far, else the input or a plain resize) before
-    # Celery's hard time limit kills the worker; each output left gets its share of the time left.
-    job_deadline = time.monotonic() + settings.CRUSH_JOB_TIME_LIMIT_SECONDS * 0.9
+    # Celery's hard time limit kills the worker — a synchronous job within CRUSH_SYNC_SEARCH_SECONDS, so
+    # that its caller gets the answer within a client's timeout; each output left gets its share of the
+    # time left.
+    job_deadline = time.monotonic() + _engine_seconds(original)
     pending = [o for o in original.optimized_images.order_by("id") if o.status not in ENDED_STATUSES]
     weights = [_time_weight(o) for o in pending]
     for index, optimized in enumerate(pending):
@@ -613,6 +615,14 @@ def _process_claimed(original: OriginalImage) -> None:
             original=original, optimized=optimized, result=result, fmt=fmt, kept=result.data == data
         )
     _original_complete(original_image_id=original.id)
+
+
+def _engine_seconds(original: OriginalImage) -> float:
+    """The engine time of one run of the job (every output left)."""
+    seconds = settings.CRUSH_JOB_TIME_LIMIT_SECONDS * 0.9
+    if original.synchronous:
+        seconds = min(seconds, settings.CRUSH_SYNC_SEARCH_SECONDS)
+    return seconds
 
 
 # The full-size output searches the most pixels: twice a resize style's share of the job's time.

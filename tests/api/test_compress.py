@@ -165,3 +165,33 @@ def test_compress_validation_error_is_422_by_field(api: Any) -> None:
 
     assert response.status_code == 422
     assert list(response.json()["message"]) == ["compression_level"]
+
+
+@pytest.mark.parametrize("kind", API_KINDS)
+def test_compress_with_a_tiny_sync_search_budget_answers_completed_with_valid_outputs(
+    api: Any, settings: Any, kind: str
+) -> None:
+    settings.CRUSH_SYNC_SEARCH_SECONDS = 0.001
+    filename, mime, make = SAMPLES[kind]
+    source = make()
+
+    response = api.post(
+        URL,
+        {
+            "file": _upload(filename, source, mime),
+            "resize": json.dumps(TWO_STYLES),
+            "compression_type": "balanced",
+        },
+        format="multipart",
+    )
+
+    assert response.status_code == 200, response.json()
+    original = response.json()["original_image"]
+    assert original["status"] == "completed"
+    for row in original["optimized_images"]:
+        assert row["status"] == "completed", row
+        data = _download(row["link"])
+        assert len(data) == row["size"] <= len(source)
+        assert row["ssimulacra2"] is None or row["ssimulacra2"] >= 80
+        if kind != "svg":
+            assert decoded_size(data, kind) == (row["width"], row["height"])
