@@ -36,6 +36,7 @@ from typing import Any, cast
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from accounts.models import Account
@@ -677,16 +678,23 @@ def _optimized_complete(
         if not OriginalImage.objects.select_for_update(of=("self",)).filter(pk=original.id).exists():
             file_delete(key=key)
             raise _Gone()
-        stored, _ = StoredFile.objects.update_or_create(
-            key=key,
-            defaults={
-                "filename": optimized.filename or original.filename,
-                "content_type": result.format.mime,
-                "size": len(result.data),
-                "sha256": hashlib.sha256(result.data).hexdigest(),
-                "expire_at": optimized.expire_at,
-                "deleted_at": None,
-            },
+        # One INSERT … ON CONFLICT (key) DO UPDATE: a re-run overwrites the row of its earlier file (same key,
+        # its token kept), a first run creates it — no SELECT and savepoints as update_or_create costs.
+        (stored,) = StoredFile.objects.bulk_create(
+            [
+                StoredFile(
+                    key=key,
+                    filename=optimized.filename or original.filename,
+                    content_type=result.format.mime,
+                    size=len(result.data),
+                    sha256=hashlib.sha256(result.data).hexdigest(),
+                    expire_at=optimized.expire_at,
+                    deleted_at=None,
+                )
+            ],
+            update_conflicts=True,
+            unique_fields=["key"],
+            update_fields=["filename", "content_type", "size", "sha256", "expire_at", "deleted_at"],
         )
         OptimizedImage.objects.filter(pk=optimized.pk).update(
             status=Status.COMPLETED,
@@ -719,15 +727,34 @@ def _optimized_fail(*, optimized: OptimizedImage, message: str, code: str = "") 
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Outputs:
+    """An original's optimized images at its end, read in one query."""
+
+    pending: int
+    completed: int
+    main_size: int | None  # the original style's output
+
+
+def _outputs(original: OriginalImage) -> _Outputs:
+    counts = original.optimized_images.aggregate(
+        pending=Count("id", filter=~Q(status__in=ENDED_STATUSES)),
+        completed=Count("id", filter=Q(status=Status.COMPLETED)),
+        main_size=Max("size", filter=Q(style=ORIGINAL_STYLE)),
+    )
+    return _Outputs(counts["pending"], counts["completed"], counts["main_size"])
+
+
 def _original_complete(*, original_image_id: int) -> None:
     with transaction.atomic():
         original = _original_locked(original_image_id)
         if original is None or original.status in ENDED_STATUSES:
             return
-        if original.optimized_images.exclude(status__in=ENDED_STATUSES).exists():
+        outputs = _outputs(original)
+        if outputs.pending:
             return
-        if original.optimized_images.filter(status=Status.COMPLETED).exists():
-            _original_end_locked(original, status=Status.COMPLETED, message=None)
+        if outputs.completed:
+            _original_end_locked(original, status=Status.COMPLETED, message=None, outputs=outputs)
             return
         # Every output failed: the original failed too, for the reason its own style (listed first) gave.
         reason = original.optimized_images.order_by("id").first()
@@ -748,9 +775,15 @@ def _original_fail(*, original_image_id: int, message: str, code: str = "") -> N
 
 
 def _original_end_locked(
-    original: OriginalImage, *, status: Status, message: str | None, code: str = ""
+    original: OriginalImage,
+    *,
+    status: Status,
+    message: str | None,
+    code: str = "",
+    outputs: _Outputs | None = None,
 ) -> None:
-    """Ends a locked original: status, ledger or quota, and the webhook event, in the caller's transaction."""
+    """Ends a locked original: status, ledger or quota, and the webhook event, in the caller's transaction.
+    `outputs`: its optimized images as the caller just read them (else read here when needed)."""
     now = timezone.now()
     original.status = status
     original.error_msg = message
@@ -767,14 +800,14 @@ def _original_end_locked(
             original.quota_month = None
             fields.append("quota_month")
     else:
-        completed = original.optimized_images.filter(status=Status.COMPLETED).count()
+        outputs = outputs or _outputs(original)
+        completed = outputs.completed
         if original.ledger_files is None:
-            main = original.optimized_images.filter(style=ORIGINAL_STYLE).first()
             consumption_record(
                 account=original.account,
                 origin=original.origin,
                 bytes_before=original.size or 0,
-                bytes_after=(main.size if main and main.size is not None else original.size) or 0,
+                bytes_after=(outputs.main_size if outputs.main_size is not None else original.size) or 0,
                 optimized_files=completed,
             )
         else:  # a retry of failed styles: the original is counted once, its newly completed files added
@@ -796,8 +829,11 @@ def _original_end_locked(
 
 def _event_emit(original: OriginalImage) -> None:
     from compression.presenters import optimized_image_data, original_image_data
+    from webhooks.selectors import callback_url_active_exists
     from webhooks.services import original_image_event_emit
 
+    if not callback_url_active_exists(account=original.account):
+        return  # no event to write: its payload (three reads) is not built either
     optimized = list(original.optimized_images.select_related("file").order_by("id"))
     for row in optimized:
         row.original = original

@@ -14,6 +14,12 @@ def callback_url_list(*, account: Account) -> QuerySet[CallbackUrl]:
     return CallbackUrl.objects.filter(account=account).order_by("id")
 
 
+def callback_url_active_exists(*, account: Account) -> bool:
+    """Whether an event of the account would be delivered anywhere (one cheap query: the caller can skip
+    building an event nobody receives)."""
+    return CallbackUrl.objects.filter(account=account, is_active=True).exists()
+
+
 def callback_url_get(*, account: Account, callback_url_id: int) -> CallbackUrl:
     callback_url = CallbackUrl.objects.filter(account=account, pk=callback_url_id).first()
     if callback_url is None:

@@ -341,3 +341,52 @@ def test_retrying_failed_styles_of_a_completed_original_counts_the_original_once
     assert original.status == Status.COMPLETED and original.ledger_files == 3
     assert (after.files, after.bytes_before, after.bytes_after) == (1, len(data), before.bytes_after)
     assert after.optimized_files == 3
+
+
+def test_original_image_process_of_one_output_without_callback_urls_costs_few_statements(
+    account, django_capture_on_commit_callbacks, django_assert_max_num_queries
+) -> None:
+    # given: an accepted async job with one output, and no callback URL (no event to write)
+    with django_capture_on_commit_callbacks():
+        original = services.original_image_submit(
+            account=account,
+            options=options(compression_type="lossy", resize=()),
+            base_url=BASE,
+            upload=upload("a.jpg", jpeg()),
+            synchronous=False,
+        )
+
+    # when: claim (lock, update), the outputs to make, the output's file row (one upsert) and status, the end
+    # (lock, one read of every output, ledger, status) and whether an event is wanted — plus the SAVEPOINT and
+    # RELEASE the test transaction turns each atomic block into
+    with django_assert_max_num_queries(18):
+        services.original_image_process(original_image_id=original.id)
+
+    # then
+    original.refresh_from_db()
+    main = original.optimized_images.get()
+    assert (original.status, main.status) == (Status.COMPLETED, Status.COMPLETED)
+    assert main.file is not None and main.file.size == main.size == len(storage.file_read(key=main.file.key))
+    day = ConsumptionDay.objects.get(account=account)
+    assert (day.files, day.optimized_files, day.bytes_after) == (1, 1, main.size)
+
+
+def test_original_image_process_run_again_overwrites_its_file_row(
+    account, django_capture_on_commit_callbacks
+) -> None:
+    # given: a completed job whose original style failed afterwards, as a retry of failed styles finds it
+    original = _accepted(account, django_capture_on_commit_callbacks)
+    services.original_image_process(original_image_id=original.id)
+    main = original.optimized_images.get(style=OptimizedImage.ORIGINAL_STYLE)
+    first = main.file
+    OptimizedImage.objects.filter(pk=main.pk).update(status=Status.FAILED)
+
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.original_image_retry(original_image=original)
+
+    # then: the same stored file row (same key, token kept), rewritten
+    main.refresh_from_db()
+    assert main.status == Status.COMPLETED
+    assert (main.file.pk, main.file.key, main.file.token) == (first.pk, first.key, first.token)
+    assert StoredFile.objects.filter(key=first.key).count() == 1
