@@ -157,10 +157,11 @@ def cpu_seconds(roots: list[int]) -> float:
 # ---------------------------------------------------------------- measures
 
 
-def engine_throughput(jobs: list[bytes]) -> tuple[float, float]:
+def engine_throughput(jobs: list[bytes], nice: int) -> tuple[float, float]:
     """Images per second of WORKERS processes calling the engine in a loop (spawned: no inherited state),
-    and CPU seconds per image."""
-    with multiprocessing.get_context("spawn").Pool(WORKERS) as pool:
+    and CPU seconds per image. They run at the Celery worker's niceness: on a shared machine a niced process
+    yields to the others' load, and the reference must yield alike."""
+    with multiprocessing.get_context("spawn").Pool(WORKERS, initializer=os.nice, initargs=(nice,)) as pool:
         pool.map(_engine_compress, jobs[:WORKERS], chunksize=1)  # import and first-call costs, not measured
         pids = [process.pid for process in pool._pool]  # type: ignore[attr-defined]
         cpu_before = cpu_seconds(pids)
@@ -315,7 +316,10 @@ def main() -> None:
     parser.add_argument("--database", default="crush_bench")
     parser.add_argument("--redis-db", type=int, default=9)
     parser.add_argument(
-        "--worker-nice", type=int, default=0, help="Celery worker under `nice -n N` (0: as the Procfile)"
+        "--worker-nice",
+        type=int,
+        default=10,
+        help="Celery worker (and the engine-only reference) under `nice -n N` (10: the Procfile's default)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the database and files afterwards")
     parser.add_argument(
@@ -355,7 +359,7 @@ def main() -> None:
     load_before = os.getloadavg()
 
     print(f"engine-only: {len(jobs)} images, {WORKERS} processes …", flush=True)
-    engine_ips, engine_cpu = engine_throughput([data for _, data in jobs])
+    engine_ips, engine_cpu = engine_throughput([data for _, data in jobs], args.worker_nice)
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -442,7 +446,7 @@ def main() -> None:
         _redis_flush(args.redis_db)
     # Other load on the machine drifts: the engine is measured again after, and the ratio uses the mean.
     print(f"engine-only again: {len(jobs)} images, {WORKERS} processes …", flush=True)
-    engine_after, engine_cpu_after = engine_throughput([data for _, data in jobs])
+    engine_after, engine_cpu_after = engine_throughput([data for _, data in jobs], args.worker_nice)
     load_after = os.getloadavg()
 
     ratio = pipeline["images_per_second"] / ((engine_ips + engine_after) / 2)
