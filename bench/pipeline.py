@@ -49,6 +49,7 @@ COMPRESSION_TYPE = os.environ.get("CRUSH_BENCH_COMPRESSION_TYPE", "lossy")
 LEVEL = 80
 WORKERS = 2
 TWO_MB = 2 * 10**6
+START_TIMEOUT_SECONDS = 300  # gunicorn and Celery start in seconds; a shared machine under load took > 60 s
 
 
 def _limits() -> Any:
@@ -421,9 +422,11 @@ def main() -> None:
         worker_log,
     )
     try:
-        wait_for("gunicorn", lambda: _web_up(base))
-        wait_for("celery worker", lambda: b"ready." in worker_log.read_bytes())
-        wait_for("celery sync worker", lambda: b"ready." in sync_log.read_bytes())
+        wait_for("gunicorn", lambda: _web_up(base), timeout=START_TIMEOUT_SECONDS)
+        wait_for("celery worker", lambda: b"ready." in worker_log.read_bytes(), timeout=START_TIMEOUT_SECONDS)
+        wait_for(
+            "celery sync worker", lambda: b"ready." in sync_log.read_bytes(), timeout=START_TIMEOUT_SECONDS
+        )
 
         print(f"pipeline: {len(jobs)} async submissions …", flush=True)
         pipeline = pipeline_throughput(base, token, jobs, [web.pid, worker.pid])
