@@ -266,6 +266,9 @@ def main() -> None:
         )
     settings = dict(item.split("=", 1) for item in args.env)
 
+    commit = subprocess.run(  # the code the stack runs: read before it starts
+        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True
+    ).stdout.strip()
     files, skipped = plan(args.corpus, round(args.max_mp * 1e6), args.only)
     print(f"{len(files)} files to send, {len(skipped)} left out", file=sys.stderr)
     started = datetime.datetime.now(datetime.UTC)
@@ -316,9 +319,6 @@ def main() -> None:
     by_format: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for result in results:
         by_format[result["fmt"]].append(result)
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True
-    ).stdout.strip()
     report = {
         "command": " ".join(["bench/sync_latency.py", *sys.argv[1:]]),
         "started": started.strftime("%Y-%m-%d %H:%M"),
