@@ -6,7 +6,8 @@ One run, on this machine, with 2 worker processes, prints a markdown table of:
 - engine-only throughput: 2 processes calling `engine.compress` in a loop over the jobs' images;
 - pipeline throughput: the same images submitted asynchronously (POST /v1/original_images, multipart) to a
   real gunicorn (2 workers) with a real Celery worker (`--concurrency 2`) on Redis and PostgreSQL, from the
-  first request to the last original `completed` (the workers' `ended_at`); and their ratio (target ≥ 0.9, issue 14);
+  first request to the last original `completed` (the workers' `ended_at`); and their ratio (target ≥ 0.9,
+  issue 14);
 - accept latency p50/p99 of POST /v1/original_images with a 2 MB upload, one request at a time, while the
   workers are busy with a backlog (target p99 ≤ 150 ms);
 - sync POST /v1/compress over the engine's own time for the same image, medians of interleaved runs with the
