@@ -388,5 +388,6 @@ def test_original_image_process_run_again_overwrites_its_file_row(
     # then: the same stored file row (same key, token kept), rewritten
     main.refresh_from_db()
     assert main.status == Status.COMPLETED
+    assert main.file is not None and first is not None
     assert (main.file.pk, main.file.key, main.file.token) == (first.pk, first.key, first.token)
     assert StoredFile.objects.filter(key=first.key).count() == 1
