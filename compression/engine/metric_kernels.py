@@ -47,7 +47,7 @@ def threads_for(pixels: int) -> int:
     same balanced JPEG, and longer."""
     if pixels < PARALLEL_MIN_PIXELS:
         return 1
-    cores = numba.config.NUMBA_NUM_THREADS
+    cores: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
     free = (os.cpu_count() or 1) - os.getloadavg()[0]
     return max(1, min(cores, 1 + int(free)))
 
