@@ -16,7 +16,7 @@ from django.template.defaultfilters import filesizeformat
 
 from accounts import selectors, services
 from accounts.models import Account, ApiKey, ApiToken, QuotaPeriod
-from crush.charts import stacked_bar_chart
+from crush.lib.charts import stacked_bar_chart
 
 # --- filters
 

@@ -8,8 +8,8 @@ from rest_framework.request import Request
 
 from accounts import services
 from accounts.models import Account, ApiKey, ApiToken
-from crush import jsonbody
-from crush.errors import AccountDisabled, Unauthenticated
+from crush.api import jsonbody
+from crush.lib.errors import AccountDisabled, Unauthenticated
 
 
 def _checked(account: Account) -> Account:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Account, ApiKey, ConsumptionDay, QuotaPeriod
 from accounts.services import month_start
-from crush.errors import NotFound, ValidationFailed
+from crush.lib.errors import NotFound, ValidationFailed
 
 
 @dataclass(frozen=True, slots=True)

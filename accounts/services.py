@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from accounts import credentials
 from accounts.models import Account, ApiKey, ApiToken, ConsumptionDay, QuotaPeriod
-from crush.dbranges import column_range_check
-from crush.errors import QuotaExceeded, Unauthenticated, ValidationFailed
+from crush.lib.dbranges import column_range_check
+from crush.lib.errors import QuotaExceeded, Unauthenticated, ValidationFailed
 
 LAST_USED_GRANULARITY = datetime.timedelta(minutes=1)  # at most one write per credential a minute
 

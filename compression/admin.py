@@ -6,7 +6,8 @@ from django.http import HttpRequest
 
 from compression import services
 from compression.models import OptimizedImage, OriginalImage, Status, StoredFile
-from crush.errors import CrushError
+from crush.lib.errors import CrushError
+from crush.lib.urls import url_masked
 
 
 class OptimizedImageInline(admin.TabularInline):
@@ -59,9 +60,7 @@ class OriginalImageAdmin(admin.ModelAdmin):
 
     @admin.display(description="image url")
     def image_url_safe(self, obj: OriginalImage) -> str:
-        from compression.fetch import url_without_credentials
-
-        return url_without_credentials(obj.image_url)
+        return url_masked(obj.image_url)
 
     @admin.action(description="Retry failed jobs")
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[OriginalImage]) -> None:

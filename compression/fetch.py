@@ -1,4 +1,4 @@
-"""Downloading an `image_url` through crush.netguard (the one outbound-request guard).
+"""Downloading an `image_url` through crush.lib.netguard (the one outbound-request guard).
 
 Refusals are permanent (UrlRefused 422, FileTooLarge 413, DownloadFailed 422 for a 4xx answer); network
 trouble and 5xx answers are DownloadUnavailable, which the worker retries a bounded number of times.
@@ -12,8 +12,8 @@ from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 
-from crush.errors import FileTooLarge
-from crush.netguard import NetworkError, ResponseTooLarge, UrlRefused, check_url, guarded_request
+from crush.lib.errors import FileTooLarge
+from crush.lib.netguard import NetworkError, ResponseTooLarge, UrlRefused, check_url, guarded_request
 
 MAX_REDIRECTS = 5
 
@@ -89,12 +89,3 @@ def url_filename(url: str) -> str:
     """The last path segment of `url` (decoded), or "image" when there is none."""
     name = posixpath.basename(unquote(urlsplit(url).path)).strip()
     return name[:200] or "image"
-
-
-def url_without_credentials(url: str) -> str:
-    """`url` with any `user:pass@` removed (for display)."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return parts._replace(netloc=host).geturl()

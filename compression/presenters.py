@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from compression.models import OptimizedImage, OriginalImage, StoredFile
-from crush.timestamps import iso_utc
+from crush.lib.timestamps import iso_utc
 
 
 def file_link(stored_file: StoredFile, *, base_url: str) -> str:

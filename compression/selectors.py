@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.models import Account
 from compression.models import OptimizedImage, OriginalImage, StoredFile
 from compression.storage import file_open
-from crush.errors import NotFound
+from crush.lib.errors import NotFound
 
 
 def original_image_list(*, account: Account) -> QuerySet[OriginalImage]:

@@ -71,8 +71,8 @@ from compression.storage import (
     original_key,
 )
 from crush import broker
-from crush.errors import CrushError, FileTooLarge, QuotaExceeded, UnsupportedMedia, ValidationFailed
-from crush.netguard import NetworkError, ResponseTooLarge
+from crush.lib.errors import CrushError, FileTooLarge, QuotaExceeded, UnsupportedMedia, ValidationFailed
+from crush.lib.netguard import NetworkError, ResponseTooLarge
 
 logger = logging.getLogger(__name__)
 

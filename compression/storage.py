@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import Storage, storages
 
-from crush.errors import CrushError
+from crush.lib.errors import CrushError
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from crush.errors import CrushError, FileTooLarge
+from crush.lib.errors import CrushError, FileTooLarge
 from crush.surfaces import Surface, error_body, surface_of
 
 logger = logging.getLogger(__name__)

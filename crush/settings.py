@@ -315,8 +315,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "crush.jsonbody.BoundedJSONParser",
-        "crush.multipart.Utf8HeadersMultiPartParser",
+        "crush.api.jsonbody.BoundedJSONParser",
+        "crush.api.multipart.Utf8HeadersMultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
     "EXCEPTION_HANDLER": "crush.exceptions.api_exception_handler",
@@ -333,7 +333,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "PREPROCESSING_HOOKS": ["crush.schema.one_path_per_route"],
+    "PREPROCESSING_HOOKS": ["crush.api.schema.one_path_per_route"],
     "ENUM_NAME_OVERRIDES": {"CompressionTypeEnum": ["lossy", "lossless", "balanced"]},
 }
 

@@ -3,8 +3,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from crush import health
+from crush.api.routing import slash_optional
 from crush.exceptions import JsonErrorsMixin, api_not_found
-from crush.routing import slash_optional
 
 handler400 = "crush.exceptions.handler400"
 handler403 = "crush.exceptions.handler403"

@@ -1,29 +1,20 @@
 """Operators' view of webhooks: events with their deliveries and attempts, callback URLs; resend, re-enable.
 
-Secrets are never displayed; URLs are shown without `user:pass@`. Every list and inline loads its related rows
-up front (select/prefetch), so a page costs a fixed number of queries.
+Secrets are never displayed; URLs are shown with their password masked. Every list and inline loads its
+related rows up front (select/prefetch), so a page costs a fixed number of queries.
 """
 
 from __future__ import annotations
-
-from urllib.parse import urlsplit, urlunsplit
 
 from django.contrib import admin, messages
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
-from crush.errors import CrushError
+from crush.lib.errors import CrushError
+from crush.lib.urls import url_masked
 from webhooks import services
 from webhooks.models import CallbackUrl, Delivery, DeliveryAttempt, WebhookEvent
-
-
-def url_without_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -65,7 +56,7 @@ class DeliveryInline(ReadOnlyInline):
     def callback_url_safe(self, delivery: Delivery) -> str:
         if delivery.callback_url is None:
             return "(deleted)"
-        return url_without_credentials(delivery.callback_url.url)
+        return url_masked(delivery.callback_url.url)
 
     @admin.display(description="attempts (time, status, ms, error, answer)")
     def attempt_log_table(self, delivery: Delivery) -> str:
@@ -182,7 +173,7 @@ class CallbackUrlAdmin(admin.ModelAdmin):
 
     @admin.display(description="URL")
     def url_safe(self, callback_url: CallbackUrl) -> str:
-        return url_without_credentials(callback_url.url)
+        return url_masked(callback_url.url)
 
     @admin.action(description="Re-enable URL")
     def re_enable(self, request: HttpRequest, queryset: QuerySet[CallbackUrl]) -> None:

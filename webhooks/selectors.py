@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from accounts.models import Account
-from crush.errors import NotFound
+from crush.lib.errors import NotFound
 from webhooks.models import CallbackUrl, Delivery, WebhookEvent
 
 

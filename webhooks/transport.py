@@ -1,4 +1,4 @@
-"""The only outbound HTTP of webhooks: one POST through crush.netguard, summarised as an AttemptResult.
+"""The only outbound HTTP of webhooks: one POST through crush.lib.netguard, summarised as an AttemptResult.
 
 Never raises for an HTTP status, a timeout or a refused address: failure is a normal outcome here.
 Redirects are not followed (the 3xx itself is the answer). Nothing here logs the URL's path, query or
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from crush import netguard
+from crush.lib import netguard
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from accounts.models import Account
-from crush.dbranges import BIGINT_MAX
+from crush.lib.dbranges import BIGINT_MAX
 
 MAX_TITLE_CHARS = 200
 MAX_DESCRIPTION_CHARS = 2000

@@ -8,7 +8,7 @@ from accounts.api.imagerecycle_views import (
     SubAccountResetSecretApi,
     SubAccountsApi,
 )
-from crush.routing import slash_optional
+from crush.api.routing import slash_optional
 
 urlpatterns: list[URLPattern] = [
     *slash_optional("accounts/mine", AccountMineApi.as_view(), "imagerecycle-account-mine"),

@@ -25,7 +25,7 @@ from accounts.api.imagerecycle_serializers import (
     error_responses,
 )
 from accounts.models import Account
-from crush.errors import ValidationFailed
+from crush.lib.errors import ValidationFailed
 
 # Every operation answers these; 400 too, for a malformed `auth`.
 _ERRORS = (400, 401, 403, 429)

@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from accounts.models import CompressionType
-from crush.timestamps import UtcTimestampField
+from crush.lib.timestamps import UtcTimestampField
 
 
 class CallbackUrlRefSerializer(serializers.Serializer):

@@ -11,7 +11,7 @@ from accounts import selectors, services
 from accounts.api.base import AccountApi, request_account
 from accounts.api.serializers import ShopSerializer
 from accounts.models import Account, CompressionType
-from webhooks.presenters import url_masked
+from crush.lib.urls import url_masked
 from webhooks.selectors import callback_url_list
 
 LEVEL_MIN = 1

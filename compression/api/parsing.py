@@ -27,9 +27,9 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import DataAndFiles, FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 
-from crush import jsonbody
-from crush.errors import FileTooLarge, ValidationFailed
-from crush.multipart import PartHeadersUtf8Stream, multipart_boundary
+from crush.api import jsonbody
+from crush.api.multipart import PartHeadersUtf8Stream, multipart_boundary
+from crush.lib.errors import FileTooLarge, ValidationFailed
 
 _RESIZE_KEY = re.compile(r"resize\[(?P<index>[0-9]*)\]\[(?P<name>[^\[\]]+)\]")
 # An explicit index longer than this is refused (int() of thousands of digits is slow, then refused).

@@ -16,9 +16,9 @@ from accounts.models import CompressionType
 from compression.engine import ResizeStrategy
 from compression.models import OptimizedImage, Status
 from compression.services import MAX_ORIGIN_CHARS, MAX_STYLE_CHARS, StyleRequest, SubmitOptions
-from crush.dbranges import INT_MAX
-from crush.errors import ValidationFailed
-from crush.timestamps import UtcTimestampField
+from crush.lib.dbranges import INT_MAX
+from crush.lib.errors import ValidationFailed
+from crush.lib.timestamps import UtcTimestampField
 
 MAX_IMAGE_URL_CHARS = 2048
 MAX_BACKGROUND_CHARS = 32

@@ -3,7 +3,7 @@ from django.urls import URLPattern
 from compression.api.dashboard import DashboardApi
 from compression.api.files import FileDownloadApi
 from compression.api.views import CompressApi, ImageListApi, OriginalImageApi, OriginalImagesApi
-from crush.routing import slash_optional
+from crush.api.routing import slash_optional
 
 urlpatterns: list[URLPattern] = [
     *slash_optional("compress", CompressApi.as_view(), "compress"),

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from accounts import credentials, services
 from accounts.models import Account, ApiKey, ApiToken
-from crush.errors import Unauthenticated
+from crush.lib.errors import Unauthenticated
 
 pytestmark = pytest.mark.django_db
 

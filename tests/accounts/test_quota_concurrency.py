@@ -13,7 +13,7 @@ from django.db import connection, connections
 
 from accounts import selectors, services
 from accounts.models import Account
-from crush.errors import QuotaExceeded
+from crush.lib.errors import QuotaExceeded
 from tests.factories import AccountFactory
 
 ON_POSTGRESQL = connection.vendor == "postgresql"

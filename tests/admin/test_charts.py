@@ -1,7 +1,7 @@
 import re
 from xml.etree import ElementTree
 
-from crush.charts import stacked_bar_chart
+from crush.lib.charts import stacked_bar_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 

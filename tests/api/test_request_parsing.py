@@ -11,7 +11,7 @@ from django.test.client import MULTIPART_CONTENT, encode_multipart
 
 from compression.api.parsing import form_fields, resize_from_pairs
 from compression.api.serializers import errors_flat
-from crush.errors import ValidationFailed
+from crush.lib.errors import ValidationFailed
 from tests.compression.pipeline_support import jpeg
 
 URL = "/v1/original_images"

@@ -13,7 +13,7 @@ from accounts.selectors import quota_used_this_month
 from compression import selectors, services, storage
 from compression.models import OptimizedImage, OriginalImage, Status, StoredFile
 from compression.storage import StorageUnavailable
-from crush.errors import NotFound
+from crush.lib.errors import NotFound
 from tests.compression.pipeline_support import jpeg, options, upload
 
 BASE = "https://crush.test"

@@ -16,7 +16,7 @@ from compression import services
 from compression.fetch import DownloadUnavailable
 from compression.models import OptimizedImage, OriginalImage, Status, StoredFile
 from compression.services import StyleRequest, SubmitOptions
-from crush.errors import FileTooLarge, QuotaExceeded, UnsupportedMedia, ValidationFailed
+from crush.lib.errors import FileTooLarge, QuotaExceeded, UnsupportedMedia, ValidationFailed
 from tests.compression.pipeline_support import jpeg, options, upload
 
 BASE = "https://crush.test"
@@ -236,7 +236,7 @@ def test_original_image_submit_url_refusals(
     used_before = quota_used_this_month(account=account)
 
     if case == "redirect-loopback":
-        pytest.importorskip("crush.netguard")
+        pytest.importorskip("crush.lib.netguard")
         _patch_public_redirect(httpserver, url)
     if synchronous:
         with pytest.raises((ValidationFailed, FileTooLarge, UnsupportedMedia)) as caught:
@@ -264,10 +264,10 @@ def _patch_public_redirect(httpserver, url: str) -> None:  # type: ignore[no-unt
     the public internet), and makes it redirect to 127.0.0.1, which the guard must refuse."""
     import pytest as _pytest
 
-    from crush import netguard
+    from crush.lib import netguard
 
     monkeypatch = _pytest.MonkeyPatch()
-    real_pool = netguard._pool
+    real_pool = netguard.client._pool
 
     def pool(target, address, timeout):  # type: ignore[no-untyped-def]
         if str(address) == "93.184.215.14":
@@ -276,7 +276,7 @@ def _patch_public_redirect(httpserver, url: str) -> None:  # type: ignore[no-unt
             )
         return real_pool(target, address, timeout)
 
-    monkeypatch.setattr(netguard, "_pool", pool)
+    monkeypatch.setattr(netguard.client, "_pool", pool)
     httpserver.expect_request("/start").respond_with_data(
         "", status=302, headers={"Location": httpserver.url_for("/secret")}
     )

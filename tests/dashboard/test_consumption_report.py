@@ -4,7 +4,7 @@ import pytest
 
 from accounts.models import ConsumptionDay
 from accounts.selectors import ConsumptionCell, consumption_report
-from crush.errors import ValidationFailed
+from crush.lib.errors import ValidationFailed
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db

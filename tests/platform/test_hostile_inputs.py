@@ -284,7 +284,7 @@ def test_part_headers_stream_keeps_content_bytes_and_reencodes_only_headers(read
     import io
     import random
 
-    from crush.multipart import PartHeadersUtf8Stream
+    from crush.api.multipart import PartHeadersUtf8Stream
 
     content = bytes(random.Random(5).randrange(256) for _ in range(150_000))  # crosses several reads
     body = _multipart_with_filename(b"caf\xe9.jpg", content)
@@ -304,7 +304,7 @@ def test_sub_account_services_check_quota_against_the_bigint_column(
     account: Account, quota_bytes: int
 ) -> None:
     from accounts import services
-    from crush.errors import ValidationFailed
+    from crush.lib.errors import ValidationFailed
 
     sub_account, _ = services.sub_account_create(parent=account, title="ok")
 
@@ -320,7 +320,7 @@ def test_sub_account_services_check_quota_against_the_bigint_column(
 
 def test_account_create_checks_file_max_size_against_the_bigint_column(db: None) -> None:
     from accounts import services
-    from crush.errors import ValidationFailed
+    from crush.lib.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed) as caught:
         services.account_create(login="huge", file_max_size=2**64)

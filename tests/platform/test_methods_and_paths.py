@@ -57,7 +57,7 @@ def _concrete(route: str) -> str:
     return "/" + re.sub(r"<(\w+):\w+>", lambda match: CONVERTER_SAMPLES[match.group(1)], route)
 
 
-# One path per route: each also matches with a trailing slash (crush.routing.slash_optional), same view.
+# One path per route: each also matches with a trailing slash (crush.api.routing.slash_optional), same view.
 API_PATHS = sorted(
     {_concrete(route).rstrip("/") for route in _routes(get_resolver()) if route.startswith(SURFACE_PREFIXES)}
 )

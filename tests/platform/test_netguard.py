@@ -1,4 +1,4 @@
-"""crush.netguard: the refusal table (no network needed) and real exchanges with a loopback HTTP server."""
+"""crush.lib.netguard: the refusal table (no network needed) and real exchanges with a loopback server."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import ipaddress
 
 import pytest
 
-from crush import netguard
-from crush.netguard import NetworkError, ResponseTooLarge, UrlRefused, check_url, guarded_request
+from crush.lib import netguard
+from crush.lib.netguard import NetworkError, ResponseTooLarge, UrlRefused, check_url, guarded_request
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ def test_check_url_refuses_never_addresses_even_with_allow_private(url: str) -> 
 
 def test_check_url_refuses_a_name_when_any_record_is_private(monkeypatch: pytest.MonkeyPatch) -> None:
     addresses = [ipaddress.ip_address("93.184.215.14"), ipaddress.ip_address("::ffff:10.0.0.7")]
-    monkeypatch.setattr(netguard, "resolve_host", lambda host, port: addresses)
+    monkeypatch.setattr(netguard.target, "resolve_host", lambda host, port: addresses)
 
     with pytest.raises(UrlRefused) as caught:
         check_url("http://rebind.example/", allow_private=False)
@@ -138,10 +138,12 @@ def test_guarded_request_follows_at_most_the_allowed_redirects(httpserver) -> No
 
 def test_guarded_request_rechecks_redirect_targets(httpserver, monkeypatch: pytest.MonkeyPatch) -> None:
     # given: the first URL's name resolves to a public address that is (in this test) our loopback server
-    real_pool = netguard._pool
-    monkeypatch.setattr(netguard, "resolve_host", lambda host, port: [ipaddress.ip_address("93.184.215.14")])
+    real_pool = netguard.client._pool
     monkeypatch.setattr(
-        netguard,
+        netguard.target, "resolve_host", lambda host, port: [ipaddress.ip_address("93.184.215.14")]
+    )
+    monkeypatch.setattr(
+        netguard.client,
         "_pool",
         lambda target, address, timeout: real_pool(target, ipaddress.ip_address("127.0.0.1"), timeout),
     )

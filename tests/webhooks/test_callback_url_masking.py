@@ -3,8 +3,8 @@
 import pytest
 from rest_framework.test import APIClient
 
+from crush.lib.urls import url_masked
 from webhooks.models import CallbackUrl
-from webhooks.presenters import url_masked
 
 pytestmark = pytest.mark.django_db
 

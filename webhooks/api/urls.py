@@ -1,6 +1,6 @@
 from django.urls import URLPattern
 
-from crush.routing import slash_optional
+from crush.api.routing import slash_optional
 from webhooks.api.views import (
     CallbackUrlDeleteApi,
     CallbackUrlListCreateApi,

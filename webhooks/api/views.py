@@ -12,10 +12,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.base import AccountApi, request_account
-from crush.timestamps import UtcTimestampField
+from crush.lib.timestamps import UtcTimestampField
+from crush.lib.urls import url_masked
 from webhooks import selectors, services
 from webhooks.models import WebhookEvent
-from webhooks.presenters import url_masked
 
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100

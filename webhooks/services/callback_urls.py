@@ -7,8 +7,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account
-from crush import netguard
-from crush.errors import ValidationFailed
+from crush.lib import netguard
+from crush.lib.errors import ValidationFailed
 from webhooks import signing
 from webhooks.models import CallbackUrl, Delivery, DeliveryStatus
 

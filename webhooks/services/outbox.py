@@ -12,8 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account
-from crush.errors import CrushError
-from crush.timestamps import iso_utc
+from crush.lib.errors import CrushError
+from crush.lib.timestamps import iso_utc
 from webhooks.models import CallbackUrl, Delivery, DeliveryStatus, EventType, WebhookEvent
 from webhooks.services.delivery import attempt_enqueue_on_commit
 

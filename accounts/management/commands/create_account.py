@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts import selectors, services
-from crush.errors import CrushError
+from crush.lib.errors import CrushError
 
 
 def _positive(value: str) -> int:

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import selectors, services
-from crush.errors import NotFound
+from crush.lib.errors import NotFound
 
 
 class Command(BaseCommand):

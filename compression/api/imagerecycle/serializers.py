@@ -17,10 +17,10 @@ from rest_framework import serializers
 from accounts.models import CompressionType
 from compression.models import OptimizedImage, OriginalImage, StoredFile
 from compression.services import SubmitOptions
-from crush import jsonbody
-from crush.dbranges import BIGINT_MAX
-from crush.errors import ValidationFailed
-from crush.timestamps import UtcTimestampField, iso_utc
+from crush.api import jsonbody
+from crush.lib.dbranges import BIGINT_MAX
+from crush.lib.errors import ValidationFailed
+from crush.lib.timestamps import UtcTimestampField, iso_utc
 
 MAX_URL_CHARS = 2048
 LIMIT_DEFAULT = 30

@@ -7,7 +7,7 @@ from compression.api.imagerecycle.views import (
     ImagesDeleteAllApi,
     ImageZipApi,
 )
-from crush.routing import slash_optional
+from crush.api.routing import slash_optional
 
 # Order matters: `images/zip/…` before the download pattern, whose first segment would also match "zip".
 urlpatterns: list[URLPattern] = [

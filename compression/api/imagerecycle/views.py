@@ -37,7 +37,7 @@ from compression.api.parsing import body_size_check
 from compression.models import OriginalImage, StoredFile
 from compression.selectors import original_image_get, original_image_list, stored_file_get, stored_file_open
 from compression.services import original_image_delete, original_image_submit, original_images_delete_all
-from crush.errors import NotFound, ValidationFailed
+from crush.lib.errors import NotFound, ValidationFailed
 
 # Every operation answers these; 400 too, for a malformed `auth`.
 _ERRORS = (400, 401, 403, 429)

@@ -9,7 +9,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO
 
-from crush.errors import NotFound
+from crush.lib.errors import NotFound
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import IntegerField, Model
 
-from crush.errors import ValidationFailed
+from crush.lib.errors import ValidationFailed
 
 # PostgreSQL integer (PositiveIntegerField) and bigint (BigIntegerField).
 INT_MAX = 2**31 - 1

@@ -1,4 +1,5 @@
-"""How callback URLs are shown: a password in the URL is kept for delivery but never displayed."""
+"""URLs as shown to people (API answers, the admin): a password in the URL is kept where it is stored and
+used (HTTP basic auth of a download or a delivery) but never displayed."""
 
 from __future__ import annotations
 

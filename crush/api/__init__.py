@@ -1,0 +1,1 @@
+"""The plumbing of the API surfaces (errors, base views, pagination, links, parsing); imports no app."""
