@@ -12,6 +12,14 @@ from crush.api import jsonbody
 from crush.lib.errors import AccountDisabled, Unauthenticated
 
 
+def request_account(request: Request) -> Account:
+    """The calling account of a request a surface's base view authenticated (its `request.user`)."""
+    account = request.user
+    if not isinstance(account, Account):  # a public view, or authentication not run yet
+        raise TypeError(f"request.user is {type(account).__name__}, not an Account")
+    return account
+
+
 def _checked(account: Account) -> Account:
     if not account.is_active or (account.parent is not None and not account.parent.is_active):
         raise exceptions.PermissionDenied(AccountDisabled.default_message)

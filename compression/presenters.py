@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote
 
 from compression.models import OptimizedImage, OriginalImage, StoredFile
+from crush.api.surfaces.crushpics import file_link
 from crush.lib.timestamps import iso_utc
 
 
-def file_link(stored_file: StoredFile, *, base_url: str) -> str:
-    name = quote(stored_file.filename or "file", safe="")
-    return f"{base_url.rstrip('/')}/v1/files/{stored_file.token}/{name}"
-
-
 def _link(stored_file: StoredFile | None, *, base_url: str) -> str | None:
-    return None if stored_file is None else file_link(stored_file, base_url=base_url)
+    if stored_file is None:
+        return None
+    return file_link(base_url, token=stored_file.token, filename=stored_file.filename)
 
 
 def optimized_image_data(optimized_image: OptimizedImage, *, base_url: str) -> dict[str, Any]:

@@ -9,10 +9,11 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.middleware.csrf import CsrfViewMiddleware
 
-from crush.surfaces import Surface, error_body, surface_of
+from crush.api.handlers import error_json
+from crush.api.surfaces import surface_of
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -50,10 +51,10 @@ class RequestIdMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         surface = surface_of(request.path)
-        if surface is Surface.OTHER:
+        if surface is None:
             return None
         logger.exception("unhandled error on %s %s", request.method, request.path)
-        return JsonResponse(error_body(surface, 500, "Internal server error", "server_error"), status=500)
+        return error_json(surface, 500, "Internal server error", "server_error")
 
 
 def _is_trusted_proxy(address: str) -> bool:
@@ -81,8 +82,8 @@ class RequireHttpsMiddleware:
             request.META["wsgi.url_scheme"] = "https"
             request.environ["wsgi.url_scheme"] = "https"  # type: ignore[attr-defined]
         surface = surface_of(request.path)
-        if settings.CRUSH_REQUIRE_HTTPS and surface.is_api and not request.is_secure():
-            return JsonResponse(error_body(surface, 403, "HTTPS is required", "https_required"), status=403)
+        if settings.CRUSH_REQUIRE_HTTPS and surface is not None and not request.is_secure():
+            return error_json(surface, 403, "HTTPS is required", "https_required")
         return self.get_response(request)
 
 
@@ -101,6 +102,6 @@ class CsrfExceptApiMiddleware(CsrfViewMiddleware):
         callback_args: tuple[Any, ...],
         callback_kwargs: dict[str, Any],
     ) -> HttpResponseForbidden | None:
-        if surface_of(request.path).is_api:
+        if surface_of(request.path) is not None:
             return None
         return super().process_view(request, callback, callback_args, callback_kwargs)

@@ -19,8 +19,8 @@ from typing import IO, Any
 from django.conf import settings
 from gunicorn.http.errors import ParseException
 
+from crush.api.surfaces import CRUSHPICS, surface_of
 from crush.middleware import REQUEST_ID_HEADER, request_id_start
-from crush.surfaces import Surface, error_body, surface_of
 
 logger = logging.getLogger(__name__)
 
@@ -110,10 +110,8 @@ def _copy(source: IO[bytes], target: IO[bytes], *, limit: int) -> int:
 def _error(
     environ: dict[str, Any], start_response: StartResponse, status: HTTPStatus, message: str, code: str
 ) -> list[bytes]:
-    surface = surface_of(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
-    if surface is Surface.OTHER:
-        surface = Surface.CRUSH
-    content = json.dumps(error_body(surface, status.value, message, code)).encode()
+    surface = surface_of(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) or CRUSHPICS
+    content = json.dumps(surface.error_body(status.value, message, code)).encode()
     request_id = request_id_start(environ.get("HTTP_X_REQUEST_ID", ""))
     start_response(
         f"{status.value} {status.phrase}",

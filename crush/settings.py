@@ -319,7 +319,7 @@ REST_FRAMEWORK = {
         "crush.api.multipart.Utf8HeadersMultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
-    "EXCEPTION_HANDLER": "crush.exceptions.api_exception_handler",
+    # Each surface's base view (crush.api.views.SurfaceApi) brings its own exception handler.
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"token": CRUSH_RATE_LIMIT},
     "UNAUTHENTICATED_USER": None,

@@ -3,21 +3,23 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from crush import health
+from crush.api.handlers import api_not_found
 from crush.api.routing import slash_optional
-from crush.exceptions import JsonErrorsMixin, api_not_found
+from crush.api.surfaces.crushpics import CRUSHPICS
+from crush.api.views import JsonErrorsMixin, SurfaceErrorsMixin
 
-handler400 = "crush.exceptions.handler400"
-handler403 = "crush.exceptions.handler403"
-handler404 = "crush.exceptions.handler404"
-handler500 = "crush.exceptions.handler500"
-
-
-class SchemaApi(JsonErrorsMixin, SpectacularAPIView):
-    pass
+handler400 = "crush.api.handlers.handler400"
+handler403 = "crush.api.handlers.handler403"
+handler404 = "crush.api.handlers.handler404"
+handler500 = "crush.api.handlers.handler500"
 
 
-class DocsApi(JsonErrorsMixin, SpectacularSwaggerView):
-    pass
+class SchemaApi(JsonErrorsMixin, SurfaceErrorsMixin, SpectacularAPIView):
+    surface = CRUSHPICS
+
+
+class DocsApi(JsonErrorsMixin, SurfaceErrorsMixin, SpectacularSwaggerView):
+    surface = CRUSHPICS
 
 
 urlpatterns = [
@@ -29,7 +31,7 @@ urlpatterns = [
     path("v1/", include("accounts.api.urls")),
     path("v1/", include("compression.api.urls")),
     path("v1/", include("webhooks.api.urls")),
-    path("imagerecycle/v1/", include("accounts.api.imagerecycle_urls")),
+    path("imagerecycle/v1/", include("accounts.api.imagerecycle.urls")),
     path("imagerecycle/v1/", include("compression.api.imagerecycle.urls")),
     re_path(r"^(?:v1|imagerecycle)(?:/.*)?$", api_not_found),
 ]

@@ -2,27 +2,22 @@
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import selectors, services
-from accounts.api.base import AccountApi, request_account
 from accounts.api.serializers import ShopSerializer
+from accounts.authentication import request_account
 from accounts.models import Account, CompressionType
+from crush.api.surfaces.crushpics import CrushPicsApi, error_responses
 from crush.lib.urls import url_masked
 from webhooks.selectors import callback_url_list
 
 LEVEL_MIN = 1
 LEVEL_MAX = 100
-# The error bodies' shape is the platform's (API.md §1 "Errors"); the schema names it in words here because
-# accounts may not import the compression app's schema components.
-ERRORS = {
-    401: OpenApiResponse(description='`{"message": "…"}`: missing, invalid or revoked token'),
-    403: OpenApiResponse(description='`{"message": "…"}`: account disabled or HTTPS required'),
-    429: OpenApiResponse(description='`{"message": "…"}`: rate limited; see the Retry-After header'),
-}
+ERRORS = error_responses(401, 403, 429)
 
 
 def _callback_urls(account: Account) -> list[dict[str, Any]]:
@@ -56,7 +51,7 @@ def _shop(account: Account) -> dict[str, Any]:
     }
 
 
-class ShopApi(AccountApi):
+class ShopApi(CrushPicsApi):
     # One view for both methods: a URL maps to one view class.
 
     class InputSerializer(serializers.Serializer):
@@ -103,8 +98,7 @@ class ShopApi(AccountApi):
         request=InputSerializer,
         responses={
             200: OutputSerializer,
-            422: OpenApiResponse(description='`{"message": {"<field>": ["…"]}}`: invalid values'),
-            **ERRORS,
+            **error_responses(401, 403, 422, 429),
         },
     )
     def patch(self, request: Request) -> Response:

@@ -8,7 +8,6 @@ executing anything (CSP sandbox) and MIME sniffing.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from django.http import FileResponse, HttpResponseNotModified, HttpResponseRedirect
 from django.http.response import HttpResponseBase
@@ -16,15 +15,14 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
-from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
-from compression.api.schema import FILE_RESPONSE, error_responses
+from compression.api.schema import FILE_RESPONSE
 from compression.models import StoredFile
 from compression.selectors import stored_file_get, stored_file_open
 from compression.storage import file_download_url
+from crush.api.surfaces.crushpics import CrushPicsPublicApi, error_responses
 
 # Clients and CDNs may cache a file this long, never past its expiry; a deleted file may linger in caches that
 # long, which is acceptable for a public-by-token link.
@@ -61,10 +59,7 @@ def _cache_headers(response: HttpResponseBase, stored_file: StoredFile) -> HttpR
     return response
 
 
-class FileDownloadApi(APIView):
-    authentication_classes: list[Any] = []
-    permission_classes = [AllowAny]
-    throttle_classes: list[Any] = []
+class FileDownloadApi(CrushPicsPublicApi):
     content_negotiation_class = _AnyAccept
 
     @extend_schema(

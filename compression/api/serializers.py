@@ -16,14 +16,13 @@ from accounts.models import CompressionType
 from compression.engine import ResizeStrategy
 from compression.models import OptimizedImage, Status
 from compression.services import MAX_ORIGIN_CHARS, MAX_STYLE_CHARS, StyleRequest, SubmitOptions
+from crush.api.surfaces.crushpics import PaginationOutputSerializer
 from crush.lib.dbranges import INT_MAX
 from crush.lib.errors import ValidationFailed
 from crush.lib.timestamps import UtcTimestampField
 
 MAX_IMAGE_URL_CHARS = 2048
 MAX_BACKGROUND_CHARS = 32
-PER_PAGE_DEFAULT = 25
-PER_PAGE_MAX = 100
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
@@ -172,16 +171,6 @@ class CompressInputSerializer(serializers.Serializer):
         )
 
 
-class PageInputSerializer(serializers.Serializer):
-    page = serializers.IntegerField(min_value=1, max_value=INT_MAX, required=False, default=1)
-    per_page = serializers.IntegerField(
-        min_value=1,
-        required=False,
-        default=PER_PAGE_DEFAULT,
-        help_text=f"At most {PER_PAGE_MAX}; larger values are lowered to {PER_PAGE_MAX}",
-    )
-
-
 # --- output shapes (the dicts of compression.presenters; documented for the schema) ------------------
 
 
@@ -236,14 +225,6 @@ class OriginalImageOutputSerializer(serializers.Serializer):
 
 class OriginalImageEnvelopeSerializer(serializers.Serializer):
     original_image = OriginalImageOutputSerializer()
-
-
-class PaginationOutputSerializer(serializers.Serializer):
-    current = serializers.IntegerField(help_text="This page's number (from 1)")
-    per_page = serializers.IntegerField()
-    count = serializers.IntegerField(help_text="Items on this page")
-    total_pages = serializers.IntegerField()
-    total_count = serializers.IntegerField()
 
 
 class OriginalImageListOutputSerializer(serializers.Serializer):

@@ -6,42 +6,33 @@ DELETE, so those pairs share a view class: Django routes a path to one view.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.base import AccountApi, request_account
+from accounts.authentication import request_account
 from compression.api.parsing import COMPRESS_PARSERS, body_size_check, compress_input
-from compression.api.schema import COMPRESS_EXAMPLES, COMPRESS_REQUEST, error_responses
+from compression.api.schema import COMPRESS_EXAMPLES, COMPRESS_REQUEST
 from compression.api.serializers import (
-    PER_PAGE_MAX,
     CompressInputSerializer,
     OriginalImageEnvelopeSerializer,
     OriginalImageListOutputSerializer,
-    PageInputSerializer,
     validated,
 )
 from compression.presenters import original_image_data
 from compression.selectors import original_image_get, original_image_list
 from compression.services import original_image_delete, original_image_submit
+from crush.api.surfaces.crushpics import PAGE_PARAMETERS, CrushPicsApi, CrushPicsPagination, error_responses
+from crush.api.views import base_url
 
 _SUBMIT_ERRORS = error_responses(401, 403, 413, 415, 422, 429)
 _READ_ERRORS = error_responses(401, 404, 429)
 _LIST_SCHEMA: dict[str, Any] = {
-    "parameters": [
-        OpenApiParameter("page", int, description="From 1 (default 1)"),
-        OpenApiParameter("per_page", int, description=f"Default 25, at most {PER_PAGE_MAX}"),
-    ],
+    "parameters": PAGE_PARAMETERS,
     "responses": {200: OriginalImageListOutputSerializer, **error_responses(401, 422, 429)},
 }
-
-
-def base_url(request: Request) -> str:
-    """The absolute base links are built from (the request's scheme and host), without a trailing slash."""
-    return request.build_absolute_uri("/").rstrip("/")
 
 
 def _submit(request: Request, *, synchronous: bool) -> dict[str, Any]:
@@ -61,7 +52,7 @@ def _submit(request: Request, *, synchronous: bool) -> dict[str, Any]:
     return {"original_image": original_image_data(original, base_url=base_url(request))}
 
 
-class CompressApi(AccountApi):
+class CompressApi(CrushPicsApi):
     parser_classes = COMPRESS_PARSERS
 
     @extend_schema(
@@ -77,7 +68,7 @@ class CompressApi(AccountApi):
         return Response(_submit(request, synchronous=True))
 
 
-class OriginalImagesApi(AccountApi):
+class OriginalImagesApi(CrushPicsApi):
     """GET: list (newest first, paginated); POST: submit asynchronously."""
 
     parser_classes = COMPRESS_PARSERS
@@ -86,25 +77,13 @@ class OriginalImagesApi(AccountApi):
         operation_id="original_images_list", summary="List originals (newest first)", **_LIST_SCHEMA
     )
     def get(self, request: Request) -> Response:
-        params = validated(PageInputSerializer, request.query_params)
-        page, per_page = params["page"], min(params["per_page"], PER_PAGE_MAX)
+        paginator = CrushPicsPagination(items_key="original_images")
         originals = original_image_list(account=request_account(request))
-        total_count = originals.count()
-        start = (page - 1) * per_page
-        rows = list(originals[start : start + per_page]) if start < total_count else []
+
+        rows = paginator.paginate_queryset(originals, request)
+
         url = base_url(request)
-        return Response(
-            {
-                "original_images": [original_image_data(row, base_url=url) for row in rows],
-                "pagination": {
-                    "current": page,
-                    "per_page": per_page,
-                    "count": len(rows),
-                    "total_pages": math.ceil(total_count / per_page),
-                    "total_count": total_count,
-                },
-            }
-        )
+        return paginator.get_paginated_response([original_image_data(row, base_url=url) for row in rows])
 
     @extend_schema(
         operation_id="original_images_create",
@@ -134,7 +113,7 @@ class ImageListApi(OriginalImagesApi):
         return super().get(request)
 
 
-class OriginalImageApi(AccountApi):
+class OriginalImageApi(CrushPicsApi):
     """GET: one original with its optimized images; DELETE: it, its rows and its stored files."""
 
     @extend_schema(

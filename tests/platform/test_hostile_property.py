@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from accounts import services
 from accounts.models import Account
-from crush.surfaces import Surface, surface_of
+from crush.api.surfaces import IMAGERECYCLE, surface_of
 from tests.platform.test_methods_and_paths import API_PATHS, _allowed_methods
 
 pytestmark = pytest.mark.django_db
@@ -177,7 +177,7 @@ def test_no_input_gets_a_5xx_or_a_non_json_answer(
     request_headers = dict(extra_headers)
     if authenticated:
         request_headers["Authorization"] = credentials["bearer"]
-        if surface_of(path) is Surface.IMAGERECYCLE:
+        if surface_of(path) is IMAGERECYCLE:
             params.append(("auth", credentials["auth"]))
     url = f"{path}?{urlencode(params)}" if params else path
 

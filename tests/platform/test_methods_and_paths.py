@@ -18,7 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 from accounts import services
 from accounts.models import Account
-from crush.surfaces import Surface, surface_of
+from crush.api.surfaces import CRUSHPICS, IMAGERECYCLE, surface_of
 
 pytestmark = pytest.mark.django_db
 
@@ -87,7 +87,7 @@ def _request(method: str, path: str, credentials: dict[str, str] | None) -> Any:
     url = path
     if credentials is not None:
         headers["Authorization"] = credentials["bearer"]
-        if surface_of(path) is Surface.IMAGERECYCLE:
+        if surface_of(path) is IMAGERECYCLE:
             url = f"{path}?{urlencode({'auth': credentials['imagerecycle']})}"
     return client.generic(method, url, b"", content_type="application/json", headers=headers)
 
@@ -97,7 +97,7 @@ def assert_error_in_surface_shape(response: Any, path: str, method: str) -> None
     if method == "HEAD":
         return  # no body to a HEAD request
     body = response.json()
-    if surface_of(path) is Surface.IMAGERECYCLE:
+    if surface_of(path) is IMAGERECYCLE:
         assert body["errCode"] == response.status_code
         assert isinstance(body["errMessage"], str)
     else:
@@ -154,7 +154,7 @@ def test_unknown_path_answers_json_404_whatever_the_method(
 def test_the_table_covers_both_surfaces() -> None:
     surfaces = {surface_of(path) for path in API_PATHS}
 
-    assert surfaces == {Surface.CRUSH, Surface.IMAGERECYCLE}
+    assert surfaces == {CRUSHPICS, IMAGERECYCLE}
     assert len(API_PATHS) >= 20
 
 

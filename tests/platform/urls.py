@@ -6,8 +6,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api.base import ImageRecycleApi
 from crush import urls
+from crush.api.surfaces.imagerecycle import ImageRecycleApi
 
 handler400 = urls.handler400
 handler403 = urls.handler403

@@ -5,20 +5,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.paginator import Paginator
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.base import AccountApi, request_account
+from accounts.authentication import request_account
+from crush.api.surfaces.crushpics import (
+    PAGE_PARAMETERS,
+    CrushPicsApi,
+    CrushPicsPagination,
+    PaginationOutputSerializer,
+)
 from crush.lib.timestamps import UtcTimestampField
 from crush.lib.urls import url_masked
 from webhooks import selectors, services
 from webhooks.models import WebhookEvent
-
-DEFAULT_PER_PAGE = 25
-MAX_PER_PAGE = 100
 
 
 class CallbackUrlSerializer(serializers.Serializer):
@@ -48,7 +50,7 @@ class CallbackUrlCreatedSerializer(CallbackUrlSerializer):
     secret = serializers.CharField(help_text="whsec_…: the signing secret, shown only in this answer")
 
 
-class CallbackUrlListCreateApi(AccountApi):
+class CallbackUrlListCreateApi(CrushPicsApi):
     """GET lists, POST creates: one path, so one view with both operations."""
 
     @extend_schema(operation_id="callback_urls_list", responses={200: CallbackUrlListSerializer})
@@ -77,7 +79,7 @@ class CallbackUrlListCreateApi(AccountApi):
         )
 
 
-class CallbackUrlDeleteApi(AccountApi):
+class CallbackUrlDeleteApi(CrushPicsApi):
     @extend_schema(operation_id="callback_urls_delete", responses={204: None})
     def delete(self, request: Request, callback_url_id: int) -> Response:
         callback_url = selectors.callback_url_get(
@@ -114,53 +116,31 @@ class WebhookEventSerializer(serializers.Serializer):
         return json.loads(webhook_event.body)
 
 
-class PaginationSerializer(serializers.Serializer):
-    current = serializers.IntegerField()
-    per_page = serializers.IntegerField()
-    count = serializers.IntegerField()
-    total_pages = serializers.IntegerField()
-    total_count = serializers.IntegerField()
-
-
-class WebhookEventPageInputSerializer(serializers.Serializer):
-    page = serializers.IntegerField(min_value=1, default=1)
-    per_page = serializers.IntegerField(min_value=1, max_value=MAX_PER_PAGE, default=DEFAULT_PER_PAGE)
-
-
 class WebhookEventPageSerializer(serializers.Serializer):
     webhook_events = WebhookEventSerializer(many=True)
-    pagination = PaginationSerializer()
+    pagination = PaginationOutputSerializer()
 
 
 class WebhookEventEnvelopeSerializer(serializers.Serializer):
     webhook_event = WebhookEventSerializer()
 
 
-class WebhookEventListApi(AccountApi):
+class WebhookEventListApi(CrushPicsApi):
     @extend_schema(
         operation_id="webhook_events_list",
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("per_page", int)],
+        parameters=PAGE_PARAMETERS,
         responses={200: WebhookEventPageSerializer},
     )
     def get(self, request: Request) -> Response:
-        params = WebhookEventPageInputSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        per_page = params.validated_data["per_page"]
+        paginator = CrushPicsPagination(items_key="webhook_events")
         events = selectors.webhook_event_list(account=request_account(request))
-        paginator = Paginator(events, per_page)
-        number = params.validated_data["page"]
-        rows = list(paginator.page(number).object_list) if number <= paginator.num_pages else []
-        pagination = {
-            "current": number,
-            "per_page": per_page,
-            "count": len(rows),
-            "total_pages": paginator.num_pages if paginator.count else 0,
-            "total_count": paginator.count,
-        }
-        return Response(WebhookEventPageSerializer({"webhook_events": rows, "pagination": pagination}).data)
+
+        rows = paginator.paginate_queryset(events, request)
+
+        return paginator.get_paginated_response(WebhookEventSerializer(rows, many=True).data)
 
 
-class WebhookEventResendApi(AccountApi):
+class WebhookEventResendApi(CrushPicsApi):
     @extend_schema(
         operation_id="webhook_events_resend", request=None, responses={202: WebhookEventEnvelopeSerializer}
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from django.core.files.uploadedfile import UploadedFile
 from rest_framework import serializers
@@ -18,18 +17,14 @@ from accounts.models import CompressionType
 from compression.models import OptimizedImage, OriginalImage, StoredFile
 from compression.services import SubmitOptions
 from crush.api import jsonbody
-from crush.lib.dbranges import BIGINT_MAX
+from crush.api.surfaces.imagerecycle import PageLinkSerializer, download_link
 from crush.lib.errors import ValidationFailed
 from crush.lib.timestamps import UtcTimestampField, iso_utc
 
 MAX_URL_CHARS = 2048
-LIMIT_DEFAULT = 30
-LIMIT_MAX = 100
 ZIP_MAX_IDS = 100
-KINDS = ("original", "optimized")
 # str.isdigit() also takes "١٢" and "²": an id is ASCII digits, a few, so int() stays cheap.
 _ASCII_ID = re.compile(r"[0-9]{1,19}")
-DEFAULT_NAME = "file"  # a download link's last segment when the stored file has no name
 
 
 class ParamsSerializer(serializers.Serializer):
@@ -113,14 +108,6 @@ def _message(errors: dict[str, Any]) -> str:
     return " ".join(f"{field}: {' '.join(map(str, messages))}" for field, messages in errors.items())
 
 
-class PageInputSerializer(serializers.Serializer):
-    offset = serializers.IntegerField(min_value=0, max_value=BIGINT_MAX, required=False, default=0)
-    limit = serializers.IntegerField(min_value=1, required=False, default=LIMIT_DEFAULT)
-
-    class Meta:
-        ref_name = "ImageRecyclePage"
-
-
 def ids_parse(raw: str) -> list[int]:
     """`1230,1231,1400` → the distinct ids in order; 400 when malformed, empty or more than ZIP_MAX_IDS."""
     parts = [part.strip() for part in raw.split(",") if part.strip()]
@@ -136,11 +123,10 @@ def ids_parse(raw: str) -> list[int]:
 
 
 def download_url(stored_file: StoredFile | None, *, kind: str, base_url: str) -> str | None:
-    """`{base}/imagerecycle/v1/images/{original|optimized}/{token}/{name}`; None once the file is gone."""
+    """The file's download link; None once the file is gone."""
     if stored_file is None or stored_file.deleted_at is not None:
         return None
-    name = quote(stored_file.filename or DEFAULT_NAME, safe="")
-    return f"{base_url.rstrip('/')}/imagerecycle/v1/images/{kind}/{stored_file.token}/{name}"
+    return download_link(base_url, kind=kind, token=stored_file.token, filename=stored_file.filename)
 
 
 def optimized_of(original: OriginalImage) -> OptimizedImage | None:
@@ -191,12 +177,6 @@ def image_data(original: OriginalImage, *, base_url: str) -> dict[str, Any]:
             "expiration_date": iso_utc(original.expire_at),
         }
     ).data
-
-
-class PageLinkSerializer(serializers.Serializer):
-    link = serializers.CharField()
-    offset = serializers.IntegerField()
-    limit = serializers.IntegerField()
 
 
 class ImageListSerializer(serializers.Serializer):

@@ -6,8 +6,7 @@ A thin adapter over compression.services/selectors: the same submit, delete and 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import IO, Any
-from urllib.parse import urlencode
+from typing import IO
 
 from django.http import HttpResponseBase, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -15,18 +14,13 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.base import ImageRecycleApi, request_account
-from accounts.api.imagerecycle_serializers import error_responses
+from accounts.authentication import request_account
 from compression.api.files import FileDownloadApi
 from compression.api.imagerecycle.serializers import (
-    DEFAULT_NAME,
-    KINDS,
-    LIMIT_MAX,
     ZIP_MAX_IDS,
     ImageAddSerializer,
     ImageListSerializer,
     ImageSerializer,
-    PageInputSerializer,
     ids_parse,
     image_add_input,
     image_data,
@@ -37,24 +31,24 @@ from compression.api.parsing import body_size_check
 from compression.models import OriginalImage, StoredFile
 from compression.selectors import original_image_get, original_image_list, stored_file_get, stored_file_open
 from compression.services import original_image_delete, original_image_submit, original_images_delete_all
-from crush.lib.errors import NotFound, ValidationFailed
+from crush.api.surfaces.imagerecycle import (
+    COMMON_ERRORS,
+    DEFAULT_FILENAME,
+    IMAGERECYCLE,
+    KINDS,
+    PAGE_PARAMETERS,
+    ImageRecycleApi,
+    ImageRecyclePagination,
+    error_responses,
+)
+from crush.api.views import base_url
+from crush.lib.errors import NotFound
 
-# Every operation answers these; 400 too, for a malformed `auth`.
-_ERRORS = (400, 401, 403, 429)
+_ERRORS = COMMON_ERRORS
 # Storage keys of originals and of optimized files start with these (compression.storage.original_key,
 # optimized_key): a download link's kind must be its file's.
 _KEY_PREFIXES = {"original": "originals/", "optimized": "optimized/"}
 _KIND_PARAMETER = OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=KINDS)
-
-
-def base_url(request: Request) -> str:
-    return request.build_absolute_uri("/").rstrip("/")
-
-
-def _page_link(request: Request, offset: int, limit: int) -> dict[str, Any]:
-    """No `auth` in the link: the client adds its own (the secret must not travel in URLs we hand out)."""
-    link = f"{base_url(request)}/imagerecycle/v1/images?{urlencode({'offset': offset, 'limit': limit})}"
-    return {"link": link, "offset": offset, "limit": limit}
 
 
 class ImagesApi(ImageRecycleApi):
@@ -63,31 +57,17 @@ class ImagesApi(ImageRecycleApi):
 
     @extend_schema(
         operation_id="imagerecycle_images_list",
-        parameters=[
-            OpenApiParameter("offset", int, description="Default 0"),
-            OpenApiParameter("limit", int, description=f"Default 30, at most {LIMIT_MAX}"),
-        ],
+        parameters=PAGE_PARAMETERS,
         responses={200: ImageListSerializer, **error_responses(*_ERRORS)},
     )
     def get(self, request: Request) -> Response:
-        page = PageInputSerializer(data=request.query_params)
-        if not page.is_valid():
-            raise ValidationFailed(page.errors)
-        offset, limit = page.validated_data["offset"], min(page.validated_data["limit"], LIMIT_MAX)
+        paginator = ImageRecyclePagination()
         originals = original_image_list(account=request_account(request))
 
-        total = originals.count()
-        rows = list(originals[offset : offset + limit]) if offset < total else []
+        rows = paginator.paginate_queryset(originals, request)
 
         url = base_url(request)
-        return Response(
-            {
-                "items": [image_data(row, base_url=url) for row in rows],
-                "total": total,
-                "prev": _page_link(request, max(0, offset - limit), limit) if offset > 0 else None,
-                "next": _page_link(request, offset + limit, limit) if offset + limit < total else None,
-            }
-        )
+        return paginator.get_paginated_response([image_data(row, base_url=url) for row in rows])
 
     @extend_schema(
         operation_id="imagerecycle_images_add",
@@ -161,6 +141,8 @@ class ImageDownloadApi(FileDownloadApi):
     """The file of a download link, without auth. Unlike /v1/files/ the whole link must match: an original's
     token under /optimized/ (or the reverse), or another name than the file's, is a 404."""
 
+    surface = IMAGERECYCLE
+
     @extend_schema(
         operation_id="imagerecycle_image_download",
         auth=[],
@@ -176,7 +158,7 @@ class ImageDownloadApi(FileDownloadApi):
         if kind not in KINDS:
             raise NotFound()
         stored = stored_file_get(token=token)
-        if not stored.key.startswith(_KEY_PREFIXES[kind]) or name != (stored.filename or DEFAULT_NAME):
+        if not stored.key.startswith(_KEY_PREFIXES[kind]) or name != (stored.filename or DEFAULT_FILENAME):
             raise NotFound()
         return super().get(request, token, name)
 

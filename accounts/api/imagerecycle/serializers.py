@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from accounts.models import Account
@@ -100,36 +99,6 @@ class SuccessSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "ImageRecycleSuccess"
-
-
-class ErrorSerializer(serializers.Serializer):
-    """Every error of the surface (crush.exceptions renders it)."""
-
-    errCode = serializers.IntegerField(help_text="The HTTP status")
-    errMessage = serializers.CharField()
-    code = serializers.CharField(help_text="Stable snake_case error code")
-
-    class Meta:
-        ref_name = "ImageRecycleError"
-
-
-_ERROR_DESCRIPTIONS = {
-    400: "Bad query: malformed auth, params or fields",
-    401: "Missing auth, or an invalid or revoked key/secret",
-    403: "Quota used up or account disabled",
-    404: "Not found, or not this account's",
-    413: "File larger than the account's file_max_size",
-    415: "Not a supported, well-formed image or PDF (decided by content)",
-    429: "Rate limited (Retry-After header)",
-}
-
-
-def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
-    """Schema answers for the statuses an operation may give, in the surface's error shape."""
-    return {
-        status: OpenApiResponse(response=ErrorSerializer, description=_ERROR_DESCRIPTIONS[status])
-        for status in statuses
-    }
 
 
 class ConsumptionPeriodSerializer(serializers.Serializer):

@@ -1,6 +1,6 @@
 from django.urls import URLPattern
 
-from accounts.api.imagerecycle_views import (
+from accounts.api.imagerecycle.views import (
     AccountConsumptionApi,
     AccountMineApi,
     SubAccountApi,

@@ -13,8 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import selectors, services
-from accounts.api.base import ImageRecycleApi, request_account
-from accounts.api.imagerecycle_serializers import (
+from accounts.api.imagerecycle.serializers import (
     AccountMineSerializer,
     ConsumptionEnvelopeSerializer,
     SubAccountInputSerializer,
@@ -22,13 +21,13 @@ from accounts.api.imagerecycle_serializers import (
     SubAccountSerializer,
     SuccessSerializer,
     allowance,
-    error_responses,
 )
+from accounts.authentication import request_account
 from accounts.models import Account
+from crush.api.surfaces.imagerecycle import COMMON_ERRORS, ImageRecycleApi, error_responses
 from crush.lib.errors import ValidationFailed
 
-# Every operation answers these; 400 too, for a malformed `auth`.
-_ERRORS = (400, 401, 403, 429)
+_ERRORS = COMMON_ERRORS
 
 
 def _fields(request: Request) -> dict[str, Any]:

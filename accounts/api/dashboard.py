@@ -1,6 +1,6 @@
 """GET /v1/dashboard: image counts and consumption by origin for charts (API.md §1, "Dashboard").
 
-Everything comes from the accounts ledger (ConsumptionDay), so the view needs no compression model.
+Everything comes from the accounts ledger (ConsumptionDay): the accounts app owns the data shown.
 """
 
 from dataclasses import asdict
@@ -10,8 +10,9 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.base import AccountApi, request_account
+from accounts.authentication import request_account
 from accounts.selectors import ReportType, consumption_report, image_counts
+from crush.api.surfaces.crushpics import CrushPicsApi
 
 
 class ConsumptionCellSerializer(serializers.Serializer):
@@ -43,7 +44,7 @@ class DashboardStatsSerializer(serializers.Serializer):
     consumption = ConsumptionOutputSerializer()
 
 
-class DashboardApi(AccountApi):
+class DashboardApi(CrushPicsApi):
     """Counts of the images processed for the account and its consumption by origin, sub-accounts included.
 
     The counts are of originals and optimized images processed (completed), all time, from the consumption
