@@ -295,3 +295,47 @@ def _consumption_period(start: datetime.date, row: Any) -> ConsumptionPeriod:
     return ConsumptionPeriod(
         start=start, bytes_before=row["bytes_before"], bytes_after=row["bytes_after"], files=row["files"]
     )
+
+
+# --- platform-wide (the operators' landing page)
+
+
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """Originals accepted (bytes_before) and what compression made of them (bytes_after), from the ledger."""
+
+    files: int
+    bytes_in: int
+    bytes_out: int
+
+    @property
+    def saved_bytes(self) -> int:
+        return self.bytes_in - self.bytes_out
+
+    @property
+    def saved_percent(self) -> float | None:
+        return 100 * self.saved_bytes / self.bytes_in if self.bytes_in else None
+
+
+def platform_traffic(*, today: datetime.date) -> tuple[Traffic, Traffic]:
+    """(today, this month up to today) over every account, in one query."""
+    totals = ConsumptionDay.objects.filter(day__gte=today.replace(day=1), day__lte=today).aggregate(
+        month_files=Sum("files"),
+        month_in=Sum("bytes_before"),
+        month_out=Sum("bytes_after"),
+        today_files=Sum("files", filter=Q(day=today)),
+        today_in=Sum("bytes_before", filter=Q(day=today)),
+        today_out=Sum("bytes_after", filter=Q(day=today)),
+    )
+    return (
+        Traffic(
+            files=totals["today_files"] or 0,
+            bytes_in=totals["today_in"] or 0,
+            bytes_out=totals["today_out"] or 0,
+        ),
+        Traffic(
+            files=totals["month_files"] or 0,
+            bytes_in=totals["month_in"] or 0,
+            bytes_out=totals["month_out"] or 0,
+        ),
+    )

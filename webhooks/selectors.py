@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from dataclasses import dataclass
+
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from accounts.models import Account
 from crush.lib.errors import NotFound
-from webhooks.models import CallbackUrl, Delivery, WebhookEvent
+from webhooks.models import CallbackUrl, Delivery, DeliveryStatus, WebhookEvent
 
 
 def callback_url_list(*, account: Account) -> QuerySet[CallbackUrl]:
@@ -43,3 +45,27 @@ def webhook_event_get(*, account: Account, public_id: str) -> WebhookEvent:
     if webhook_event is None:
         raise NotFound()
     return webhook_event
+
+
+# --- platform-wide (the operators' landing page)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryHealth:
+    retrying: int  # pending after at least one failed attempt
+    failed: int
+    callback_urls_failing: int  # active, with deliveries failing since some time
+
+
+def platform_delivery_health() -> DeliveryHealth:
+    deliveries = Delivery.objects.filter(
+        Q(status=DeliveryStatus.FAILED) | Q(status=DeliveryStatus.PENDING, attempts__gt=0)
+    ).aggregate(
+        retrying=Count("id", filter=Q(status=DeliveryStatus.PENDING)),
+        failed=Count("id", filter=Q(status=DeliveryStatus.FAILED)),
+    )
+    return DeliveryHealth(
+        retrying=deliveries["retrying"],
+        failed=deliveries["failed"],
+        callback_urls_failing=CallbackUrl.objects.filter(is_active=True, failing_since__isnull=False).count(),
+    )
