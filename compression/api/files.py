@@ -30,7 +30,7 @@ CACHE_MAX_AGE_SECONDS = 24 * 3600
 _SANDBOX_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox"
 
 
-class _AnyAccept(BaseContentNegotiation):
+class AnyAccept(BaseContentNegotiation):
     """Files answer whatever the Accept header says (an `Accept: image/webp` must not get a 406)."""
 
     def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
@@ -60,7 +60,7 @@ def _cache_headers(response: HttpResponseBase, stored_file: StoredFile) -> HttpR
 
 
 class FileDownloadApi(CrushPicsPublicApi):
-    content_negotiation_class = _AnyAccept
+    content_negotiation_class = AnyAccept
 
     @extend_schema(
         operation_id="files_download",
@@ -74,23 +74,25 @@ class FileDownloadApi(CrushPicsPublicApi):
         },
     )
     def get(self, request: Request, token: str, filename: str) -> HttpResponseBase:
-        stored = stored_file_get(token=token)
-        if _etag_matches(request.headers.get("If-None-Match", ""), _etag(stored)):
-            return _cache_headers(HttpResponseNotModified(), stored)
-        presigned = file_download_url(
-            key=stored.key, filename=stored.filename, content_type=stored.content_type
-        )
-        if presigned is not None:
-            redirect = HttpResponseRedirect(presigned)
-            redirect["Cache-Control"] = "private, no-store"  # the presigned URL expires soon
-            return redirect
-        response = FileResponse(
-            stored_file_open(stored_file=stored),
-            content_type=stored.content_type,
-            filename=stored.filename,
-        )
-        if not response.has_header("Content-Length"):
-            response["Content-Length"] = str(stored.size)
-        response["Content-Security-Policy"] = _SANDBOX_CSP
-        response["X-Content-Type-Options"] = "nosniff"
-        return _cache_headers(response, stored)
+        return file_response(request, stored_file_get(token=token))
+
+
+def file_response(request: Request, stored: StoredFile) -> HttpResponseBase:
+    """The stored file (or a redirect to its presigned URL), with the cache headers; 304 when unchanged."""
+    if _etag_matches(request.headers.get("If-None-Match", ""), _etag(stored)):
+        return _cache_headers(HttpResponseNotModified(), stored)
+    presigned = file_download_url(key=stored.key, filename=stored.filename, content_type=stored.content_type)
+    if presigned is not None:
+        redirect = HttpResponseRedirect(presigned)
+        redirect["Cache-Control"] = "private, no-store"  # the presigned URL expires soon
+        return redirect
+    response = FileResponse(
+        stored_file_open(stored_file=stored),
+        content_type=stored.content_type,
+        filename=stored.filename,
+    )
+    if not response.has_header("Content-Length"):
+        response["Content-Length"] = str(stored.size)
+    response["Content-Security-Policy"] = _SANDBOX_CSP
+    response["X-Content-Type-Options"] = "nosniff"
+    return _cache_headers(response, stored)

@@ -61,7 +61,8 @@ def classify(exc: Exception) -> ApiError:
             429, f"Too many requests, retry in {wait} seconds", "throttled", {"Retry-After": str(wait)}
         )
     if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
-        headers = {"WWW-Authenticate": exc.auth_header} if getattr(exc, "auth_header", None) else {}  # type: ignore[attr-defined]
+        auth_header = getattr(exc, "auth_header", None)  # DRF sets it on 401s: say which scheme to use
+        headers = {"WWW-Authenticate": auth_header} if auth_header else {}
         return ApiError(401, str(exc.detail), "unauthenticated", headers)
     if isinstance(exc, (Http404, drf.NotFound)):
         return ApiError(404, "Not found", "not_found")

@@ -47,7 +47,7 @@ class SurfaceApi(SurfaceErrorsMixin, APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # A method the path does not take is a 405 whoever asks: checked before authentication.
-        method = request.method.lower()
+        method = (request.method or "").lower()
         if method not in self.http_method_names or getattr(self, method, None) is None:
             self.http_method_not_allowed(request, *args, **kwargs)
         super().initial(request, *args, **kwargs)

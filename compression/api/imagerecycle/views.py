@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.authentication import request_account
-from compression.api.files import FileDownloadApi
+from compression.api.files import AnyAccept, file_response
 from compression.api.imagerecycle.serializers import (
     ZIP_MAX_IDS,
     ImageAddSerializer,
@@ -34,11 +34,11 @@ from compression.services import original_image_delete, original_image_submit, o
 from crush.api.surfaces.imagerecycle import (
     COMMON_ERRORS,
     DEFAULT_FILENAME,
-    IMAGERECYCLE,
     KINDS,
     PAGE_PARAMETERS,
     ImageRecycleApi,
     ImageRecyclePagination,
+    ImageRecyclePublicApi,
     error_responses,
 )
 from crush.api.views import base_url
@@ -137,11 +137,11 @@ class ImageApi(ImageRecycleApi):
         return Response(status=204)
 
 
-class ImageDownloadApi(FileDownloadApi):
+class ImageDownloadApi(ImageRecyclePublicApi):
     """The file of a download link, without auth. Unlike /v1/files/ the whole link must match: an original's
     token under /optimized/ (or the reverse), or another name than the file's, is a 404."""
 
-    surface = IMAGERECYCLE
+    content_negotiation_class = AnyAccept
 
     @extend_schema(
         operation_id="imagerecycle_image_download",
@@ -154,13 +154,13 @@ class ImageDownloadApi(FileDownloadApi):
             **error_responses(404),
         },
     )
-    def get(self, request: Request, kind: str, token: str, name: str) -> HttpResponseBase:  # type: ignore[override]
+    def get(self, request: Request, kind: str, token: str, name: str) -> HttpResponseBase:
         if kind not in KINDS:
             raise NotFound()
         stored = stored_file_get(token=token)
         if not stored.key.startswith(_KEY_PREFIXES[kind]) or name != (stored.filename or DEFAULT_FILENAME):
             raise NotFound()
-        return super().get(request, token, name)
+        return file_response(request, stored)
 
 
 def _stored_file(original: OriginalImage, kind: str) -> StoredFile | None:
