@@ -177,6 +177,18 @@ def test_webhook_events_list_pages_own_events_newest_first(api, account, callbac
     assert row["deliveries"][0]["attempts"] == 1
 
 
+@pytest.mark.parametrize("path", ["/v1/webhook_events", "/v1/original_images"])
+def test_lists_lower_a_per_page_past_the_maximum_alike(api, path):
+    # given: API.md §1, per_page ≤ 100 (default 25), the same on every /v1/ list
+
+    # when
+    response = api.get(path, {"per_page": 500})
+
+    # then
+    assert response.status_code == 200
+    assert response.json()["pagination"]["per_page"] == 100
+
+
 def test_webhook_event_resend_sends_the_same_event_again(
     api, account, callback_url_for, emit, receiver, django_capture_on_commit_callbacks
 ):
