@@ -29,7 +29,7 @@ CRUSHPICS = CrushPicsSurface()
 
 
 class CrushPicsApi(SurfaceApi):
-    """Every authenticated /v1/ view: `Authorization: Bearer <token>` → `request.account`."""
+    """Every authenticated /v1/ view: `Authorization: Bearer <token>` → the account (`request_account`)."""
 
     surface = CRUSHPICS
 

@@ -29,7 +29,7 @@ IMAGERECYCLE = ImageRecycleSurface()
 
 
 class ImageRecycleApi(SurfaceApi):
-    """Every authenticated /imagerecycle/v1/ view: the `auth` key/secret parameter → `request.account`."""
+    """Every authenticated /imagerecycle/v1/ view: the `auth` key/secret → the account (`request_account`)."""
 
     surface = IMAGERECYCLE
 
