@@ -20,11 +20,13 @@ from .limits import guard_raster
 from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
 from .resize import resize_image, target_geometry
 from .result import IDENTICAL_SCORE, Result, finish, largest_within
-from .search import Candidate, SearchSpace
+from .search import TARGET_SCORE, Candidate, SearchSpace
 
 logger = logging.getLogger(__name__)
 
 OXIPNG_LEVEL = 4
+# balanced: oxipng's default preset (-o2); -o4 takes about 5x as long for a few percent, sometimes none.
+BALANCED_OXIPNG_LEVEL = 2
 # Under a deadline (see oxipng_optimize): the share of the time left oxipng may take, and the least
 # time worth starting it with.
 OXIPNG_SHARE = 0.6
@@ -231,22 +233,31 @@ def compress_png(
 
     depth = palette_depth(head)
 
-    def lossless() -> bytes:
+    def lossless_input() -> bytes:
+        """What the lossless recompression gives to oxipng."""
         if not recoded:
-            try:
-                return oxipng_optimize(data, options.strip_metadata, deadline)
-            except CorruptInput:
-                # oxipng is stricter than libpng (a missing IEND, trailing data cut short): the
-                # pixels libvips decoded are encoded again instead.
-                logger.info("png refused by oxipng although it decodes; re-encoding its pixels")
-                return oxipng_optimize(plain_encode(image, keep, deadline), options.strip_metadata, deadline)
+            return data
         if resized and depth is not None:
             # A palette image stays one: resizing blends colours, which are mapped back to a
             # palette of the source's size.
-            encoded = palette_encode(image, 100, keep, deadline, bitdepth=depth)
-        else:
-            encoded = plain_encode(image, keep, deadline)
-        return oxipng_optimize(encoded, options.strip_metadata, deadline)
+            return palette_encode(image, 100, keep, deadline, bitdepth=depth)
+        return plain_encode(image, keep, deadline)
+
+    def refused(level: int) -> bytes:
+        # oxipng is stricter than libpng (a missing IEND, trailing data cut short): the pixels
+        # libvips decoded are encoded again instead.
+        logger.info("png refused by oxipng although it decodes; re-encoding its pixels")
+        return oxipng_optimize(
+            plain_encode(image, keep, deadline), options.strip_metadata, deadline, level=level
+        )
+
+    def lossless() -> bytes:
+        try:
+            return oxipng_optimize(lossless_input(), options.strip_metadata, deadline)
+        except CorruptInput:
+            if recoded:
+                raise
+            return refused(OXIPNG_LEVEL)
 
     def smaller(limit: int) -> bytes | None:
         return largest_within(
@@ -269,7 +280,15 @@ def compress_png(
         out = lossless() if _lossless_may_win(image, palette, input_bytes) else palette
         out = min(palette, out, key=len)
         return finish(data, out, Format.PNG, out_size, score=None, resized=resized, smaller=smaller)
-    out, score = balanced(image, lossless, input_bytes, options.strip_metadata, keep, deadline)
+    out, score = balanced(
+        image,
+        lossless_input,
+        lambda: refused(BALANCED_OXIPNG_LEVEL),
+        input_bytes,
+        options.strip_metadata,
+        keep,
+        deadline,
+    )
     return finish(data, out, Format.PNG, out_size, score=score, resized=resized, smaller=smaller)
 
 
@@ -285,9 +304,14 @@ def _lossless_may_win(image: pyvips.Image, palette: bytes, input_bytes: int | No
     )
 
 
+class _CannotWin(Exception):
+    """A palette candidate is no smaller than what the lossless recompression is known to reach."""
+
+
 def balanced(
     image: pyvips.Image,
-    lossless: Callable[[], bytes],
+    lossless_input: Callable[[], bytes],
+    refused: Callable[[], bytes],
     input_bytes: int | None,
     strip_metadata: bool,
     keep: str,
@@ -295,33 +319,82 @@ def balanced(
 ) -> tuple[bytes, float]:
     """The smallest palette image scoring at least 80, else the lossless recompression.
 
-    The lossless one (oxipng at level 4: tens of seconds on a large photo) competes when no palette
-    passes or when ``_lossless_may_win``."""
+    The lossless recompression (oxipng -o2) runs alongside the palette search, in a child process
+    on the other core; it is cancelled when a palette image passes and ``_lossless_may_win`` says it
+    cannot be smaller, else it competes. A palette candidate no smaller than the input (or than the
+    lossless result, once known) ends the search: higher settings only grow. ``refused`` is the
+    lossless result when oxipng refuses the input."""
+    with vips_errors(deadline):
+        image = _without_opaque_alpha(image.copy_memory())
+    running = OxipngRun(lossless_input(), strip_metadata, deadline, level=BALANCED_OXIPNG_LEVEL, threads=1)
+    try:
+        return _balanced(image, running, refused, input_bytes, strip_metadata, keep, deadline)
+    finally:
+        running.cancel()
+
+
+def _balanced(
+    image: pyvips.Image,
+    running: OxipngRun,
+    refused: Callable[[], bytes],
+    input_bytes: int | None,
+    strip_metadata: bool,
+    keep: str,
+    deadline: float | None,
+) -> tuple[bytes, float]:
     from .quality import Reference
 
-    with vips_errors(deadline):
-        image = image.copy_memory()
-        reference = Reference(to_srgb8(image))
+    reference: Reference | None = None  # made for the first candidate that needs a score
+    tried: list[Candidate] = []
+    known: list[bytes] = []  # the lossless result, once the child has finished
+
+    def lossless() -> bytes:
+        if not known:
+            try:
+                known.append(running.result())
+            except CorruptInput:
+                known.append(refused())
+        return known[0]
 
     def evaluate(quality: int) -> Candidate:
+        nonlocal reference
         encoded = palette_encode(image, quality, keep, deadline)
+        if running.finished():
+            lossless()
+        bound = min([n for n in (input_bytes, *(len(k) for k in known)) if n is not None], default=None)
+        if bound is not None and len(encoded) >= bound:
+            raise _CannotWin()
         with vips_errors(deadline):
+            if reference is None:
+                reference = Reference(to_srgb8(image))
             score = reference.score(to_srgb8(pyvips.Image.new_from_buffer(encoded, "")))
-        return Candidate(quality, encoded, score)
+        tried.append(Candidate(quality, encoded, score))
+        return tried[-1]
 
     try:
-        best, tried = BALANCED.search(evaluate, deadline=deadline)
+        best, _ = BALANCED.search(evaluate, deadline=deadline)
     except DeadlineExceeded:  # out of time before a palette passed: the lossless result, if it fits
-        best, tried = None, []
+        best = None
+    except _CannotWin:
+        passing = [c for c in tried if c.score >= TARGET_SCORE]
+        best = min(passing, key=lambda c: len(c.data)) if passing else None
     logger.debug("png balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
     if best is None:
         return lossless(), IDENTICAL_SCORE
-    palette = oxipng_optimize(best.data, strip_metadata, deadline)
-    if _lossless_may_win(image, palette, input_bytes):
-        try:
-            truecolour = lossless()
-        except DeadlineExceeded:  # the palette output passed: it is the answer when time runs out
-            return palette, best.score
+    palette = oxipng_optimize(best.data, strip_metadata, deadline, level=BALANCED_OXIPNG_LEVEL)
+    if known or _lossless_may_win(image, palette, input_bytes):
+        truecolour = lossless()
         if len(truecolour) <= len(palette):
             return truecolour, IDENTICAL_SCORE
     return palette, best.score
+
+
+def _without_opaque_alpha(image: pyvips.Image) -> pyvips.Image:
+    """``image`` without its alpha band when every pixel is opaque: the palette then needs no alpha
+    and the score one background instead of two (the same numbers)."""
+    if not image.hasalpha() or image.format not in ("uchar", "ushort"):
+        return image
+    peak = 255 if image.format == "uchar" else 65535
+    if image.extract_band(image.bands - 1).min() < peak:
+        return image
+    return image.extract_band(0, n=image.bands - 1)
