@@ -238,8 +238,12 @@ def mozjpeg_oracle(data: bytes, suffix: str) -> bytes:
     return enc(q)
 
 
+def oxipng_at(data: bytes, level: int) -> bytes:
+    return oxipng.optimize_from_memory(data, level=level, strip=oxipng.StripChunks.safe())
+
+
 def oxipng4(data: bytes) -> bytes:
-    return oxipng.optimize_from_memory(data, level=4, strip=oxipng.StripChunks.safe())
+    return oxipng_at(data, 4)
 
 
 def pngquant_oxipng(data: bytes) -> bytes:
@@ -281,7 +285,7 @@ def webp_q80(data: bytes) -> bytes:
 
 PEERS: dict[str, dict[str, Callable[..., bytes]]] = {
     "jpeg": {"mozjpeg Q80": lambda d, s: mozjpeg_q(d, 80), "mozjpeg oracle": mozjpeg_oracle},
-    "png": {"pngquant+oxipng": lambda d, s: pngquant_oxipng(d), "oxipng -o4": lambda d, s: oxipng4(d)},
+    "png": {"pngquant+oxipng": lambda d, s: pngquant_oxipng(d), "oxipng -o2": lambda d, s: oxipng_at(d, 2)},
     "gif": {"gifsicle -O3": lambda d, s: gifsicle_o3(d)},
     "svg": {"svgo": lambda d, s: svgo(d)},
     "pdf": {"gs /ebook": lambda d, s: ghostscript_ebook(d)},
@@ -410,7 +414,7 @@ def bench_format(fmt: str, files: list[Path]) -> list[FileRow]:
 def check(fmt: str, row: FileRow, run: Run, suffix: str) -> None:
     assert run.data is not None
     if fmt in SCORED:
-        if run.name == "lossless" or (fmt == "png" and run.name == "oxipng -o4") or fmt == "gif":
+        if run.name == "lossless" or (fmt == "png" and run.name == "oxipng -o2") or fmt == "gif":
             run.note += "pixels identical" if pixels_identical(row.original, run.data) else "PIXELS DIFFER"
             if fmt == "gif":
                 same = gif_timing(row.original) == gif_timing(run.data)
@@ -574,7 +578,7 @@ def targets(results: dict[str, list[FileRow]], memory: dict[str, dict[str, float
         best = 0
         complete = True
         for row in png:
-            o = row.runs["oxipng -o4"]
+            o = row.runs["oxipng -o2"]
             q = row.runs["pngquant+oxipng"]
             if o.data is None:
                 complete = False
@@ -594,13 +598,21 @@ def targets(results: dict[str, list[FileRow]], memory: dict[str, dict[str, float
             "≤ 1.0×, all ≥ 80",
             ok,
         )
-        ll, ox = total(png, "lossless"), total(png, "oxipng -o4")
+        bal_t = sum(row.runs["balanced"].seconds for row in png)
+        ox_t = sum(row.runs["oxipng -o2"].seconds for row in png)
+        add(
+            "PNG balanced time vs oxipng -o2",
+            f"{bal_t / ox_t:.2f}× ({bal_t:.1f}s / {ox_t:.1f}s)",
+            "≤ 1.0×",
+            "✓" if bal_t <= ox_t else "✗",
+        )
+        ll, ox = total(png, "lossless"), total(png, "oxipng -o2")
         ident = all(
             "pixels identical" in row.runs["lossless"].note for row in png if row.runs["lossless"].data
         )
         m, ok = ratio_cell(ll / ox if ll and ox else None, 1.0)
         add(
-            "PNG lossless vs oxipng -o4",
+            "PNG lossless vs oxipng -o2",
             m + ("; pixels identical" if ident else "; PIXELS DIFFER"),
             "≤ 1.0×, identical",
             ok if ident else "✗",
