@@ -40,6 +40,9 @@ BALANCED = SearchSpace(first=80, low=30, high=100, slope=0.4, max_evals=3, toler
 SMALL_IMAGE_PIXELS = 1_000_000
 LOSSLESS_CHECK_BITS_PER_PIXEL = 2.0
 LOSSLESS_CHECK_INPUT_RATIO = 0.4
+# balanced: a palette candidate above this share of the input PNG waits for the lossless result (oxipng
+# takes 30-50% off a typical PNG) before it is scored, in case it is already no smaller.
+LOSSLESS_WAIT_INPUT_RATIO = 0.6
 
 
 def level_to_quality(level: int) -> int:
@@ -359,7 +362,9 @@ def _balanced(
     def evaluate(quality: int) -> Candidate:
         nonlocal reference
         encoded = palette_encode(image, quality, keep, deadline)
-        if running.finished():
+        if running.finished() or (
+            input_bytes is not None and len(encoded) > input_bytes * LOSSLESS_WAIT_INPUT_RATIO
+        ):
             lossless()
         bound = min([n for n in (input_bytes, *(len(k) for k in known)) if n is not None], default=None)
         if bound is not None and len(encoded) >= bound:
