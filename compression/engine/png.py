@@ -369,6 +369,10 @@ def _balanced(
         bound = min([n for n in (input_bytes, *(len(k) for k in known)) if n is not None], default=None)
         if bound is not None and len(encoded) >= bound:
             raise _CannotWin()
+        same = [c for c in tried if c.data == encoded]
+        if same:  # libimagequant saturates (256 colours): a higher setting can give the same bytes
+            tried.append(Candidate(quality, encoded, same[0].score))
+            return tried[-1]
         with vips_errors(deadline):
             if reference is None:
                 reference = Reference(to_srgb8(image))
