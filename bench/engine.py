@@ -2,7 +2,10 @@
 would use, on the same files in the same run, scored with the reference `ssimulacra2` package at full
 resolution. Prints markdown tables (per format, targets, 100 MP memory).
 
-    .venv/bin/python bench/engine.py [--corpus DIR] [--formats jpeg,png,...] [--skip-memory]
+    .venv/bin/python bench/engine.py [--corpus DIR] [--formats jpeg,png,...] [--skip-memory] [--skip-styles]
+
+For JPEG it also times a job's original with two resize styles, the styles searched from scratch and
+from what the original's search learnt (``CompressOptions.hint``).
 
 Setup (done here, never runtime deps): Debian `ghostscript` and `pngquant` via apt-get, `svgo` via npm
 into /tmp/crush-bench/node; the corpus from bench/corpus/build-dev.sh.
@@ -19,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +32,7 @@ import oxipng  # noqa: E402
 import pyvips  # noqa: E402
 
 from compression import engine  # noqa: E402
-from compression.engine import CompressionType, CompressOptions  # noqa: E402
+from compression.engine import CompressionType, CompressOptions, ResizeSpec  # noqa: E402
 from compression.engine.jpeg import MOZJPEG  # noqa: E402
 from compression.engine.quality import Reference  # noqa: E402
 from compression.engine.search import Candidate, search_setting  # noqa: E402
@@ -475,6 +478,78 @@ def format_table(fmt: str, rows: list[FileRow]) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------- resize styles
+
+
+STYLES = (ResizeSpec("fit", 1200, 1200), ResizeSpec("crop", 400, 400))
+STYLE_FORMATS = ("jpeg",)
+
+
+@dataclass
+class StyleRow:
+    path: Path
+    original_seconds: float
+    seconds: dict[str, float]  # "scratch" / "hint": both styles
+    evaluations: dict[str, int]
+    bytes: dict[str, int]
+    worst: dict[str, float]
+
+
+def bench_styles(files: list[Path]) -> list[StyleRow]:
+    """A job's work: the balanced original, then its two STYLES searched from scratch and from the
+    original's hint (``Result.search``), as the worker passes it."""
+    rows = []
+    options = CompressOptions(compression_type=CompressionType.BALANCED)
+    for path in files:
+        data = path.read_bytes()
+        start = time.perf_counter()
+        original = engine.compress(data, options=options)
+        row = StyleRow(path, time.perf_counter() - start, {}, {}, {}, {})
+        for way, opts in (("scratch", options), ("hint", replace(options, hint=original.search))):
+            start = time.perf_counter()
+            results = [engine.compress(data, options=opts, resize=spec) for spec in STYLES]
+            row.seconds[way] = time.perf_counter() - start
+            row.evaluations[way] = sum(r.search.evaluations if r.search else 0 for r in results)
+            row.bytes[way] = sum(len(r.data) for r in results)
+            row.worst[way] = min(r.ssimulacra2 if r.ssimulacra2 is not None else 100.0 for r in results)
+        rows.append(row)
+        print(f"  styles/{path.name}: {row.evaluations}", file=sys.stderr, flush=True)
+    return rows
+
+
+def styles_table(fmt: str, rows: list[StyleRow]) -> str:
+    names = ", ".join(f"{s.strategy} {s.width}×{s.height}" for s in STYLES)
+    lines = [
+        f"### {fmt.upper()} balanced with 2 styles ({names})",
+        "",
+        "| file | original s | styles from scratch: s · evaluations · bytes · worst | "
+        "styles from the original's hint: s · evaluations · bytes · worst |",
+        "|---|---:|---|---|",
+    ]
+    for row in rows:
+        cells = [
+            f"{row.seconds[w]:.2f} · {row.evaluations[w]} · {row.bytes[w]:,} · {row.worst[w]:.1f}"
+            for w in ("scratch", "hint")
+        ]
+        lines.append(f"| {row.path.name} | {row.original_seconds:.2f} | " + " | ".join(cells) + " |")
+    orig = sum(r.original_seconds for r in rows)
+    cells = [
+        f"**{sum(r.seconds[w] for r in rows):.1f}** · {sum(r.evaluations[w] for r in rows)} · "
+        f"{sum(r.bytes[w] for r in rows):,} · {min(r.worst[w] for r in rows):.1f}"
+        for w in ("scratch", "hint")
+    ]
+    lines.append(f"| **total** | **{orig:.1f}** | " + " | ".join(cells) + " |")
+    scratch, hint = (orig + sum(r.seconds[w] for r in rows) for w in ("scratch", "hint"))
+    lines += [
+        "",
+        f"Original + 2 styles: {scratch:.1f} s from scratch, {hint:.1f} s with the hint "
+        f"({hint / scratch:.2f}×). "
+        "Evaluations: full-resolution encode+score steps of the styles' searches (`Result.search`); "
+        "worst: the engine's score of a style against its resized pixels.",
+    ]
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------- memory (subprocesses)
 
 
@@ -704,6 +779,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--formats", default="jpeg,png,gif,webp,svg,pdf")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-styles", action="store_true")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -721,6 +797,8 @@ def main() -> None:
         results[fmt] = bench_format(fmt, files)
         out.append(format_table(fmt, results[fmt]))
         print(out[-1] + "\n", flush=True)  # each table as soon as it is ready; the summary follows
+        if fmt in STYLE_FORMATS and not args.skip_styles:
+            print(styles_table(fmt, bench_styles(files)) + "\n", flush=True)
     memory: dict[str, dict[str, float]] = {}
     if not args.skip_memory:
         big = make_big_jpeg()

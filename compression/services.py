@@ -30,7 +30,7 @@ import logging
 import posixpath
 import time
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from django.conf import settings
@@ -617,6 +617,9 @@ def _process_claimed(original: OriginalImage) -> None:
         _optimized_complete(
             original=original, optimized=optimized, result=result, fmt=fmt, kept=result.data == data
         )
+        if is_original and result.search is not None:
+            # The styles' searches start where the original's ended (the engine still checks the floor).
+            options = replace(options, hint=result.search)
     _original_complete(original_image_id=original.id)
 
 

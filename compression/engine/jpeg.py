@@ -20,7 +20,7 @@ from .limits import guard_raster
 from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
 from .resize import resize_image, target_geometry
 from .result import Result, finish, largest_within
-from .search import TARGET_SCORE, Candidate, SearchSpace, search_deadline
+from .search import TARGET_SCORE, Candidate, Point, SearchHint, SearchSpace, model_guess, search_deadline
 
 if TYPE_CHECKING:
     from .quality import Reference
@@ -39,13 +39,21 @@ MOZJPEG = {
 LOSSLESS_RESIZED_QUALITY = 95
 # Balanced search: the range of qualities, and how the score moves per quality step (measured on
 # photos around a score of 80); a pass by less than half a step is not searched below.
-BALANCED = SearchSpace(first=80, low=30, high=98, slope=0.65, max_evals=5, tolerance=1, close_enough=0.3)
+# Guided by a model (the proxy's points, or a hint), a pass is final when the model puts the quality
+# below it more than model_stop under 80.
+BALANCED = SearchSpace(
+    first=80, low=30, high=98, slope=0.65, max_evals=5, tolerance=1, close_enough=0.3, model_stop=0.3
+)
 # Above PROXY_MIN_PIXELS the first guess comes from the same search on a mosaic of PROXY_TILE
-# squares (~PROXY_PIXELS), aiming PROXY_MARGIN above 80; narrow images get no proxy.
+# squares (~PROXY_PIXELS); narrow images get no proxy. The full-resolution search starts at the
+# lowest quality whose proxy score plus PROXY_OFFSET (the full-resolution score minus the proxy's,
+# typical on photos) reaches 80, and steps along the proxy's curve.
 PROXY_MIN_PIXELS = 1_200_000
 PROXY_PIXELS = 420_000
 PROXY_TILE = 128
-PROXY_MARGIN = 0.0
+PROXY_OFFSET = -0.3
+# The proxy's points only shape the full-resolution search: a few are enough.
+PROXY_MAX_EVALS = 3
 # jpegli takes the whole image as one packed RGB buffer (3 bytes/px); above this size balanced
 # uses mozjpeg (see _search_encoder).
 LARGE_IMAGE_PIXELS = 40_000_000
@@ -212,8 +220,12 @@ def compress_jpeg(
     # A fresh sequential decode for each search encode of a large image (see ``balanced``); a rotated
     # image cannot be decoded sequentially, so it is always re-read.
     stream = None if resized or orientation(head) != 1 else lambda: prepare(load(data, Format.JPEG))
-    out, score = balanced(image, keep, deadline, random_access=not resized, cap=cap, stream=stream)
-    return finish(data, out, Format.JPEG, out_size, score=score, resized=resized, smaller=smaller)
+    out, score, learnt = balanced(
+        image, keep, deadline, random_access=not resized, cap=cap, stream=stream, hint=options.hint
+    )
+    return finish(
+        data, out, Format.JPEG, out_size, score=score, resized=resized, smaller=smaller, search=learnt
+    )
 
 
 def balanced(
@@ -224,7 +236,8 @@ def balanced(
     random_access: bool = False,
     cap: int = MAX_QUALITY,
     stream: Callable[[], pyvips.Image] | None = None,
-) -> tuple[bytes, float]:
+    hint: SearchHint | None = None,
+) -> tuple[bytes, float, SearchHint | None]:
     """Smallest output scoring at least 80 against ``image`` at full resolution.
 
     Candidates are encoded the cheap way (jpegli, or baseline mozjpeg where jpegli cannot carry
@@ -241,6 +254,9 @@ def balanced(
     Qualities above ``cap`` (the source's own) are not searched.
     Out of time for the full-resolution search, the proxy's passing quality is the answer (its score,
     measured on the proxy, is the one reported).
+    With a ``hint`` from the same encoder (what the search of the job's original learnt; this is
+    a resize style of it), there is no proxy: the search starts at the hint's quality, the hint's
+    points its model. Returns the output, its score and what the search learnt.
     """
     from .quality import Reference
 
@@ -248,17 +264,24 @@ def balanced(
     with vips_errors(deadline):
         if not in_place:
             image = image.copy_memory()
+    encoder = _search_encoder(image, keep, deadline, stream if in_place else None)
+    space = _space(cap)
     first = None
-    if image.width * image.height > PROXY_MIN_PIXELS and min(image.width, image.height) >= 2 * PROXY_TILE:
+    model: tuple[Point, ...] = ()
+    if (
+        (hint is None or hint.for_encoder(encoder[0]) is None)
+        and image.width * image.height > PROXY_MIN_PIXELS
+        and min(image.width, image.height) >= 2 * PROXY_TILE
+    ):
         with vips_errors(deadline):
             proxy = proxy_mosaic(image).copy_memory()
             proxy_reference = Reference(proxy)
-        encoder = _search_encoder(proxy, keep, deadline)
+        proxy_encoder = _search_encoder(proxy, keep, deadline)
         started = time.monotonic()
-        found, tried = _search(
-            proxy, proxy_reference, encoder, deadline, target=TARGET_SCORE + PROXY_MARGIN, cap=cap
-        )
-        first = (found or max(tried, key=lambda c: c.score)).setting
+        proxy_space = replace(space, max_evals=PROXY_MAX_EVALS)
+        found, tried = _search(proxy, proxy_reference, proxy_encoder, deadline, proxy_space)
+        model = tuple((c.setting, c.score) for c in tried)
+        first = model_guess(model, TARGET_SCORE, space.low, space.high, space.slope, PROXY_OFFSET)
         # Anytime: a full-resolution evaluation costs about the proxy's times the pixel ratio (the
         # reference as much again); without time for two, the proxy's passing quality is encoded once.
         per_pixel = (time.monotonic() - started) / len(tried) / (proxy.width * proxy.height)
@@ -266,20 +289,27 @@ def balanced(
         stop_at = search_deadline(deadline)
         if found is not None and stop_at is not None and time.monotonic() + 2 * expected > stop_at:
             logger.info("jpeg balanced: no time for a full-resolution search; quality %d", found.setting)
-            _name, encode = _search_encoder(image, keep, deadline, stream if in_place else None)
-            return _finish_scan(encode(found.setting), keep), found.score
+            learnt = SearchHint.learnt(proxy_encoder[0], found, tried)
+            return _finish_scan(encoder[1](found.setting), keep), found.score, learnt
     with vips_errors(deadline):
         reference = Reference(image)
-    encoder = _search_encoder(image, keep, deadline, stream if in_place else None)
-    found, tried = _search(image, reference, encoder, deadline, first=first, cap=cap)
+    found, tried = _search(image, reference, encoder, deadline, space, first=first, model=model, hint=hint)
+    learnt = SearchHint.learnt(encoder[0], found, tried)
     if found is None and encoder[0] != "mozjpeg":
-        found, more = _search(image, reference, _mozjpeg_encoder(image, keep, deadline), deadline, cap=cap)
+        fallback = _mozjpeg_encoder(image, keep, deadline)
+        found, more = _search(image, reference, fallback, deadline, space, hint=hint)
+        learnt = SearchHint.learnt(fallback[0], found, more)
         tried += more
     chosen = found or max(tried, key=lambda c: c.score)
-    return _finish_scan(chosen.data, keep), chosen.score
+    return _finish_scan(chosen.data, keep), chosen.score, learnt
 
 
 Encoder = tuple[str, Callable[[int], bytes]]
+
+
+def _space(cap: int) -> SearchSpace:
+    """BALANCED, without the qualities above ``cap``."""
+    return BALANCED if cap >= BALANCED.high else replace(BALANCED, high=cap, low=min(BALANCED.low, cap))
 
 
 def _search(
@@ -287,11 +317,14 @@ def _search(
     reference: "Reference",
     encoder: Encoder,
     deadline: float | None,
+    space: SearchSpace,
     *,
     first: int | None = None,
-    target: float = TARGET_SCORE,
-    cap: int = MAX_QUALITY,
+    model: tuple[Point, ...] = (),
+    hint: SearchHint | None = None,
 ) -> tuple[Candidate | None, list[Candidate]]:
+    """``space``'s search with ``encoder``, scored against ``reference``; ``hint`` only when it
+    comes from the same encoder."""
     name, encode = encoder
 
     def evaluate(quality: int) -> Candidate:
@@ -299,8 +332,8 @@ def _search(
         with vips_errors(deadline):
             return Candidate(quality, encoded, reference.score(pyvips.Image.new_from_buffer(encoded, "")))
 
-    space = BALANCED if cap >= BALANCED.high else replace(BALANCED, high=cap, low=min(BALANCED.low, cap))
-    found, tried = space.search(evaluate, first=first, deadline=deadline, target=target)
+    hint = hint.for_encoder(name) if hint is not None else None
+    found, tried = space.search(evaluate, first=first, deadline=deadline, model=model, hint=hint)
     logger.debug(
         "jpeg balanced %s %dx%d: %s",
         name,

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .errors import InvalidSpec
+from .search import SearchHint
 
 MIN_LEVEL = 1
 MAX_LEVEL = 100
@@ -56,9 +57,14 @@ _NEEDS: dict[ResizeStrategy, tuple[str, ...]] = {
 
 @dataclass(frozen=True, slots=True)
 class CompressOptions:
+    """``hint``: what the balanced search of the same job's original learnt (its ``Result.search``),
+    so a resize style's search starts there instead of from scratch; it only changes how fast the
+    search gets there, never the floor."""
+
     compression_type: CompressionType
     level: int = 80
     strip_metadata: bool = True
+    hint: SearchHint | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -69,6 +75,8 @@ class CompressOptions:
             raise InvalidSpec("The compression level must be an integer.")
         if not MIN_LEVEL <= self.level <= MAX_LEVEL:
             raise InvalidSpec(f"The compression level must be between {MIN_LEVEL} and {MAX_LEVEL}.")
+        if self.hint is not None and not isinstance(self.hint, SearchHint):
+            raise InvalidSpec("The search hint must be a SearchHint.")
 
 
 def parse_colour(value: str) -> tuple[int, int, int, int]:

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .formats import Format
+from .search import SearchHint
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,9 @@ class Result:
     unchanged: bool
     # Set when the optimizer failed and the engine fell back (pipeline.compress): what to tell the client.
     warning: str | None = None
+    # What a balanced search learnt (its setting and measured points), whether or not its output was
+    # kept: the same job's resize styles start from it (``CompressOptions.hint``). None without a search.
+    search: SearchHint | None = None
 
 
 def finish(
@@ -42,6 +46,7 @@ def finish(
     score: float | None,
     resized: bool,
     smaller: Callable[[int], bytes | None] | None = None,
+    search: SearchHint | None = None,
 ) -> Result:
     """The output, never larger than the original: the original bytes when an output of the same
     size is not smaller; a resized output larger than the original is made again by ``smaller``
@@ -54,6 +59,7 @@ def finish(
             size[1],
             None if score is None else IDENTICAL_SCORE,
             unchanged=True,
+            search=search,
         )
     if resized and len(output) > len(original):
         reduced = smaller(len(original)) if smaller is not None else None
@@ -72,8 +78,8 @@ def finish(
                 len(reduced),
                 len(original),
             )
-            return Result(reduced, fmt, size[0], size[1], None, unchanged=False)
-    return Result(output, fmt, size[0], size[1], score, unchanged=False)
+            return Result(reduced, fmt, size[0], size[1], None, unchanged=False, search=search)
+    return Result(output, fmt, size[0], size[1], score, unchanged=False, search=search)
 
 
 def largest_within(limit: int, encode: Callable[[int], bytes], low: int, high: int) -> bytes | None:

@@ -3,16 +3,22 @@
 Scores rise (nearly) monotonically with the quality setting; the search brackets the target from a
 good first guess, then interpolates inside the bracket instead of halving it.
 
+A search can be guided by a ``model``: the (setting, score) points of a related curve, such as the
+same search on a small proxy of the image, or a resize style's original (``SearchHint``). Scores of
+the related image are expected to differ by about a constant: each evaluation measures that offset,
+and the next setting is the lowest one the shifted model puts at the target.
+
 Anytime: a search may use SEARCH_SHARE of the time left before its deadline; when that runs out it
 returns the best passing candidate found so far, so the final encode and the other outputs of the job
 still fit in the job's time limit. With nothing passing yet it raises DeadlineExceeded and the codec
 falls back (its lossless result, else ``pipeline.compress`` hands back the input).
 """
 
+import itertools
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .errors import DeadlineExceeded
@@ -40,6 +46,35 @@ class Candidate:
     score: float
 
 
+Point = tuple[int, float]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHint:
+    """What a search learnt, for a search of a related image (a resize style of the same job):
+    the setting it chose and every (setting, score) point it measured. ``encoder`` names the scale
+    of the settings (a hint is only used by a search over the same encoder's settings)."""
+
+    encoder: str
+    setting: int
+    points: tuple[Point, ...]
+
+    @property
+    def evaluations(self) -> int:
+        return len(self.points)
+
+    @classmethod
+    def learnt(cls, encoder: str, found: Candidate | None, tried: list[Candidate]) -> "SearchHint | None":
+        """The hint a search's result leaves (None when it measured nothing)."""
+        if not tried:
+            return None
+        chosen = found or max(tried, key=lambda c: c.score)
+        return cls(encoder, chosen.setting, tuple(sorted((c.setting, c.score) for c in tried)))
+
+    def for_encoder(self, encoder: str) -> "SearchHint | None":
+        return self if self.encoder == encoder else None
+
+
 def search_setting(
     evaluate: Callable[[int], Candidate],
     *,
@@ -52,6 +87,8 @@ def search_setting(
     deadline: float | None,
     target: float = TARGET_SCORE,
     close_enough: float = 0.0,
+    model: Sequence[Point] = (),
+    model_stop: float | None = None,
 ) -> tuple[Candidate | None, list[Candidate]]:
     """The passing candidate with the lowest setting (None if none passed) and every evaluation.
 
@@ -62,7 +99,11 @@ def search_setting(
     ``slope`` is the expected score change per setting unit, used to step out of a one-sided
     bracket; ``tolerance`` is how close the bracket must get before stopping early, and a passing
     score less than ``close_enough`` above the target also stops the search (a lower setting
-    would almost surely fail).
+    would almost surely fail). Until the target is bracketed, a ``model`` (see the module
+    docstring) chooses the next setting instead of ``slope``: the lowest one at the target once the
+    model is shifted by the offset measured at the setting closest to the target. With
+    ``model_stop``, a pass also ends the search when that shifted model puts the setting just
+    below it more than ``model_stop`` below the target (the model is trusted to call it a fail).
     """
     stop_at = search_deadline(deadline)
     tried: dict[int, Candidate] = {}
@@ -83,6 +124,10 @@ def search_setting(
         worst_fail = max(failing, key=lambda c: c.setting) if failing else None
         if best_pass and best_pass.score < target + close_enough:
             break
+        if best_pass and model and model_stop is not None and best_pass.setting - 1 not in tried:
+            below = _shifted_score(model, best_pass, best_pass.setting - 1, slope)
+            if below < target - model_stop:
+                break
         if best_pass and worst_fail:
             if best_pass.setting - worst_fail.setting <= tolerance:
                 break
@@ -93,17 +138,61 @@ def search_setting(
         elif best_pass:
             if best_pass.setting <= low:
                 break
-            step = max(2, math.floor((best_pass.score - target) / slope))
-            setting = max(low, best_pass.setting - step)
+            if model:
+                guess = _shifted_guess(model, best_pass, target, low, high, slope)
+                setting = min(guess, best_pass.setting - 1)
+            else:
+                step = max(2, math.floor((best_pass.score - target) / slope))
+                setting = max(low, best_pass.setting - step)
         else:
             assert worst_fail is not None
             if worst_fail.setting >= high:
                 break
-            step = max(2, math.ceil((target - worst_fail.score) / slope))
-            setting = min(high, worst_fail.setting + step)
+            if model:
+                guess = _shifted_guess(model, worst_fail, target, low, high, slope)
+                setting = max(guess, worst_fail.setting + 1)
+            else:
+                step = max(2, math.ceil((target - worst_fail.score) / slope))
+                setting = min(high, worst_fail.setting + step)
     passing = [c for c in tried.values() if c.score >= target]
     best = min(passing, key=lambda c: len(c.data)) if passing else None
     return best, list(tried.values())
+
+
+def model_at(model: Sequence[Point], setting: int, slope: float) -> float:
+    """The model's score at ``setting``: interpolated between its points, extrapolated with
+    ``slope`` beyond them."""
+    points = sorted(model)
+    if setting <= points[0][0]:
+        return points[0][1] - slope * (points[0][0] - setting)
+    if setting >= points[-1][0]:
+        return points[-1][1] + slope * (setting - points[-1][0])
+    for (s0, v0), (s1, v1) in itertools.pairwise(points):
+        if s0 <= setting <= s1:
+            return v0 + (v1 - v0) * (setting - s0) / (s1 - s0)
+    raise AssertionError("unreachable")
+
+
+def model_guess(
+    model: Sequence[Point], target: float, low: int, high: int, slope: float, offset: float = 0.0
+) -> int:
+    """The lowest setting in [low, high] above every setting the model, shifted by ``offset``,
+    puts below ``target``."""
+    failing = [s for s in range(low, high + 1) if model_at(model, s, slope) + offset < target]
+    return min(max(failing) + 1, high) if failing else low
+
+
+def _shifted_score(model: Sequence[Point], anchor: Candidate, setting: int, slope: float) -> float:
+    """The model's score at ``setting``, shifted to agree with ``anchor``, a measured candidate."""
+    return model_at(model, setting, slope) + anchor.score - model_at(model, anchor.setting, slope)
+
+
+def _shifted_guess(
+    model: Sequence[Point], anchor: Candidate, target: float, low: int, high: int, slope: float
+) -> int:
+    """``model_guess`` with the model shifted to agree with ``anchor``, a measured candidate."""
+    offset = anchor.score - model_at(model, anchor.setting, slope)
+    return model_guess(model, target, low, high, slope, offset)
 
 
 def _cut_short(tried: dict[int, Candidate], target: float) -> tuple[Candidate | None, list[Candidate]]:
@@ -126,6 +215,7 @@ class SearchSpace:
     max_evals: int
     tolerance: int
     close_enough: float = 0.0
+    model_stop: float | None = None
 
     def search(
         self,
@@ -134,7 +224,14 @@ class SearchSpace:
         deadline: float | None,
         first: int | None = None,
         target: float = TARGET_SCORE,
+        model: Sequence[Point] = (),
+        hint: SearchHint | None = None,
     ) -> tuple[Candidate | None, list[Candidate]]:
+        """``hint`` (what the search of a related image learnt) gives the first setting and the
+        model unless they are given."""
+        if hint is not None:
+            first = hint.setting if first is None else first
+            model = model or hint.points
         return search_setting(
             evaluate,
             first=self.first if first is None else first,
@@ -146,4 +243,6 @@ class SearchSpace:
             deadline=deadline,
             target=target,
             close_enough=self.close_enough,
+            model=model,
+            model_stop=self.model_stop,
         )

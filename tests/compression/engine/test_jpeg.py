@@ -1,12 +1,16 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import pyvips
 
-from compression.engine import CompressionType, CompressOptions, ResizeSpec, compress
+from compression.engine import CompressionType, CompressOptions, Format, ResizeSpec, compress
 from compression.engine import jpeg as jpeg_module
 from compression.engine.jpeg import jpegli_encode, level_to_quality
 from compression.engine.jpeg_quality import estimate_quality
 from compression.engine.quality import ssimulacra2
+from compression.engine.resize import resize_image, target_geometry
+from compression.engine.search import SearchHint
 
 
 def photo(width: int = 320, height: int = 240, seed: int = 1) -> pyvips.Image:
@@ -211,8 +215,9 @@ def test_balanced_on_a_proxy_still_scores_80_at_full_resolution() -> None:
 
 
 def test_balanced_raises_the_quality_when_the_proxy_overestimates(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The proxy search aims far below 80, so its choice fails at full resolution and must be raised.
-    monkeypatch.setattr(jpeg_module, "PROXY_MARGIN", -30.0)
+    # The proxy is taken to score 30 below the full image, so the first full-resolution quality fails
+    # and must be raised.
+    monkeypatch.setattr(jpeg_module, "PROXY_OFFSET", 30.0)
     source = jpeg(_large_photo(), 98)
     proxy = jpeg_module.proxy_mosaic(decode(source))
     assert proxy.width * proxy.height <= jpeg_module.PROXY_PIXELS
@@ -243,7 +248,9 @@ def test_a_large_balanced_jpeg_is_searched_on_fresh_decodes_with_the_same_result
 
     result = compress(source, options=CompressOptions(compression_type="balanced"))
 
-    expected, score = jpeg_module.balanced(decode(source), "icc", None, cap=estimate_quality(source) or 100)
+    expected, score, _ = jpeg_module.balanced(
+        decode(source), "icc", None, cap=estimate_quality(source) or 100
+    )
     assert sequential_loads
     assert result.data == expected
     assert result.ssimulacra2 == score
@@ -287,3 +294,56 @@ def test_lossy_100_on_a_low_quality_source_is_not_larger() -> None:
 
     assert len(result.data) <= len(source)
     assert (estimate_quality(result.data) or 100) <= 30
+
+
+def _style_reference(source: bytes, spec: ResizeSpec) -> pyvips.Image:
+    """The resized pixels a style is scored against."""
+    head = decode(source)
+    geometry = target_geometry(head.width, head.height, spec)
+    return jpeg_module.prepare(resize_image(source, Format.JPEG, geometry, spec, None)).copy_memory()
+
+
+@pytest.mark.parametrize(
+    "spec", [ResizeSpec("fit", 800, 800), ResizeSpec("crop", 500, 500)], ids=["fit", "crop"]
+)
+def test_a_style_searched_from_the_original_hint_scores_80_in_fewer_evaluations(spec: ResizeSpec) -> None:
+    source = jpeg(_large_photo(), 98)
+    options = CompressOptions(compression_type="balanced")
+    original = compress(source, options=options)
+    assert original.search is not None and original.search.encoder == "jpegli"
+
+    plain = compress(source, options=options, resize=spec)
+    hinted = compress(source, options=replace(options, hint=original.search), resize=spec)
+
+    assert plain.search is not None and hinted.search is not None
+    assert hinted.search.evaluations <= 2
+    assert hinted.search.evaluations <= plain.search.evaluations
+    score = ssimulacra2(_style_reference(source, spec), decode(hinted.data))
+    assert score >= 80
+    assert hinted.ssimulacra2 == pytest.approx(score, abs=1e-6)
+    assert len(hinted.data) <= len(plain.data) * 1.03
+
+
+def test_a_style_with_a_misleading_hint_still_scores_80() -> None:
+    # The hint claims quality 30 scores 99: the style's first evaluation fails, and it steps up.
+    source = jpeg(_large_photo(), 98)
+    spec = ResizeSpec("fit", 800, 800)
+    hint = SearchHint("jpegli", 30, ((30, 99.0),))
+
+    result = compress(source, options=CompressOptions(compression_type="balanced", hint=hint), resize=spec)
+
+    score = ssimulacra2(_style_reference(source, spec), decode(result.data))
+    assert score >= 80
+    assert result.ssimulacra2 == pytest.approx(score, abs=1e-6)
+    assert result.search is not None and result.search.setting > 30
+
+
+def test_a_hint_from_another_encoder_is_ignored() -> None:
+    source = jpeg(photo(seed=4), 98)
+    options = CompressOptions(compression_type="balanced")
+
+    plain = compress(source, options=options)
+    other = compress(source, options=replace(options, hint=SearchHint("webp", 30, ((30, 99.0),))))
+
+    assert other.data == plain.data
+    assert other.search == plain.search

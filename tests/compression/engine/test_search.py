@@ -3,7 +3,7 @@ import time
 import pytest
 
 from compression.engine.errors import DeadlineExceeded
-from compression.engine.search import TARGET_SCORE, Candidate, search_setting
+from compression.engine.search import TARGET_SCORE, Candidate, SearchHint, SearchSpace, search_setting
 
 
 def linear_codec(threshold: float, slope: float = 0.7):  # type: ignore[no-untyped-def]
@@ -98,3 +98,66 @@ def test_search_stops_at_a_pass_closer_than_close_enough() -> None:
     assert best is not None and exhaustive is not None
     assert best.setting == exhaustive.setting == 61
     assert len(tried) < len(every)
+
+
+def curved_codec(threshold: float, offset: float = 0.0):  # type: ignore[no-untyped-def]
+    """A score that is not linear in the setting (steep at the top), crossing 80 at about `threshold`;
+    ``offset`` shifts the whole curve."""
+    calls: list[int] = []
+
+    def score(setting: int) -> float:
+        x = setting - threshold
+        return TARGET_SCORE + offset + 0.3 * x + 0.02 * x * abs(x)
+
+    def evaluate(setting: int) -> Candidate:
+        calls.append(setting)
+        return Candidate(setting, b"x" * (setting * 100), score(setting))
+
+    return evaluate, calls, score
+
+
+@pytest.mark.parametrize("offset", [-3.0, -1.0, 0.0, 1.5, 4.0])
+def test_search_with_a_model_of_a_shifted_curve_needs_fewer_evaluations(offset: float) -> None:
+    # The model: points of the same curve shifted by `offset` (what a proxy or the original measured).
+    _, _, shifted = curved_codec(72.4, offset)
+    model = [(s, shifted(s)) for s in (66, 70, 72, 73, 76)]
+    search = dict(first=73, low=30, high=98, slope=0.7, max_evals=6, tolerance=1, deadline=None)
+    evaluate, guided = curved_codec(72.4)[:2]
+    plain_evaluate, plain = curved_codec(72.4)[:2]
+
+    best, _ = search_setting(evaluate, model=model, close_enough=0.3, **search)  # type: ignore[arg-type]
+    plain_best, _ = search_setting(plain_evaluate, close_enough=0.3, **search)  # type: ignore[arg-type]
+
+    assert best is not None and plain_best is not None
+    assert best.score >= TARGET_SCORE
+    assert best.setting <= plain_best.setting
+    assert len(guided) <= 3
+    assert len(guided) <= len(plain)
+
+
+def test_search_with_a_misleading_model_still_reaches_the_target() -> None:
+    # The model claims everything passes far below where the codec does.
+    evaluate, _ = linear_codec(85.0)
+    model = [(30, 95.0), (40, 96.0)]
+
+    best, tried = search_setting(
+        evaluate, first=30, low=30, high=98, slope=0.7, max_evals=6, tolerance=1, deadline=None, model=model
+    )
+
+    assert best is not None and best.score >= TARGET_SCORE
+    assert best.setting - 85 < 3
+    assert all(c.score < TARGET_SCORE for c in tried if c.setting < 85)
+
+
+def test_a_search_hint_gives_the_first_setting_and_the_model() -> None:
+    evaluate, calls = linear_codec(64.0)
+    space = SearchSpace(first=80, low=30, high=98, slope=0.7, max_evals=5, tolerance=1, close_enough=0.3)
+    hint = SearchHint.learnt("codec", *space.search(linear_codec(63.0)[0], deadline=None))
+    assert hint is not None and hint.setting == 63
+
+    best, tried = space.search(evaluate, deadline=None, hint=hint)
+
+    assert calls[0] == 63
+    assert best is not None and best.setting == 64
+    assert len(tried) <= 2
+    assert SearchHint.learnt("codec", best, tried).evaluations == len(tried)  # type: ignore[union-attr]
