@@ -42,7 +42,7 @@ LOSSLESS_RESIZED_QUALITY = 95
 # Guided by a model (the proxy's points, or a hint), a pass is final when the model puts the quality
 # below it more than model_stop under 80.
 BALANCED = SearchSpace(
-    first=80, low=30, high=98, slope=0.65, max_evals=5, tolerance=1, close_enough=0.3, model_stop=0.3
+    first=80, low=30, high=98, slope=0.65, max_evals=5, tolerance=1, close_enough=0.3, model_stop=0.2
 )
 # Above PROXY_MIN_PIXELS the first guess comes from the same search on a mosaic of PROXY_TILE
 # squares (~PROXY_PIXELS); narrow images get no proxy. The full-resolution search starts at the

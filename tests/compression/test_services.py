@@ -82,3 +82,31 @@ def test_original_image_submit_balanced_reports_the_score(account) -> None:
     main = original.optimized_images.get()
     assert original.compression_type == "balanced"
     assert main.ssimulacra2 is not None and main.ssimulacra2 >= 80
+
+
+def test_a_balanced_job_searches_its_styles_from_what_the_original_learnt(account, monkeypatch) -> None:
+    real_compress = services.engine.compress
+    calls: list[tuple[object, object]] = []  # (hint given, search learnt) per output, in order
+
+    def compress(data: bytes, **kwargs: object) -> object:
+        result = real_compress(data, **kwargs)  # type: ignore[arg-type]
+        calls.append((kwargs["options"].hint, result.search))  # type: ignore[attr-defined]
+        return result
+
+    monkeypatch.setattr(services.engine, "compress", compress)
+
+    original = services.original_image_submit(
+        account=account,
+        options=options(),
+        base_url=BASE,
+        upload=upload("p.jpg", SAMPLES["jpeg"][2]()),
+        synchronous=True,
+    )
+
+    rows = list(original.optimized_images.order_by("id"))
+    assert [row.style for row in rows] == ["original", "thumb", "square"]
+    assert all(row.status == Status.COMPLETED for row in rows)
+    assert all(row.ssimulacra2 is None or row.ssimulacra2 >= 80 for row in rows)
+    (first_hint, learnt), *styles = calls
+    assert first_hint is None and learnt is not None
+    assert [hint for hint, _ in styles] == [learnt, learnt]
