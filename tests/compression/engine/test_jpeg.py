@@ -316,8 +316,10 @@ def test_a_style_searched_from_the_original_hint_scores_80_in_fewer_evaluations(
     hinted = compress(source, options=replace(options, hint=original.search), resize=spec)
 
     assert plain.search is not None and hinted.search is not None
-    assert hinted.search.evaluations <= 2
-    assert hinted.search.evaluations <= plain.search.evaluations
+    # The style needs a lower quality than the original: one step along the original's points gets
+    # there, and at most one more checks the quality below.
+    assert hinted.search.evaluations <= 3
+    assert hinted.search.evaluations < plain.search.evaluations
     score = ssimulacra2(_style_reference(source, spec), decode(hinted.data))
     assert score >= 80
     assert hinted.ssimulacra2 == pytest.approx(score, abs=1e-6)
