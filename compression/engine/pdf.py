@@ -279,7 +279,8 @@ def _jpeg_candidate(
 ) -> tuple[bytes, float | None]:
     keep = "none"
     if options.compression_type is CompressionType.BALANCED:
-        return jpeg.balanced(image, keep, deadline)
+        out, score, _learnt = jpeg.balanced(image, keep, deadline)
+        return out, score
     return jpeg.mozjpeg_encode(image, jpeg.level_to_quality(options.level), keep, deadline), None
 
 
