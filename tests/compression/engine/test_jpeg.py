@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import pyvips
 
-from compression.engine import CompressionType, CompressOptions, Format, ResizeSpec, compress
+from compression.engine import CompressionType, CompressOptions, Format, ResizeSpec, ResizeStrategy, compress
 from compression.engine import jpeg as jpeg_module
 from compression.engine.jpeg import jpegli_encode, level_to_quality
 from compression.engine.jpeg_quality import estimate_quality
@@ -304,11 +304,13 @@ def _style_reference(source: bytes, spec: ResizeSpec) -> pyvips.Image:
 
 
 @pytest.mark.parametrize(
-    "spec", [ResizeSpec("fit", 800, 800), ResizeSpec("crop", 500, 500)], ids=["fit", "crop"]
+    "spec",
+    [ResizeSpec(ResizeStrategy.FIT, 800, 800), ResizeSpec(ResizeStrategy.CROP, 500, 500)],
+    ids=["fit", "crop"],
 )
 def test_a_style_searched_from_the_original_hint_scores_80_in_fewer_evaluations(spec: ResizeSpec) -> None:
     source = jpeg(_large_photo(), 98)
-    options = CompressOptions(compression_type="balanced")
+    options = CompressOptions(compression_type=CompressionType.BALANCED)
     original = compress(source, options=options)
     assert original.search is not None and original.search.encoder == "jpegli"
 
@@ -329,10 +331,12 @@ def test_a_style_searched_from_the_original_hint_scores_80_in_fewer_evaluations(
 def test_a_style_with_a_misleading_hint_still_scores_80() -> None:
     # The hint claims quality 30 scores 99: the style's first evaluation fails, and it steps up.
     source = jpeg(_large_photo(), 98)
-    spec = ResizeSpec("fit", 800, 800)
+    spec = ResizeSpec(ResizeStrategy.FIT, 800, 800)
     hint = SearchHint("jpegli", 30, ((30, 99.0),))
 
-    result = compress(source, options=CompressOptions(compression_type="balanced", hint=hint), resize=spec)
+    result = compress(
+        source, options=CompressOptions(compression_type=CompressionType.BALANCED, hint=hint), resize=spec
+    )
 
     score = ssimulacra2(_style_reference(source, spec), decode(result.data))
     assert score >= 80
@@ -342,7 +346,7 @@ def test_a_style_with_a_misleading_hint_still_scores_80() -> None:
 
 def test_a_hint_from_another_encoder_is_ignored() -> None:
     source = jpeg(photo(seed=4), 98)
-    options = CompressOptions(compression_type="balanced")
+    options = CompressOptions(compression_type=CompressionType.BALANCED)
 
     plain = compress(source, options=options)
     other = compress(source, options=replace(options, hint=SearchHint("webp", 30, ((30, 99.0),))))
