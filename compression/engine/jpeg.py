@@ -294,6 +294,12 @@ def balanced(
     with vips_errors(deadline):
         reference = Reference(image)
     found, tried = _search(image, reference, encoder, deadline, space, first=first, model=model, hint=hint)
+    if found is None and (model or hint is not None):
+        # Scores need not rise with the quality everywhere: where the guided search found no pass, the
+        # plain one looks too (the qualities already scored are not encoded again).
+        known = {c.setting: c for c in tried}
+        found, more = _search(image, reference, encoder, deadline, space, known=known)
+        tried = list({c.setting: c for c in tried + more}.values())
     learnt = SearchHint.learnt(encoder[0], found, tried)
     if found is None and encoder[0] != "mozjpeg":
         fallback = _mozjpeg_encoder(image, keep, deadline)
@@ -322,12 +328,15 @@ def _search(
     first: int | None = None,
     model: tuple[Point, ...] = (),
     hint: SearchHint | None = None,
+    known: dict[int, Candidate] | None = None,
 ) -> tuple[Candidate | None, list[Candidate]]:
     """``space``'s search with ``encoder``, scored against ``reference``; ``hint`` only when it
-    comes from the same encoder."""
+    comes from the same encoder; ``known`` candidates are not evaluated again."""
     name, encode = encoder
 
     def evaluate(quality: int) -> Candidate:
+        if known is not None and quality in known:
+            return known[quality]
         encoded = encode(quality)
         with vips_errors(deadline):
             return Candidate(quality, encoded, reference.score(pyvips.Image.new_from_buffer(encoded, "")))
