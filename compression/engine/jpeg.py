@@ -220,9 +220,21 @@ def compress_jpeg(
     # A fresh sequential decode for each search encode of a large image (see ``balanced``); a rotated
     # image cannot be decoded sequentially, so it is always re-read.
     stream = None if resized or orientation(head) != 1 else lambda: prepare(load(data, Format.JPEG))
+    # The cap holds for a same-size output only: a resized one averages the source's artefacts away.
     out, score, learnt = balanced(
-        image, keep, deadline, random_access=not resized, cap=cap, stream=stream, hint=options.hint
+        image,
+        keep,
+        deadline,
+        random_access=not resized,
+        cap=MAX_QUALITY if resized else cap,
+        stream=stream,
+        hint=options.hint,
     )
+    if score < TARGET_SCORE and not resized:
+        # Nothing up to the source's own quality reaches 80 (re-encoding a heavily compressed JPEG
+        # adds its loss to the source's): the lossless transcode, every pixel kept.
+        lossless = lossless_transcode(data, options, orientation(head))
+        return finish(data, lossless, Format.JPEG, size, score=100.0, resized=False, search=learnt)
     return finish(
         data, out, Format.JPEG, out_size, score=score, resized=resized, smaller=smaller, search=learnt
     )
