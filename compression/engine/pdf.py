@@ -43,7 +43,7 @@ from .pdf_document import (
 )
 from .pipeline import KEPT_ORIGINAL_WARNING
 from .result import Result, finish
-from .search import search_deadline
+from .search import TARGET_SCORE, search_deadline
 
 logger = logging.getLogger(__name__)
 
@@ -276,11 +276,12 @@ def _resample(image: pyvips.Image, scale: float) -> pyvips.Image:
 
 def _jpeg_candidate(
     image: pyvips.Image, options: CompressOptions, deadline: float | None
-) -> tuple[bytes, float | None]:
+) -> tuple[bytes, float | None] | None:
+    """A JPEG of ``image``; in ``balanced`` only one that reaches the floor (else None)."""
     keep = "none"
     if options.compression_type is CompressionType.BALANCED:
         out, score, _learnt = jpeg.balanced(image, keep, deadline)
-        return out, score
+        return (out, score) if score >= TARGET_SCORE else None
     return jpeg.mozjpeg_encode(image, jpeg.level_to_quality(options.level), keep, deadline), None
 
 
@@ -350,9 +351,9 @@ def _optimise_flate(
     encoded, _ = _deflate(raw, out_w, components)
     best = (len(encoded), "flate", raw, out_w, out_h, None)
     if lossy_allowed:
-        candidate, score = _jpeg_candidate(pixels, options, deadline)
-        if len(candidate) < best[0]:
-            best = (len(candidate), "jpeg", candidate, out_w, out_h, score)
+        made = _jpeg_candidate(pixels, options, deadline)
+        if made is not None and len(made[0]) < best[0]:
+            best = (len(made[0]), "jpeg", made[0], out_w, out_h, made[1])
     if best[0] >= before:
         return
     _, kind, payload, out_w, out_h, score = best
