@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import datetime
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class CompressionType(models.TextChoices):
@@ -91,6 +94,12 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.account})"
+
+
+def month_start(moment: datetime.datetime | None = None) -> datetime.date:
+    """The `QuotaPeriod.month` key of a moment (now by default): the first day of its UTC month."""
+    moment = moment or timezone.now()
+    return moment.astimezone(datetime.UTC).date().replace(day=1)
 
 
 class QuotaPeriod(models.Model):

@@ -10,8 +10,7 @@ from django.db.models import F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Cast, Coalesce, Greatest, TruncMonth
 from django.utils import timezone
 
-from accounts.models import Account, ApiKey, ConsumptionDay, QuotaPeriod
-from accounts.services import month_start
+from accounts.models import Account, ApiKey, ConsumptionDay, QuotaPeriod, month_start
 from crush.lib.errors import NotFound, ValidationFailed
 
 

@@ -14,7 +14,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts import credentials
-from accounts.models import Account, ApiKey, ApiToken, ConsumptionDay, QuotaPeriod
+from accounts.models import Account, ApiKey, ApiToken, ConsumptionDay, QuotaPeriod, month_start
 from crush.lib.dbranges import column_range_check
 from crush.lib.errors import QuotaExceeded, Unauthenticated, ValidationFailed
 
@@ -31,11 +31,6 @@ class IssuedToken:
 class IssuedKey:
     api_key: ApiKey
     secret: str  # shown once, never stored
-
-
-def month_start(moment: datetime.datetime | None = None) -> datetime.date:
-    moment = moment or timezone.now()
-    return moment.astimezone(datetime.UTC).date().replace(day=1)
 
 
 # --- accounts
