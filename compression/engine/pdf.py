@@ -41,8 +41,7 @@ from .pdf_document import (
     page_count,
     save_document,
 )
-from .pipeline import KEPT_ORIGINAL_WARNING
-from .result import Result, finish
+from .result import KEPT_ORIGINAL_WARNING, Result, finish
 from .search import TARGET_SCORE, search_deadline
 
 logger = logging.getLogger(__name__)

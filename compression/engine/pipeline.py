@@ -35,11 +35,10 @@ from .formats import Format, sniff
 from .limits import check_bytes, guard_raster
 from .options import CompressOptions, EngineLimits, ResizeSpec
 from .resize import resize_image, target_geometry
-from .result import IDENTICAL_SCORE, Probe, Result
+from .result import IDENTICAL_SCORE, KEPT_ORIGINAL_WARNING, Probe, Result
 
 logger = logging.getLogger(__name__)
 
-KEPT_ORIGINAL_WARNING = "The optimizer failed on this file; the original is returned unchanged."
 PLAIN_RESIZE_WARNING = "The optimizer failed on this file; the style is a plain resize, not optimized."
 FALLBACK_FAILED_MESSAGE = "This style could not be rendered from the file."
 TIME_WARNING = "Time ran out before this file was optimized; the original is returned unchanged."

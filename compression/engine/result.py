@@ -11,6 +11,8 @@ logger = logging.getLogger(__name__)
 
 # Score reported when the input itself is returned: it is identical to itself.
 IDENTICAL_SCORE = 100.0
+# Result.warning when an optimizer failed and the input is handed back (pipeline.compress, the PDF codec).
+KEPT_ORIGINAL_WARNING = "The optimizer failed on this file; the original is returned unchanged."
 
 
 @dataclass(frozen=True, slots=True)
