@@ -37,7 +37,7 @@ test: install node-client
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy . && $(BIN)/lint-imports --no-cache
 
 bench-engine: install
 	$(BIN)/python bench/engine.py
