@@ -51,7 +51,7 @@ class ProcessDeathSafeLock:
             if block and timeout is None:
                 fcntl.lockf(self._file, fcntl.LOCK_EX)
                 return True
-            deadline = time.monotonic() + (timeout if block else 0)  # block: a time-out was given
+            deadline = time.monotonic() + (timeout if block and timeout is not None else 0)
             while True:
                 try:
                     fcntl.lockf(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -18,7 +18,7 @@ def test_stacked_bar_chart_draws_one_segment_per_non_empty_cell() -> None:
     )
 
     segments = [rect for rect in parse(svg).iter(f"{SVG}rect") if rect.find(f"{SVG}title") is not None]
-    assert [rect.find(f"{SVG}title").text for rect in segments] == [
+    assert [rect.findtext(f"{SVG}title") for rect in segments] == [
         "2026-01 · file: 10\xa0bytes",
         "2026-02 · api: 400\xa0bytes",
         "2026-03 · api: 50\xa0bytes",
@@ -30,10 +30,10 @@ def test_stacked_bar_chart_stacks_segments_and_the_tallest_bar_fills_the_plot() 
     svg = stacked_bar_chart(columns=["a", "b"], series={"x": [100, 50], "y": [100, 0]}, title="t")
 
     segments = [rect for rect in parse(svg).iter(f"{SVG}rect") if rect.find(f"{SVG}title") is not None]
-    heights = [float(rect.get("height")) for rect in segments]
+    heights = [float(rect.attrib["height"]) for rect in segments]
     assert heights[0] == heights[1]  # 100 and 100 stacked in bar a
     assert heights[2] == heights[0] / 2  # 50 in bar b
-    assert float(segments[1].get("y")) + heights[1] == float(segments[0].get("y"))  # y sits on x
+    assert float(segments[1].attrib["y"]) + heights[1] == float(segments[0].attrib["y"])  # y sits on x
 
 
 def test_stacked_bar_chart_escapes_origin_names() -> None:
