@@ -37,7 +37,7 @@ test: install node-client
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy . && $(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports --no-cache && $(BIN)/mypy .
 
 bench-engine: install
 	$(BIN)/python bench/engine.py
