@@ -5,8 +5,10 @@ without importing it, as `make lint` does. Import Linter's `acyclic_siblings` lo
 package; the second test looks for a cycle between any two modules of the four root packages, across apps.
 """
 
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import grimp
@@ -22,6 +24,20 @@ def test_import_linter_contracts_are_kept():
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "0 broken" in run.stdout
+
+
+def test_every_module_of_crush_stands_on_a_floor():
+    """The "Floors" contract lists crush's top floor module by module: a new one must be placed there (or go
+    into crush/lib), or nothing would check its imports."""
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    (floors,) = [contract for contract in contracts if contract["name"].startswith("Floors")]
+    placed = {name for layer in floors["layers"] for name in re.split(r"\s*[:|]\s*", layer)}
+    children = {
+        f"crush.{path.stem}"
+        for path in (ROOT / "crush").iterdir()
+        if path.name != "__init__.py" and (path.suffix == ".py" or (path / "__init__.py").exists())
+    }
+    assert children - placed == set()
 
 
 def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
