@@ -3,9 +3,11 @@ with what it has, the original unchanged or a plain resize at worst, and says so
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from compression import services
+from compression import engine
 from compression.models import Status
 from tests.compression.live_jobs import process_inline
 from tests.compression.pipeline_support import SAMPLES, TWO_STYLES
@@ -40,15 +42,15 @@ def test_a_job_without_time_completes_every_output(account, settings, fmt: str) 
 def test_the_time_left_is_shared_between_the_outputs_left(account, settings, monkeypatch) -> None:
     # given: a job time limit, and an engine that records the deadline it is given
     settings.CRUSH_JOB_TIME_LIMIT_SECONDS = 100
-    real_compress = services.engine.compress
+    real_compress = engine.compress
     deadlines: list[float] = []
 
     def recording(data: bytes, *, deadline: float | None = None, **kwargs):  # type: ignore[no-untyped-def]
         assert deadline is not None
-        deadlines.append(deadline - services.time.monotonic())
+        deadlines.append(deadline - time.monotonic())
         return real_compress(data, deadline=deadline, **kwargs)
 
-    monkeypatch.setattr(services.engine, "compress", recording)
+    monkeypatch.setattr(engine, "compress", recording)
     name, _content_type, make = SAMPLES["jpeg"]
 
     # when

@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from accounts.models import ConsumptionDay
 from accounts.selectors import quota_used_this_month
-from compression import selectors, services, storage
+from compression import engine, selectors, services, storage
 from compression.models import OptimizedImage, OriginalImage, Status, StoredFile
+from compression.services import jobs
 from compression.storage import StorageUnavailable
 from crush.lib.errors import NotFound
 from tests.compression.pipeline_support import jpeg, options, upload
@@ -119,7 +120,7 @@ def test_original_image_process_retries_storage_errors_then_fails(
     def unavailable(**kwargs: object) -> bytes:
         raise StorageUnavailable()
 
-    monkeypatch.setattr(services, "file_read", unavailable)
+    monkeypatch.setattr(jobs, "file_read", unavailable)
 
     with pytest.raises(StorageUnavailable):
         services.original_image_process(original_image_id=original.id)
@@ -150,7 +151,7 @@ def test_original_image_complete_records_consumption(account) -> None:
 
 def test_original_image_retry_runs_a_failed_job_again(account, django_capture_on_commit_callbacks) -> None:
     original = _accepted(account, django_capture_on_commit_callbacks)
-    services._original_fail(original_image_id=original.id, message="boom")
+    jobs._original_fail(original_image_id=original.id, message="boom")
     assert quota_used_this_month(account=account) == 0
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -257,14 +258,14 @@ def test_original_image_process_ends_a_style_when_the_engine_breaks(
     account, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks
 ) -> None:
     original = _accepted(account, django_capture_on_commit_callbacks)
-    real_compress = services.engine.compress
+    real_compress = engine.compress
 
     def broken_for_resizes(data: bytes, **kwargs: object):  # type: ignore[no-untyped-def]
         if kwargs.get("resize") is not None:
             raise ModuleNotFoundError("compression.engine.something")
         return real_compress(data, **kwargs)
 
-    monkeypatch.setattr(services.engine, "compress", broken_for_resizes)
+    monkeypatch.setattr(engine, "compress", broken_for_resizes)
 
     services.original_image_process(original_image_id=original.id)
 
@@ -314,7 +315,7 @@ def test_failed_async_job_emits_error_and_sync_jobs_emit_nothing(
     original = _accepted(account, django_capture_on_commit_callbacks)
 
     with django_capture_on_commit_callbacks():
-        services._original_fail(original_image_id=original.id, message="boom")
+        jobs._original_fail(original_image_id=original.id, message="boom")
 
     assert list(WebhookEvent.objects.values_list("event_type", flat=True)) == ["error"]
 
@@ -328,7 +329,7 @@ def test_retrying_failed_styles_of_a_completed_original_counts_the_original_once
     )
     # As if one style had failed on the first run: the ledger then counted the original and 2 files.
     style = original.optimized_images.exclude(style="original").first()
-    services._optimized_fail(optimized=style, message="boom")
+    jobs._optimized_fail(optimized=style, message="boom")
     OriginalImage.objects.filter(pk=original.pk).update(ledger_files=2)
     ConsumptionDay.objects.filter(account=account).update(optimized_files=2)
     before = ConsumptionDay.objects.get(account=account)

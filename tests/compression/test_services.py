@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import ConsumptionDay
-from compression import selectors, services
+from compression import engine, selectors, services
 from compression.models import OptimizedImage, OriginalImage, Status
 from compression.storage import file_read
 from tests.compression.pipeline_support import SAMPLES, decoded_size, options, upload
@@ -85,7 +85,7 @@ def test_original_image_submit_balanced_reports_the_score(account) -> None:
 
 
 def test_a_balanced_job_searches_its_styles_from_what_the_original_learnt(account, monkeypatch) -> None:
-    real_compress = services.engine.compress
+    real_compress = engine.compress
     calls: list[tuple[object, object]] = []  # (hint given, search learnt) per output, in order
 
     def compress(data: bytes, **kwargs: object) -> object:
@@ -93,7 +93,7 @@ def test_a_balanced_job_searches_its_styles_from_what_the_original_learnt(accoun
         calls.append((kwargs["options"].hint, result.search))  # type: ignore[attr-defined]
         return result
 
-    monkeypatch.setattr(services.engine, "compress", compress)
+    monkeypatch.setattr(engine, "compress", compress)
 
     original = services.original_image_submit(
         account=account,

@@ -1,0 +1,41 @@
+"""The compression services; `jobs` is split by concern next (this step only moves the module)."""
+
+from compression.services.jobs import (
+    INTERNAL_ERROR_MESSAGE,
+    INTERRUPTED_CODE,
+    MAX_ORIGIN_CHARS,
+    MAX_STYLE_CHARS,
+    StyleRequest,
+    SubmitOptions,
+    expired_files_purge,
+    lost_runs_hand_back,
+    original_image_delete,
+    original_image_hand_back,
+    original_image_process,
+    original_image_retry,
+    original_image_submit,
+    original_images_delete_all,
+    queue_repair,
+    stored_files_delete,
+    stuck_jobs_sweep,
+)
+
+__all__ = [
+    "INTERNAL_ERROR_MESSAGE",
+    "INTERRUPTED_CODE",
+    "MAX_ORIGIN_CHARS",
+    "MAX_STYLE_CHARS",
+    "StyleRequest",
+    "SubmitOptions",
+    "expired_files_purge",
+    "lost_runs_hand_back",
+    "original_image_delete",
+    "original_image_hand_back",
+    "original_image_process",
+    "original_image_retry",
+    "original_image_submit",
+    "original_images_delete_all",
+    "queue_repair",
+    "stored_files_delete",
+    "stuck_jobs_sweep",
+]
