@@ -137,8 +137,8 @@ def plan(corpus: Path, runs: list[str], every: int, only: str | None, formats: l
 
 
 def service_limits() -> dict[str, int]:
-    """The service's EngineLimits (compression.services._limits) from crush/settings.py, read without
-    setting Django up (a throw-away SECRET_KEY lets the module import), and the job time limit."""
+    """The service's EngineLimits (compression.services.options.engine_limits) from crush/settings.py, read
+    without setting Django up (a throw-away SECRET_KEY lets the module import), and the job time limit."""
     os.environ.setdefault("SECRET_KEY", "sweep-only-not-a-secret")
     sys.path.insert(0, str(ROOT))
     import crush.settings as s

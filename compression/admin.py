@@ -4,8 +4,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from compression import services
 from compression.models import OptimizedImage, OriginalImage, Status, StoredFile
+from compression.services.files import stored_files_delete
+from compression.services.operator import original_image_retry
 from crush.lib.errors import CrushError
 from crush.lib.urls import url_masked
 
@@ -67,14 +68,14 @@ class OriginalImageAdmin(admin.ModelAdmin):
         retried = 0
         for original in queryset.filter(status__in=[Status.FAILED, Status.COMPLETED]):
             try:
-                retried += services.original_image_retry(original_image=original)
+                retried += original_image_retry(original_image=original)
             except CrushError as exc:
                 self.message_user(request, f"#{original.id}: {exc.message}", messages.WARNING)
         self.message_user(request, f"{retried} job(s) enqueued again.")
 
     @admin.action(description="Delete stored files (keep the rows)")
     def delete_files(self, request: HttpRequest, queryset: QuerySet[OriginalImage]) -> None:
-        deleted = services.stored_files_delete(originals=queryset)
+        deleted = stored_files_delete(originals=queryset)
         self.message_user(request, f"{deleted} stored file(s) deleted.")
 
 

@@ -2,9 +2,10 @@
 
 from celery import shared_task
 
-from compression import services
 from compression.claimers import claimer_name
 from compression.fetch import DownloadUnavailable
+from compression.services.jobs import original_image_process
+from compression.services.periodic import expired_files_purge, queue_repair, stuck_jobs_sweep
 from compression.storage import StorageUnavailable
 
 
@@ -20,15 +21,15 @@ from compression.storage import StorageUnavailable
 )
 def original_image_process_task(self, original_image_id: int) -> None:  # type: ignore[no-untyped-def]
     nodename = None if self.request.is_eager else self.request.hostname  # eager: inline in this process
-    services.original_image_process(original_image_id=original_image_id, claimer=claimer_name(nodename))
+    original_image_process(original_image_id=original_image_id, claimer=claimer_name(nodename))
 
 
 @shared_task(acks_late=True)
 def stuck_jobs_sweep_task() -> int:
-    services.queue_repair()
-    return services.stuck_jobs_sweep()
+    queue_repair()
+    return stuck_jobs_sweep()
 
 
 @shared_task(acks_late=True)
 def expired_files_purge_task() -> int:
-    return services.expired_files_purge()
+    return expired_files_purge()

@@ -9,6 +9,7 @@ Services reach their app's tasks by name (`task`), never by importing `tasks.py`
 services, so the arrow runs one way only (tasks → services) and there is no import cycle.
 """
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -45,6 +46,22 @@ def task(name: str) -> Task:
     return app.tasks[name]
 
 
+def apply_async(
+    task_name: str,
+    args: tuple[Any, ...],
+    *,
+    what: str,
+    unpublished: Callable[[], object] | None = None,
+    **options: Any,
+) -> bool:
+    """Publishes the task `task_name` now; False when the broker is down: then `unpublished` runs, to leave
+    the mark from which a repair publishes it again."""
+    sent = publish(lambda: task(task_name).apply_async(args, **options), what=what)
+    if not sent and unpublished is not None:
+        unpublished()
+    return sent
+
+
 def apply_async_on_commit(
     task_name: str,
     args: tuple[Any, ...],
@@ -55,14 +72,10 @@ def apply_async_on_commit(
 ) -> None:
     """Celery's `Task.apply_async_on_commit` (the `delay_on_commit` of Django apps, with options such as
     `countdown`), except that a broker that is down does not raise into a caller whose work is already
-    committed: `unpublished` runs instead, to leave the mark from which a repair publishes it again."""
-
-    def send() -> None:
-        sent = publish(lambda: task(task_name).apply_async(args, **options), what=what)
-        if not sent and unpublished is not None:
-            unpublished()
-
-    transaction.on_commit(send)
+    committed: `unpublished` runs instead (see `apply_async`)."""
+    transaction.on_commit(
+        functools.partial(apply_async, task_name, args, what=what, unpublished=unpublished, **options)
+    )
 
 
 def came_back_empty() -> bool:

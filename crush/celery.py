@@ -61,7 +61,7 @@ class GracefulStop(bootsteps.StartStopStep):
     and leaves the job's row `processing` under its lease, so the job would wait for the sweeper. Here, when
     the worker starts stopping, a thread watches the compression jobs in flight: when they have all ended
     the stop goes on as usual; when the grace period is over, each job still running is handed back (its row
-    `enqueued` again and a new message published: compression.services.original_image_hand_back) and its
+    `enqueued` again and a new message published: compression.services.jobs.original_image_hand_back) and its
     pool process terminated. A job is never lost nor run twice to completion: the service's claim and end are
     idempotent, whichever message (ours or the broker's redelivery) runs first.
 
@@ -90,7 +90,7 @@ def _compression_requests() -> list:  # type: ignore[type-arg]
 def _finish_or_hand_back(worker, grace_seconds: float) -> None:  # type: ignore[no-untyped-def]
     from django.db import connection
 
-    from compression.services import original_image_hand_back
+    from compression.services.jobs import original_image_hand_back
     from crush.middleware import _request_id
 
     deadline = time.monotonic() + grace_seconds
@@ -140,7 +140,7 @@ class QueueRepairOnConnect(bootsteps.StartStopStep):
 def _queue_repair() -> None:
     from django.db import connection
 
-    from compression.services import queue_repair
+    from compression.services.periodic import queue_repair
 
     try:
         queue_repair()
@@ -198,11 +198,11 @@ def hand_back_the_jobs_of_killed_processes(sender=None, **kwargs):  # type: igno
     name (Procfile: `celery@%h`). Nobody else knows of that loss: with Redis the unacknowledged message would
     come back only after the visibility timeout (an hour), the row only after its lease. A pool process that
     dies alone needs nothing here: the worker gives its message back to the broker and the next run takes the
-    job over (compression.services._claim). Main process, prefork pool only; the jobs this run already
+    job over (compression.services.jobs._claim). Main process, prefork pool only; the jobs this run already
     claimed are left alone, their processes being alive (compression/claimers.py)."""
     from django.db import connection
 
-    from compression.services import lost_runs_hand_back
+    from compression.services.jobs import lost_runs_hand_back
 
     if sender is None or not _is_prefork(getattr(getattr(sender, "controller", None), "pool_cls", None)):
         return

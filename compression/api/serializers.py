@@ -15,7 +15,7 @@ from rest_framework import serializers
 from accounts.models import CompressionType
 from compression.engine import ResizeStrategy
 from compression.models import OptimizedImage, Status
-from compression.services import MAX_ORIGIN_CHARS, MAX_STYLE_CHARS, StyleRequest, SubmitOptions
+from compression.services.options import MAX_ORIGIN_CHARS, MAX_STYLE_CHARS, StyleRequest, SubmitOptions
 from crush.api.surfaces.crushpics import PaginationOutputSerializer
 from crush.lib.dbranges import INT_MAX
 from crush.lib.errors import ValidationFailed

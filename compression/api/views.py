@@ -23,7 +23,8 @@ from compression.api.serializers import (
 )
 from compression.presenters import original_image_data
 from compression.selectors import original_image_get, original_image_list
-from compression.services import original_image_delete, original_image_submit
+from compression.services.files import original_image_delete
+from compression.services.submit import original_image_submit
 from crush.api.surfaces.crushpics import PAGE_PARAMETERS, CrushPicsApi, CrushPicsPagination, error_responses
 from crush.api.views import base_url
 

@@ -158,13 +158,13 @@ def test_runs_record_their_process_and_forget_it_when_the_job_ends(
     # given
     original = _accepted(account, django_capture_on_commit_callbacks)
     seen: list[str] = []
-    complete = jobs._original_complete
+    complete = jobs.original_complete
 
     def spy(*, original_image_id: int) -> None:
         seen.append(OriginalImage.objects.get(pk=original_image_id).claimed_by)
         complete(original_image_id=original_image_id)
 
-    monkeypatch.setattr(jobs, "_original_complete", spy)
+    monkeypatch.setattr(jobs, "original_complete", spy)
 
     # when
     services.original_image_process(original_image_id=original.id, claimer="celery@h:123")

@@ -12,7 +12,7 @@ from accounts.models import ConsumptionDay
 from accounts.selectors import quota_used_this_month
 from compression import engine, selectors, services, storage
 from compression.models import OptimizedImage, OriginalImage, Status, StoredFile
-from compression.services import jobs
+from compression.services import jobs, lifecycle
 from compression.storage import StorageUnavailable
 from crush.lib.errors import NotFound
 from tests.compression.pipeline_support import jpeg, options, upload
@@ -151,7 +151,7 @@ def test_original_image_complete_records_consumption(account) -> None:
 
 def test_original_image_retry_runs_a_failed_job_again(account, django_capture_on_commit_callbacks) -> None:
     original = _accepted(account, django_capture_on_commit_callbacks)
-    jobs._original_fail(original_image_id=original.id, message="boom")
+    lifecycle.original_fail(original_image_id=original.id, message="boom")
     assert quota_used_this_month(account=account) == 0
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -315,7 +315,7 @@ def test_failed_async_job_emits_error_and_sync_jobs_emit_nothing(
     original = _accepted(account, django_capture_on_commit_callbacks)
 
     with django_capture_on_commit_callbacks():
-        jobs._original_fail(original_image_id=original.id, message="boom")
+        lifecycle.original_fail(original_image_id=original.id, message="boom")
 
     assert list(WebhookEvent.objects.values_list("event_type", flat=True)) == ["error"]
 
@@ -329,7 +329,7 @@ def test_retrying_failed_styles_of_a_completed_original_counts_the_original_once
     )
     # As if one style had failed on the first run: the ledger then counted the original and 2 files.
     style = original.optimized_images.exclude(style="original").first()
-    jobs._optimized_fail(optimized=style, message="boom")
+    jobs.optimized_fail(optimized=style, message="boom")
     OriginalImage.objects.filter(pk=original.pk).update(ledger_files=2)
     ConsumptionDay.objects.filter(account=account).update(optimized_files=2)
     before = ConsumptionDay.objects.get(account=account)

@@ -15,7 +15,7 @@ from rest_framework import serializers
 
 from accounts.models import CompressionType
 from compression.models import OptimizedImage, OriginalImage, StoredFile
-from compression.services import SubmitOptions
+from compression.services.options import SubmitOptions
 from crush.api import jsonbody
 from crush.api.surfaces.imagerecycle import PageLinkSerializer, download_link
 from crush.lib.errors import ValidationFailed

@@ -30,7 +30,8 @@ from compression.api.imagerecycle.zipstream import zip_stream
 from compression.api.parsing import body_size_check
 from compression.models import OriginalImage, StoredFile
 from compression.selectors import original_image_get, original_image_list, stored_file_get, stored_file_open
-from compression.services import original_image_delete, original_image_submit, original_images_delete_all
+from compression.services.files import original_image_delete, original_images_delete_all
+from compression.services.submit import original_image_submit
 from crush.api.surfaces.imagerecycle import (
     COMMON_ERRORS,
     DEFAULT_FILENAME,
