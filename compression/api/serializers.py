@@ -1,7 +1,8 @@
 """Input shapes of the /v1/ compression endpoints, and the output shapes that document `presenters`' dicts.
 
-Serializers check shape only (types, ranges, lengths, names); the service checks the rules (resize geometry
-per strategy, quota, file type).
+Serializers check shape only (types, ranges, lengths, characters, which fields go together); the service
+checks the rules (the number of resize styles, their names unique and not reserved, their geometry per
+strategy; quota, file type).
 """
 
 from __future__ import annotations
@@ -9,19 +10,21 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from django.conf import settings
 from rest_framework import serializers
 
 from accounts.models import CompressionType
 from compression.engine import ResizeStrategy
-from compression.models import OptimizedImage, Status
-from compression.services.options import MAX_ORIGIN_CHARS, MAX_STYLE_CHARS, StyleRequest, SubmitOptions
+from compression.engine.options import MAX_LEVEL, MIN_LEVEL
+from compression.models import Status
+from compression.services.options import StyleRequest, SubmitOptions
 from crush.api.surfaces.crushpics import PaginationOutputSerializer
 from crush.lib.dbranges import INT_MAX
 from crush.lib.errors import ValidationFailed
 from crush.lib.timestamps import UtcTimestampField
 
 MAX_IMAGE_URL_CHARS = 2048
+MAX_STYLE_CHARS = 64  # OptimizedImage.style's column
+MAX_ORIGIN_CHARS = 32  # OriginalImage.origin's column
 MAX_BACKGROUND_CHARS = 32
 
 
@@ -91,10 +94,6 @@ class StyleInputSerializer(serializers.Serializer):
     def validate_style(self, value: str) -> str:
         if any(unicodedata.category(char)[0] == "C" for char in value):
             raise serializers.ValidationError("Style names cannot contain control characters.")
-        if value == OptimizedImage.ORIGINAL_STYLE:
-            raise serializers.ValidationError(
-                f"The style name '{OptimizedImage.ORIGINAL_STYLE}' is reserved."
-            )
         return value
 
 
@@ -115,7 +114,11 @@ class CompressInputSerializer(serializers.Serializer):
         choices=CompressionType.values, required=False, allow_null=True, allow_blank=True
     )
     compression_level = serializers.IntegerField(
-        min_value=1, max_value=100, required=False, allow_null=True, help_text="Quality of lossy (1-100)"
+        min_value=MIN_LEVEL,
+        max_value=MAX_LEVEL,
+        required=False,
+        allow_null=True,
+        help_text=f"Quality of lossy ({MIN_LEVEL}-{MAX_LEVEL})",
     )
     resize = serializers.ListField(
         child=StyleInputSerializer(),
@@ -131,18 +134,6 @@ class CompressInputSerializer(serializers.Serializer):
         allow_blank=True,
         help_text="Statistics tag; default file for uploads, url for image_url",
     )
-
-    def validate_resize(self, value: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-        styles = value or []
-        if len(styles) > settings.CRUSH_MAX_RESIZE_STYLES:
-            raise serializers.ValidationError(f"At most {settings.CRUSH_MAX_RESIZE_STYLES} resize styles.")
-        names = [style["style"] for style in styles]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise serializers.ValidationError(
-                [f"The style name '{name}' is used twice." for name in duplicates]
-            )
-        return styles
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if (attrs.get("file") is None) == (not attrs.get("image_url")):

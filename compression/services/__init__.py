@@ -1,7 +1,7 @@
 """Submit, process, retry and delete originals: the only place that joins storage, DB rows and the engine.
 
 One module per concern; the app's write API is re-exported here:
-- `options`: what a submit may ask for and the rules it must follow (styles, level, type, origin);
+- `options`: what a submit may ask for, and the rules of its resize styles (number, names, geometry);
 - `submit`: accept (async or sync) — validate, sniff, reserve quota, create the rows, enqueue;
 - `jobs`: one processing run (claim, compress every output left) and the hand-backs of stopping workers;
 - `lifecycle`: a job's row locked, published to the queue, and ended (ledger or quota, webhook event);
@@ -39,7 +39,7 @@ from compression.services.files import (
 from compression.services.jobs import lost_runs_hand_back, original_image_hand_back, original_image_process
 from compression.services.lifecycle import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE, INTERRUPTED_CODE
 from compression.services.operator import original_image_retry
-from compression.services.options import MAX_ORIGIN_CHARS, MAX_STYLE_CHARS, StyleRequest, SubmitOptions
+from compression.services.options import StyleRequest, SubmitOptions
 from compression.services.periodic import expired_files_purge, queue_repair, stuck_jobs_sweep
 from compression.services.submit import ProcessingFailed, original_image_submit
 
@@ -47,8 +47,6 @@ __all__ = [
     "INTERNAL_ERROR_CODE",
     "INTERNAL_ERROR_MESSAGE",
     "INTERRUPTED_CODE",
-    "MAX_ORIGIN_CHARS",
-    "MAX_STYLE_CHARS",
     "ProcessingFailed",
     "StyleRequest",
     "SubmitOptions",

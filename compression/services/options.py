@@ -18,9 +18,6 @@ from compression.models import OptimizedImage
 from crush.lib.errors import ValidationFailed
 
 ORIGINAL_STYLE = OptimizedImage.ORIGINAL_STYLE
-_COMPRESSION_TYPES = {choice.value for choice in engine.CompressionType}
-MAX_STYLE_CHARS = 64
-MAX_ORIGIN_CHARS = 32
 MAX_FILENAME_CHARS = 200
 
 
@@ -45,34 +42,22 @@ class SubmitOptions:
 
 
 def options_validate(options: SubmitOptions) -> None:
-    errors: dict[str, list[str]] = {}
-    if options.compression_type is not None and options.compression_type not in _COMPRESSION_TYPES:
-        errors["compression_type"] = ["Must be one of lossy, lossless, balanced."]
-    level = options.compression_level
-    if level is not None and (isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 100):
-        errors["compression_level"] = ["Must be an integer between 1 and 100."]
-    if options.origin is not None and len(options.origin) > MAX_ORIGIN_CHARS:
-        errors["origin"] = [f"Must be at most {MAX_ORIGIN_CHARS} characters."]
-    resize_errors = _styles_errors(options.resize)
-    if resize_errors:
-        errors["resize"] = resize_errors
+    """The rules of a submit's options. Their shape (types, ranges, lengths, choices) is the surface's: each
+    surface's serializer checks it, in its own words, before the service is called."""
+    errors = _styles_errors(options.resize)
     if errors:
-        raise ValidationFailed(errors)
+        raise ValidationFailed({"resize": errors})
 
 
 def _styles_errors(styles: tuple[StyleRequest, ...]) -> list[str]:
-    errors: list[str] = []
+    """At most CRUSH_MAX_RESIZE_STYLES, each with a name of its own and a geometry its strategy takes."""
     if len(styles) > settings.CRUSH_MAX_RESIZE_STYLES:
         return [f"At most {settings.CRUSH_MAX_RESIZE_STYLES} resize styles."]
+    errors: list[str] = []
     seen: set[str] = set()
     for style in styles:
-        name = style.style.strip() if isinstance(style.style, str) else ""
-        if not name:
-            errors.append("Every resize style needs a name ('style').")
-            continue
-        if len(name) > MAX_STYLE_CHARS:
-            errors.append(f"Style names are at most {MAX_STYLE_CHARS} characters.")
-        elif name == ORIGINAL_STYLE:
+        name = style.style.strip()
+        if name == ORIGINAL_STYLE:
             errors.append(f"The style name '{ORIGINAL_STYLE}' is reserved.")
         elif name in seen:
             errors.append(f"The style name '{name}' is used twice.")

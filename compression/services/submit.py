@@ -67,9 +67,11 @@ def original_image_submit(
     image_url: str | None = None,
     synchronous: bool,
 ) -> OriginalImage:
-    """Accepts one original; see the module docstring. Returns the ended original when `synchronous`."""
+    """Accepts one original from `upload` or `image_url` (exactly one: the surfaces' serializers check it, as
+    they name those fields differently); see the package docstring. Returns the ended original when
+    `synchronous`."""
     if (upload is None) == (not image_url):
-        raise ValidationFailed({"file": ["Send either a file or an image_url, not both or neither."]})
+        raise TypeError("original_image_submit takes either an upload or an image_url")
     options_validate(options)
     origin = options.origin or ("file" if upload is not None else "url")
     if image_url:

@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import UploadedFile
 from rest_framework import serializers
 
 from accounts.models import CompressionType
+from compression.engine.options import MAX_LEVEL, MIN_LEVEL
 from compression.models import OptimizedImage, OriginalImage, StoredFile
 from compression.services.options import SubmitOptions
 from crush.api import jsonbody
@@ -33,7 +34,9 @@ class ParamsSerializer(serializers.Serializer):
     compression_type = serializers.ChoiceField(
         choices=CompressionType.values, required=False, allow_null=True, allow_blank=True
     )
-    compression_level = serializers.IntegerField(min_value=1, max_value=100, required=False, allow_null=True)
+    compression_level = serializers.IntegerField(
+        min_value=MIN_LEVEL, max_value=MAX_LEVEL, required=False, allow_null=True
+    )
 
     class Meta:
         ref_name = "ImageRecycleParams"
