@@ -6,7 +6,7 @@ One module per concern; the app's write API is re-exported here:
 - `jobs`: one processing run (claim, compress every output left) and the hand-backs of stopping workers;
 - `lifecycle`: a job's row locked, published to the queue, and ended (ledger or quota, webhook event);
 - `files`: stored files written under deterministic keys, deleted with their rows or alone, expired;
-- `operator`: the retry of an ended job (admin, or a client);
+- `operator`: the retry of an ended job (admin);
 - `periodic`: the sweeper, the queue repair, the purge of expired files.
 
 Job life cycle (DESIGN.md "Reliability rules"):

@@ -139,7 +139,7 @@ def _hand_back_locked(original: OriginalImage) -> None:
 
 
 def _claim(original_image_id: int, *, claimer: str) -> OriginalImage | None:
-    """Locks the job for the run of `claimer`; None when the run must do nothing (see the module docstring).
+    """Locks the job for the run of `claimer`; None when the run must do nothing (see the package docstring).
 
     A job `processing` within its lease belongs to its claimer, unless that process is known to be gone:
     then this run takes it over at once (Celery redelivering the message of a killed pool process).

@@ -1,4 +1,4 @@
-"""Actions an operator or a client takes on an ended job."""
+"""What an operator does to an ended job (admin): run it again."""
 
 from __future__ import annotations
 

@@ -52,7 +52,8 @@ def stuck_jobs_sweep() -> int:
 def queue_repair() -> int:
     """Publishes again what the broker does not hold: the jobs whose message could not be sent (broker down
     when they were accepted) and, when the broker came back empty, every job still `enqueued` (its message
-    went with the broker's contents). A job published twice runs once (see `_claim`). Returns how many."""
+    went with the broker's contents). A job published twice runs once (see `jobs._claim`).
+    Returns how many."""
     pending = OriginalImage.objects.filter(status=Status.ENQUEUED)
     if broker.came_back_empty():
         logger.warning("the broker holds none of our messages (restarted empty?): publishing enqueued jobs")
