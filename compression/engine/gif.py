@@ -24,7 +24,7 @@ from .optimizers import MAX_GIF_LOSSY, Gifsicle, OptimizerFailed
 from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
 from .resize import Geometry, resize_image, target_geometry
 from .result import Result, finish, largest_within
-from .search import Candidate, SearchSpace
+from .search import TARGET_SCORE, Candidate, SearchSpace
 from .timeline import frame_map, gif_delays, load_pages, played_ms, sample_indices
 
 logger = logging.getLogger(__name__)
@@ -149,28 +149,49 @@ def _lossy(source: bytes, level: int, strip: bool, deadline: float | None) -> by
 
 def balanced(source: bytes, lossless: bytes, strip: bool, deadline: float | None) -> tuple[bytes, float]:
     """The smallest lossy output whose sampled frames score at least 80, else the lossless one.
-    Each sampled source frame is compared with the candidate's frame shown at the same time."""
+
+    The lossiness is searched on a proxy: a GIF of only the sampled frames, each complete, so a
+    candidate costs a fraction of the whole animation's encode (and one background suffices
+    when those frames are opaque). The whole animation is then encoded once at the level found,
+    and its sampled frames, each compared with the source frame shown at the same time, must
+    score at least 80 too; else the lossless output is kept."""
     from .quality import Reference
 
     source_delays = gif_delays(source)
     pages = sample_indices(len(source_delays), QUALITY_SAMPLE_FRAMES)
+    whole = len(pages) == len(source_delays)
+    try:
+        proxy = source if whole else Gifsicle().frames(source, pages, deadline=deadline)
+    except OptimizerFailed as error:
+        logger.info("gif: no proxy of the sampled frames (%s); scoring the whole animation", error)
+        proxy, whole = source, True
+    proxy_pages = pages if whole else list(range(len(pages)))
+    proxy_delays = source_delays if whole else gif_delays(proxy)
     with vips_errors(deadline):
-        reference = Reference(load_pages(source, pages).copy_memory())
+        reference = Reference(load_pages(proxy, proxy_pages).copy_memory())
+
+    def score(encoded: bytes, delays: list[int], sampled: list[int]) -> float:
+        mapping = frame_map(delays, gif_delays(encoded))
+        if mapping is None:  # cannot happen after _gifsicle's check; never score the wrong frames
+            return 0.0
+        with vips_errors(deadline):
+            return reference.score(load_pages(encoded, [mapping[p] for p in sampled]))
 
     def evaluate(level: int) -> Candidate:
-        encoded = _lossy(source, level, strip, deadline)
-        mapping = frame_map(source_delays, gif_delays(encoded))
-        if mapping is None:  # cannot happen after _gifsicle's check; never score the wrong frames
-            return Candidate(level, encoded, 0.0)
-        with vips_errors(deadline):
-            score = reference.score(load_pages(encoded, [mapping[p] for p in pages]))
-        return Candidate(level, encoded, score)
+        encoded = _lossy(proxy, level, strip, deadline)
+        return Candidate(level, encoded, score(encoded, proxy_delays, proxy_pages))
 
     try:
         best, tried = BALANCED.search(evaluate, deadline=deadline)
+        logger.debug("gif balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
+        if best is not None and not whole:
+            final = _lossy(source, best.setting, strip, deadline)
+            best = Candidate(best.setting, final, score(final, source_delays, pages))
+            if best.score < TARGET_SCORE:
+                logger.info("gif balanced: the animation scores %.1f at %d", best.score, best.setting)
+                best = None
     except DeadlineExceeded:  # out of time before a lossy output passed: the lossless one
-        best, tried = None, []
-    logger.debug("gif balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
+        best = None
     if best is not None and len(best.data) < len(lossless):
         return best.data, best.score
     return lossless, 100.0

@@ -69,12 +69,22 @@ class Gifsicle:
     ) -> bytes:
         """gifsicle's output for ``data``; OptimizerFailed when it refuses the input or cannot run.
         ``extra`` arguments (e.g. ``--crop``) apply to the input and go before it."""
+        return self._run([*self.arguments(), *(extra or []), "-"], data, deadline)
+
+    def frames(self, data: bytes, indices: list[int], *, deadline: float | None = None) -> bytes:
+        """A GIF of only the frames ``indices`` of ``data``, each complete (``--unoptimize``): they
+        look as they do when the whole animation plays, delays kept, nothing else optimised."""
+        selection = [f"#{index}" for index in indices]
+        args = ["--no-warnings", "--no-ignore-errors", "--unoptimize", "-", *selection]
+        return self._run(args, data, deadline)
+
+    def _run(self, args: list[str], data: bytes, deadline: float | None) -> bytes:
         if self.binary is None:
             raise OptimizerFailed("gifsicle is not installed")
         timeout = _timeout(deadline)
         try:
             completed = subprocess.run(  # noqa: S603 - fixed binary, arguments built here
-                [self.binary, *self.arguments(), *(extra or []), "-"],
+                [self.binary, *args],
                 input=data,
                 capture_output=True,
                 timeout=timeout,
