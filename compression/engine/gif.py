@@ -152,7 +152,8 @@ def balanced(source: bytes, lossless: bytes, strip: bool, deadline: float | None
 
     The lossiness is searched on a proxy: a GIF of only the sampled frames, each complete, so a
     candidate costs a fraction of the whole animation's encode (and one background suffices
-    when those frames are opaque). The whole animation is then encoded once at the level found,
+    when those frames are opaque). Unless the proxy's lossy candidate is no smaller than its
+    lossless output, the whole animation is then encoded once at the level found,
     and its sampled frames, each compared with the source frame shown at the same time, must
     score at least 80 too; else the lossless output is kept."""
     from .quality import Reference
@@ -184,6 +185,13 @@ def balanced(source: bytes, lossless: bytes, strip: bool, deadline: float | None
     try:
         best, tried = BALANCED.search(evaluate, deadline=deadline)
         logger.debug("gif balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
+        if (
+            best is not None
+            and not whole
+            and len(best.data) >= len(_gifsicle(proxy, Gifsicle(), None, deadline))
+        ):
+            logger.debug("gif balanced: lossy is no smaller than lossless on the sampled frames")
+            best = None
         if best is not None and not whole:
             final = _lossy(source, best.setting, strip, deadline)
             best = Candidate(best.setting, final, score(final, source_delays, pages))
