@@ -692,7 +692,20 @@ def targets(results: dict[str, list[FileRow]], memory: dict[str, dict[str, float
             "≤ 1.0×, identical",
             ok if ident else "✗",
         )
-    gif = [row for row in results.get("gif", []) if gif_timing(row.original)[0] > 1]
+    gif_all = results.get("gif", [])
+    if gif_all:
+        bal_t = sum(row.runs["balanced"].seconds for row in gif_all)
+        peer_t = sum(row.runs["gifsicle -O3"].seconds for row in gif_all)
+        bal, peer = total(gif_all, "balanced"), total(gif_all, "gifsicle -O3")
+        add(
+            "GIF balanced time vs gifsicle -O3; bytes",
+            f"{bal_t / peer_t:.2f}× ({bal_t:.2f}s / {peer_t:.2f}s); bytes {bal / peer:.3f}×"
+            if bal and peer and peer_t
+            else "n/a",
+            "≤ 2.0×, bytes ≤ 1.0×",
+            "✓" if bal and peer and bal_t <= 2 * peer_t and bal <= peer else "✗",
+        )
+    gif = [row for row in gif_all if gif_timing(row.original)[0] > 1]
     if gif:
         eng, peer = total(gif, "lossy"), total(gif, "gifsicle -O3")
         kept = all("frames+timing kept" in row.runs["lossy"].note for row in gif if row.runs["lossy"].data)
