@@ -13,6 +13,7 @@ keeps every frame.
 """
 
 import logging
+from collections.abc import Callable
 
 import pyvips
 
@@ -39,6 +40,11 @@ QUALITY_SAMPLE_FRAMES = 6
 BALANCED = SearchSpace(
     first=FULL_PALETTE_LEVEL, low=FULL_PALETTE_LEVEL, high=100, slope=0.5, max_evals=4, tolerance=5
 )
+FINAL_OPTIMIZE = 3
+# Balanced makes the lossless output too unless the lossy one is predicted (from the sampled frames)
+# to be at most this share of it: on the dev and sweep GIFs the whole animation's share was within
+# 0.09 of the prediction.
+LOSSLESS_SKIP_SHARE = 0.9
 # Resizing may blend neighbouring colours into new ones, up to this many per frame.
 RESIZE_COLORS = 64
 
@@ -131,26 +137,31 @@ def compress_gif(
             else:
                 source = _gifsicle(data, lossless_tool, _crop_resize_arguments(*size, geometry), deadline)
             size = (geometry.width, geometry.height)
-    lossless = _gifsicle(source, lossless_tool, None, deadline)
 
     def smaller(limit: int) -> bytes | None:
         return largest_within(limit, lambda level: _lossy(source, level, strip, deadline), 1, 99)
 
+    if options.compression_type is not CompressionType.BALANCED:
+        lossless = _gifsicle(source, lossless_tool, None, deadline)
     if options.compression_type is CompressionType.LOSSLESS:
         return finish(data, lossless, Format.GIF, size, score=None, resized=resized, smaller=smaller)
     if options.compression_type is CompressionType.LOSSY:
         out = min(_lossy(source, options.level, strip, deadline), lossless, key=len)
         return finish(data, out, Format.GIF, size, score=None, resized=resized, smaller=smaller)
-    out, score = balanced(source, lossless, strip, deadline)
+    out, score = balanced(source, lambda: _gifsicle(source, lossless_tool, None, deadline), strip, deadline)
     return finish(data, out, Format.GIF, size, score=score, resized=resized, smaller=smaller)
 
 
-def _lossy(source: bytes, level: int, strip: bool, deadline: float | None) -> bytes:
-    tool = Gifsicle(lossy=level_to_lossy(level), colors=level_to_colors(level), strip_metadata=strip)
+def _lossy(source: bytes, level: int, strip: bool, deadline: float | None, optimize: int = 3) -> bytes:
+    tool = Gifsicle(
+        lossy=level_to_lossy(level), colors=level_to_colors(level), strip_metadata=strip, optimize=optimize
+    )
     return _gifsicle(source, tool, None, deadline)
 
 
-def balanced(source: bytes, lossless: bytes, strip: bool, deadline: float | None) -> tuple[bytes, float]:
+def balanced(
+    source: bytes, lossless: Callable[[], bytes], strip: bool, deadline: float | None
+) -> tuple[bytes, float]:
     """The smallest lossy output whose sampled frames score at least 80, else the lossless one.
 
     The lossiness is searched on a proxy: a GIF of only the sampled frames, each complete, so a
@@ -158,7 +169,9 @@ def balanced(source: bytes, lossless: bytes, strip: bool, deadline: float | None
     when those frames are opaque). Unless the proxy's lossy candidate is no smaller than its
     lossless output, the whole animation is then encoded once at the level found,
     and its sampled frames, each compared with the source frame shown at the same time, must
-    score at least 80 too; else the lossless output is kept."""
+    score at least 80 too; else the lossless output is kept. The lossless output is made only when
+    it may be the smaller one: when the proxy's lossy candidate saves less than LOSSLESS_SKIP_SHARE
+    of its lossless output (the whole animation's saving follows the proxy's), or nothing passed."""
     from .quality import Reference
 
     source_delays = gif_delays(source)
@@ -185,24 +198,26 @@ def balanced(source: bytes, lossless: bytes, strip: bool, deadline: float | None
         encoded = _lossy(proxy, level, strip, deadline)
         return Candidate(level, encoded, score(encoded, proxy_delays, proxy_pages))
 
+    predicted_share = 1.0  # the lossy output's size over the lossless one's, as far as known
     try:
         best, tried = BALANCED.search(evaluate, deadline=deadline)
         logger.debug("gif balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
-        if (
-            best is not None
-            and not whole
-            and len(best.data) >= len(_gifsicle(proxy, Gifsicle(), None, deadline))
-        ):
-            logger.debug("gif balanced: lossy is no smaller than lossless on the sampled frames")
-            best = None
         if best is not None and not whole:
-            final = _lossy(source, best.setting, strip, deadline)
+            predicted_share = len(best.data) / len(_gifsicle(proxy, Gifsicle(), None, deadline))
+            if predicted_share >= 1.0:
+                logger.debug("gif balanced: lossy is no smaller than lossless on the sampled frames")
+                best = None
+        if best is not None and not whole:
+            final = _lossy(source, best.setting, strip, deadline, FINAL_OPTIMIZE)
             best = Candidate(best.setting, final, score(final, source_delays, pages))
             if best.score < TARGET_SCORE:
                 logger.info("gif balanced: the animation scores %.1f at %d", best.score, best.setting)
                 best = None
     except DeadlineExceeded:  # out of time before a lossy output passed: the lossless one
         best = None
-    if best is not None and len(best.data) < len(lossless):
+    if best is not None and predicted_share <= LOSSLESS_SKIP_SHARE:
         return best.data, best.score
-    return lossless, 100.0
+    fallback = lossless()
+    if best is not None and len(best.data) < len(fallback):
+        return best.data, best.score
+    return fallback, 100.0
