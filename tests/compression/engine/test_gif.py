@@ -100,6 +100,18 @@ def test_balanced_reports_a_score_of_at_least_80() -> None:
     assert result.ssimulacra2 is not None and result.ssimulacra2 >= 80
 
 
+def test_balanced_on_a_long_animation_keeps_timing_scores_80_and_is_no_larger_than_lossless() -> None:
+    delays = [40 + 10 * (i % 7) for i in range(30)]  # more frames than are sampled for the score
+    data = animation(160, 120, delays=delays)
+
+    balanced = compress(data, options=BALANCED)
+    lossless = compress(data, options=LOSSLESS)
+
+    assert timing(balanced.data) == timing(data)
+    assert balanced.ssimulacra2 is not None and balanced.ssimulacra2 >= 80
+    assert len(balanced.data) <= len(lossless.data)
+
+
 @pytest.mark.parametrize(
     ("spec", "size"),
     [
