@@ -705,7 +705,7 @@ def targets(results: dict[str, list[FileRow]], memory: dict[str, dict[str, float
             "≤ 2.0×, bytes ≤ 1.0×",
             "✓" if bal and peer and bal_t <= 2 * peer_t and bal <= peer else "✗",
         )
-    gif = [row for row in gif_all if gif_timing(row.original)[0] > 1]
+    gif = [row for row in gif_all if row.original[:3] == b"GIF" and gif_timing(row.original)[0] > 1]
     if gif:
         eng, peer = total(gif, "lossy"), total(gif, "gifsicle -O3")
         kept = all("frames+timing kept" in row.runs["lossy"].note for row in gif if row.runs["lossy"].data)
