@@ -32,7 +32,9 @@ def cpu_seconds() -> float:
 def source(corpus: Path, megapixels: float, alpha: bool) -> tuple[pyvips.Image, pyvips.Image]:
     photo = pyvips.Image.new_from_file(str(corpus / "jpeg" / "Blinds.jpg"))
     scale = (megapixels * 1e6 / (photo.width * photo.height)) ** 0.5
-    image = pyvips.Image.new_from_memory(photo.resize(scale).write_to_memory(), *_size(photo, scale), 3, "uchar")
+    image = pyvips.Image.new_from_memory(
+        photo.resize(scale).write_to_memory(), *_size(photo, scale), 3, "uchar"
+    )
     image = image.copy(interpretation="srgb")
     if alpha:
         ramp = (pyvips.Image.xyz(image.width, image.height)[0] * 255 / image.width).cast("uchar")
