@@ -18,7 +18,7 @@ import pyvips
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from compression.engine import quality  # noqa: E402
+from compression.engine import quality
 
 
 def cpu_seconds() -> float:
