@@ -78,6 +78,17 @@ def test_ssimulacra2_matches_reference_package_on_real_photo(quality) -> None:
     assert ours == pytest.approx(reference_score(original, candidate), abs=TOLERANCE)
 
 
+def test_ssimulacra2_matches_reference_package_at_pure_black_and_white() -> None:
+    y, x = np.mgrid[0:96, 0:128]
+    grid = np.where(((x // 8 + y // 8) % 2 == 0)[..., None], 255, 0).astype(np.uint8).repeat(3, axis=2)
+    original = pyvips.Image.new_from_array(grid, interpretation="srgb")  # both ends of the cube root's range
+    candidate = distort(original, "jpeg50")
+
+    ours = ssimulacra2(original, candidate)
+
+    assert ours == pytest.approx(reference_score(original, candidate), abs=TOLERANCE)
+
+
 def test_ssimulacra2_identical_images_score_100() -> None:
     original = photo_like(64, 48)
 
