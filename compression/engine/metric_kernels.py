@@ -163,11 +163,11 @@ def _vblur(
     """Row ``y`` of ``plane`` blurred vertically, mirrored at the top and bottom (one pass, as
     ``_hblur``)."""
     h = plane.shape[0]
-    y = np.int64(y)  # a prange index may be unsigned
-    r0, r1, r2 = plane[_mirror(y - 5, h)], plane[_mirror(y - 4, h)], plane[_mirror(y - 3, h)]
-    r3, r4, r5 = plane[_mirror(y - 2, h)], plane[_mirror(y - 1, h)], plane[_mirror(y, h)]
-    r6, r7, r8 = plane[_mirror(y + 1, h)], plane[_mirror(y + 2, h)], plane[_mirror(y + 3, h)]
-    r9, r10 = plane[_mirror(y + 4, h)], plane[_mirror(y + 5, h)]
+    row: int = np.int64(y)  # type: ignore[assignment]  # y may be unsigned (a prange index): y - 5 a float
+    r0, r1, r2 = plane[_mirror(row - 5, h)], plane[_mirror(row - 4, h)], plane[_mirror(row - 3, h)]
+    r3, r4, r5 = plane[_mirror(row - 2, h)], plane[_mirror(row - 1, h)], plane[_mirror(row, h)]
+    r6, r7, r8 = plane[_mirror(row + 1, h)], plane[_mirror(row + 2, h)], plane[_mirror(row + 3, h)]
+    r9, r10 = plane[_mirror(row + 4, h)], plane[_mirror(row + 5, h)]
     k0, k1, k2, k3, k4, k5 = kernel[0], kernel[1], kernel[2], kernel[3], kernel[4], kernel[5]
     k6, k7, k8, k9, k10 = kernel[6], kernel[7], kernel[8], kernel[9], kernel[10]
     for x in range(dst.shape[0]):
