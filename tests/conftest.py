@@ -71,7 +71,7 @@ def clear_cache() -> Iterator[None]:
 def account(db):  # type: ignore[no-untyped-def]
     from tests.factories import AccountFactory
 
-    return AccountFactory()
+    return AccountFactory.create()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 def test_account_page_shows_the_six_month_consumption_chart(admin_client, account) -> None:
     today = timezone.now().date()
-    sub = AccountFactory(parent=account)
+    sub = AccountFactory.create(parent=account)
     ConsumptionDay.objects.create(account=account, day=today, origin="file", bytes_before=2048)
     ConsumptionDay.objects.create(account=sub, day=today, origin="<script>alert(1)</script>", bytes_before=10)
 

@@ -23,8 +23,8 @@ PAGES = {
 
 def add_rows(count: int, make_originals, make_deliveries) -> None:  # type: ignore[no-untyped-def]
     for _ in range(count):
-        parent = AccountFactory()
-        account = AccountFactory(parent=parent)
+        parent = AccountFactory.create()
+        account = AccountFactory.create(parent=parent)
         QuotaPeriod.objects.create(account=account, month=month_start(), used_bytes=10)
         make_originals(account, 1, Status.COMPLETED)
         make_deliveries(account, 1, DeliveryStatus.FAILED)

@@ -49,10 +49,10 @@ def platform(account, make_originals, make_deliveries):
         ("unlimited", None, 10**12),
     ]:
         QuotaPeriod.objects.create(
-            account=AccountFactory(login=login, plan_bytes=plan_bytes), month=month, used_bytes=used
+            account=AccountFactory.create(login=login, plan_bytes=plan_bytes), month=month, used_bytes=used
         )
     QuotaPeriod.objects.create(
-        account=AccountFactory(login="last-month", plan_bytes=10),
+        account=AccountFactory.create(login="last-month", plan_bytes=10),
         month=datetime.date(2026, 2, 1),
         used_bytes=10,
     )
@@ -126,7 +126,7 @@ def test_admin_landing_page_costs_the_same_queries_for_few_or_many_rows(
     make_deliveries(account, 40, DeliveryStatus.FAILED)
     for index in range(15):
         QuotaPeriod.objects.create(
-            account=AccountFactory(plan_bytes=100),
+            account=AccountFactory.create(plan_bytes=100),
             month=datetime.date.today().replace(day=1),
             used_bytes=95 + index % 5,
         )

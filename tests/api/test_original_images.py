@@ -42,7 +42,7 @@ def _other_api() -> APIClient:
     from tests.factories import AccountFactory
 
     client = APIClient()
-    account: Any = AccountFactory()
+    account: Any = AccountFactory.create()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(account=account).raw}")
     return client
 

@@ -191,7 +191,7 @@ def test_original_image_get_hides_other_accounts(account) -> None:
     )
 
     with pytest.raises(NotFound):
-        selectors.original_image_get(account=AccountFactory(), original_image_id=original.id)
+        selectors.original_image_get(account=AccountFactory.create(), original_image_id=original.id)
 
 
 def test_expired_files_purge_deletes_files_and_links_answer_404(account) -> None:

@@ -26,8 +26,8 @@ def ledger(account, day: datetime.date, origin: str, bytes_before: int, files: i
 @pytest.fixture
 def shop(account):
     """The account, a sub-account and a stranger, with ledger rows in and around March 2026."""
-    sub = AccountFactory(parent=account)
-    stranger = AccountFactory()
+    sub = AccountFactory.create(parent=account)
+    stranger = AccountFactory.create()
     ledger(account, D(2026, 3, 10), "file", 1000)
     ledger(account, D(2026, 3, 10), "api", 50)
     ledger(sub, D(2026, 3, 10), "file", 200)  # same cell as the parent's row: summed

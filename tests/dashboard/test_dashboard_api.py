@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_dashboard_counts_the_account_and_its_sub_accounts_and_reports_the_week(api, account) -> None:
-    sub = AccountFactory(parent=account)
+    sub = AccountFactory.create(parent=account)
     today = timezone.now().date()
     ledger = ConsumptionDay.objects.create
     ledger(account=account, day=today, origin="file", bytes_before=1000, files=2, optimized_files=3)
@@ -27,7 +27,8 @@ def test_dashboard_counts_the_account_and_its_sub_accounts_and_reports_the_week(
     )
     # Outside the week, still counted: the counts are all time.
     ledger(account=sub, day=today - datetime.timedelta(days=400), origin="api", files=4, optimized_files=8)
-    ledger(account=AccountFactory(), day=today, origin="file", files=100, optimized_files=200)  # a stranger's
+    stranger = AccountFactory.create()
+    ledger(account=stranger, day=today, origin="file", files=100, optimized_files=200)
 
     response = api.get("/v1/dashboard", {"report_type": "week"})
 

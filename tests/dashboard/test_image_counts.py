@@ -30,10 +30,10 @@ def test_consumption_record_adds_optimized_files_to_the_day_row(account) -> None
 
 
 def test_image_counts_sum_the_account_and_its_sub_accounts_all_time(account) -> None:
-    sub = AccountFactory(parent=account)
-    other_sub = AccountFactory(parent=account)
-    stranger = AccountFactory()
-    stranger_sub = AccountFactory(parent=stranger)
+    sub = AccountFactory.create(parent=account)
+    other_sub = AccountFactory.create(parent=account)
+    stranger = AccountFactory.create()
+    stranger_sub = AccountFactory.create(parent=stranger)
     record = services.consumption_record
     record(
         account=account, origin="file", bytes_before=1, bytes_after=1, optimized_files=3, day=D(2026, 3, 10)
@@ -59,6 +59,6 @@ def test_image_counts_without_a_ledger_are_zero(account) -> None:
 
 
 def test_image_counts_are_one_query(account, django_assert_num_queries) -> None:
-    AccountFactory(parent=account)
+    AccountFactory.create(parent=account)
     with django_assert_num_queries(1):
         image_counts(account=account)

@@ -25,7 +25,7 @@ def test_parallel_uploads_of_two_sub_accounts_never_exceed_the_parents_allowance
     transactional_db: None,
 ) -> None:
     photo = jpeg(64, 48)
-    parent = AccountFactory(plan_bytes=ACCEPTED_BY_ALLOWANCE * len(photo) + len(photo) // 2)
+    parent = AccountFactory.create(plan_bytes=ACCEPTED_BY_ALLOWANCE * len(photo) + len(photo) // 2)
     shops = [
         client_for(services.account_create(login=f"{parent.login}-sub-{index}", parent=parent))
         for index in range(2)
@@ -47,6 +47,7 @@ def test_parallel_uploads_of_two_sub_accounts_never_exceed_the_parents_allowance
 
     assert sorted(statuses) == [201] * ACCEPTED_BY_ALLOWANCE + [403] * (len(statuses) - ACCEPTED_BY_ALLOWANCE)
     used = QuotaPeriod.objects.get(account=parent).used_bytes
+    assert parent.plan_bytes is not None
     assert used == ACCEPTED_BY_ALLOWANCE * len(photo) <= parent.plan_bytes
     per_sub = QuotaPeriod.objects.filter(account__parent=parent).values_list("used_bytes", flat=True)
     assert sum(per_sub) == used

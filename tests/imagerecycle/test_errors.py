@@ -76,7 +76,7 @@ def test_disabled_account_is_403(account: Account, ir: ImageRecycleClient) -> No
 
 
 def test_another_accounts_image_is_404(ir: ImageRecycleClient) -> None:
-    other = client_for(AccountFactory())
+    other = client_for(AccountFactory.create())
     foreign = upload(other, jpeg()).json()["id"]
 
     assert_error(ir.get(f"images/{foreign}"), 404)
@@ -86,7 +86,7 @@ def test_another_accounts_image_is_404(ir: ImageRecycleClient) -> None:
 
 def test_zip_with_a_foreign_or_unknown_id_is_404(ir: ImageRecycleClient) -> None:
     mine = upload(ir, jpeg()).json()["id"]
-    foreign = upload(client_for(AccountFactory()), jpeg()).json()["id"]
+    foreign = upload(client_for(AccountFactory.create()), jpeg()).json()["id"]
 
     assert_error(ir.get(f"images/zip/optimized/{mine},{foreign}"), 404)
     assert_error(ir.get(f"images/zip/original/{mine},{foreign + 1000}"), 404)
@@ -171,7 +171,7 @@ def test_bad_offset_is_400(ir: ImageRecycleClient) -> None:
 
 
 def test_another_parents_sub_account_is_404(ir: ImageRecycleClient) -> None:
-    other = client_for(AccountFactory())
+    other = client_for(AccountFactory.create())
     foreign = other.post("accounts/sub", {"title": "theirs"}).json()["id"]
 
     for response in (

@@ -116,7 +116,7 @@ def test_callback_url_delete_answers_204_and_removes_it(api, account):
 
 def test_callback_url_delete_of_another_account_is_404(api):
     # given
-    other = services.callback_url_create(account=AccountFactory(), url="http://127.0.0.1:9/h")
+    other = services.callback_url_create(account=AccountFactory.create(), url="http://127.0.0.1:9/h")
 
     # when
     response = api.delete(f"/v1/callback_urls/{other.id}/", content_type="application/json")
@@ -131,7 +131,7 @@ def test_callback_url_list_shows_only_own_urls_and_disabled_ones_as_such(api, ac
     # given
     own = services.callback_url_create(account=account, url="http://127.0.0.1:9/own")
     services.callback_url_disable(callback_url_id=own.id, reason="test")
-    services.callback_url_create(account=AccountFactory(), url="http://127.0.0.1:9/other")
+    services.callback_url_create(account=AccountFactory.create(), url="http://127.0.0.1:9/other")
 
     # when
     response = api.get("/v1/callback_urls/")
@@ -156,7 +156,7 @@ def test_webhook_events_list_pages_own_events_newest_first(api, account, callbac
     callback_url_for(account, receiver.url_for("/hooks"))
     receiver.expect_request("/hooks").respond_with_data("ok")
     events = [emit(account, image_id=image_id) for image_id in (1, 2, 3)]
-    other = AccountFactory()
+    other = AccountFactory.create()
     callback_url_for(other, receiver.url_for("/hooks"))
     emit(other, image_id=9)
 
@@ -214,7 +214,7 @@ def test_webhook_event_resend_of_another_accounts_event_is_404(
     api, callback_url_for, emit, receiver, django_capture_on_commit_callbacks
 ):
     # given
-    other = AccountFactory()
+    other = AccountFactory.create()
     callback_url_for(other, receiver.url_for("/hooks"))
     receiver.expect_request("/hooks").respond_with_data("ok")
     event = emit(other)
@@ -249,7 +249,7 @@ def test_shop_lists_the_accounts_callback_urls_with_their_state(api, account):
     active = services.callback_url_create(account=account, url="http://127.0.0.1:9/a")
     disabled = services.callback_url_create(account=account, url="http://127.0.0.1:9/b")
     services.callback_url_disable(callback_url_id=disabled.id, reason="test")
-    services.callback_url_create(account=AccountFactory(), url="http://127.0.0.1:9/other")
+    services.callback_url_create(account=AccountFactory.create(), url="http://127.0.0.1:9/other")
 
     # when
     response = api.get("/v1/shop")

@@ -95,7 +95,7 @@ def test_emit_without_callback_urls_writes_nothing(account, emit):
 
 def test_emit_sends_sub_account_events_to_its_own_urls_only(account, callback_url_for, emit, receiver):
     # given
-    sub_account = AccountFactory(parent=account)
+    sub_account = AccountFactory.create(parent=account)
     callback_url_for(account, receiver.url_for("/parent"))
     sub_url = callback_url_for(sub_account, receiver.url_for("/sub"))
     receiver.expect_request("/sub", method="POST").respond_with_data("ok")
@@ -110,7 +110,7 @@ def test_emit_sends_sub_account_events_to_its_own_urls_only(account, callback_ur
 
 def test_emit_never_reaches_another_accounts_urls(account, callback_url_for, emit, receiver):
     # given
-    other = AccountFactory()
+    other = AccountFactory.create()
     callback_url_for(other, receiver.url_for("/other"))
 
     # when
