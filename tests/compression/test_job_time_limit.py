@@ -32,6 +32,7 @@ def test_a_job_without_time_completes_every_output(account, settings, fmt: str) 
     rows = {row.style: row for row in original.optimized_images.all()}
     assert set(rows) == {"original", "thumb", "square"}
     assert {row.status for row in rows.values()} == {Status.COMPLETED}
+    assert rows["original"].size is not None
     assert rows["original"].size <= len(data)
     if fmt not in ("svg", "pdf"):  # SVG styles are sanitised and resized by the codec; PDFs ignore styles
         assert rows["original"].kept_original is True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -74,7 +75,9 @@ def test_stuck_jobs_sweep_fails_a_job_that_crashed_its_worker_three_times(
     original.refresh_from_db()
     assert callbacks == [] or all(callback is not None for callback in callbacks)
     assert original.status == Status.FAILED
+    assert original.error_msg is not None
     assert "interrupted 3 times" in original.error_msg
+    assert size is not None
     assert quota_used_this_month(account=account) == 0 < size
 
 
@@ -133,6 +136,7 @@ def test_original_image_process_retries_storage_errors_then_fails(
 
     original.refresh_from_db()
     assert original.status == Status.FAILED
+    assert original.error_msg is not None
     assert "Gave up after 3 attempts" in original.error_msg
 
 
@@ -198,6 +202,7 @@ def test_expired_files_purge_deletes_files_and_links_answer_404(account) -> None
     original = services.original_image_submit(
         account=account, options=FAST, base_url=BASE, upload=upload("a.jpg", jpeg()), synchronous=True
     )
+    assert original.file is not None
     token, key = original.file.token, original.file.key
     assert selectors.stored_file_get(token=token).key == key
     StoredFile.objects.update(expire_at=timezone.now() - datetime.timedelta(seconds=1))
@@ -225,6 +230,7 @@ def test_stored_file_tokens_are_unguessable_and_keys_hide_the_filename(account) 
     assert all(len(stored.token) >= 22 for stored in files)  # ≥ 128 bits in url-safe base64
     assert len({stored.token for stored in files}) == 4
     assert not any("Secret" in stored.key or ".." in stored.key for stored in files)
+    assert original.file is not None
     assert original.file.token not in original.file.key
 
 
@@ -260,7 +266,7 @@ def test_original_image_process_ends_a_style_when_the_engine_breaks(
     original = _accepted(account, django_capture_on_commit_callbacks)
     real_compress = engine.compress
 
-    def broken_for_resizes(data: bytes, **kwargs: object):  # type: ignore[no-untyped-def]
+    def broken_for_resizes(data: bytes, **kwargs: Any) -> engine.Result:
         if kwargs.get("resize") is not None:
             raise ModuleNotFoundError("compression.engine.something")
         return real_compress(data, **kwargs)
@@ -329,6 +335,7 @@ def test_retrying_failed_styles_of_a_completed_original_counts_the_original_once
     )
     # As if one style had failed on the first run: the ledger then counted the original and 2 files.
     style = original.optimized_images.exclude(style="original").first()
+    assert style is not None
     jobs.optimized_fail(optimized=style, message="boom")
     OriginalImage.objects.filter(pk=original.pk).update(ledger_files=2)
     ConsumptionDay.objects.filter(account=account).update(optimized_files=2)

@@ -20,6 +20,7 @@ def _assert_files_decode(original: OriginalImage, fmt: str) -> None:
     assert [row.style for row in rows] == ["original", "thumb", "square"]
     for row in rows:
         assert row.status == Status.COMPLETED, row.error_msg
+        assert row.file is not None
         data = file_read(key=row.file.key)
         assert len(data) == row.size == row.file.size
         assert row.file_type == original.file_type
@@ -27,6 +28,8 @@ def _assert_files_decode(original: OriginalImage, fmt: str) -> None:
         if fmt not in ("pdf", "svg"):
             assert (width, height) == (row.width, row.height)
     main = rows[0]
+    assert main.size is not None
+    assert original.size is not None
     assert main.size <= original.size
 
 

@@ -66,6 +66,7 @@ def test_worker_processes_every_format_with_two_styles(account, live_worker) -> 
             continue
         assert [row.style for row in rows] == ["original", "thumb", "square"]
         for row in rows:
+            assert row.file is not None
             data = file_read(key=row.file.key)
             assert len(data) == row.size
             if fmt not in ("svg", "pdf"):
@@ -83,6 +84,7 @@ def _prefixes_clear(original: OriginalImage) -> None:
     storage = files_storage()
     for prefix in (f"originals/{original.id}", f"optimized/{original.id}"):
         for name in _stored_names(prefix):
+            assert original.file is not None
             if f"{prefix}/{name}" != original.file.key:
                 storage.delete(f"{prefix}/{name}")
 
@@ -136,6 +138,7 @@ def test_job_that_keeps_killing_workers_fails_after_three_attempts(account, live
     original.refresh_from_db()
     assert original.status == Status.FAILED
     assert original.attempts == settings.CRUSH_JOB_MAX_ATTEMPTS
+    assert original.error_msg is not None
     assert "interrupted 3 times" in original.error_msg
     assert quota_used_this_month(account=account) == 0
 
