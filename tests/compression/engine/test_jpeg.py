@@ -53,7 +53,11 @@ def test_level_to_quality_is_monotonic_and_sizes_follow() -> None:
     source = jpeg(photo())
 
     sizes = [
-        len(compress(source, options=CompressOptions(compression_type="lossy", level=level)).data)
+        len(
+            compress(
+                source, options=CompressOptions(compression_type=CompressionType.LOSSY, level=level)
+            ).data
+        )
         for level in (20, 50, 80)
     ]
 
@@ -66,7 +70,7 @@ def test_level_to_quality_is_monotonic_and_sizes_follow() -> None:
 def test_lossy_decodes_to_same_size_and_is_smaller() -> None:
     source = jpeg(photo(), 98)
 
-    result = compress(source, options=CompressOptions(compression_type="lossy", level=70))
+    result = compress(source, options=CompressOptions(compression_type=CompressionType.LOSSY, level=70))
 
     out = decode(result.data)
     assert out.get("vips-loader") == "jpegload_buffer"
@@ -78,7 +82,7 @@ def test_lossy_decodes_to_same_size_and_is_smaller() -> None:
 def test_lossless_keeps_pixels_identical() -> None:
     source = jpeg(photo(), 92, optimize_coding=False)
 
-    result = compress(source, options=CompressOptions(compression_type="lossless"))
+    result = compress(source, options=CompressOptions(compression_type=CompressionType.LOSSLESS))
 
     assert len(result.data) < len(source)
     assert identical(decode(result.data), decode(source))
@@ -90,7 +94,7 @@ def test_lossless_strip_drops_exif_but_keeps_orientation_and_icc() -> None:
     source = jpeg(image, 92, optimize_coding=False)
     assert decode(source).get_typeof("exif-data")
 
-    result = compress(source, options=CompressOptions(compression_type="lossless"))
+    result = compress(source, options=CompressOptions(compression_type=CompressionType.LOSSLESS))
 
     out = decode(result.data)
     assert identical(out, decode(source))
@@ -105,7 +109,7 @@ def test_lossy_strip_applies_orientation(orientation: int) -> None:
     image.set_type(pyvips.GValue.gint_type, "orientation", orientation)
     source = jpeg(image)
 
-    result = compress(source, options=CompressOptions(compression_type="lossy", level=60))
+    result = compress(source, options=CompressOptions(compression_type=CompressionType.LOSSY, level=60))
 
     out = decode(result.data)
     expected = decode(source).autorot()
@@ -117,7 +121,9 @@ def test_lossy_strip_applies_orientation(orientation: int) -> None:
 def test_lossy_strip_keeps_icc_profile() -> None:
     source = jpeg(photo().icc_transform("srgb", input_profile="srgb").cast("uchar"))
 
-    out = decode(compress(source, options=CompressOptions(compression_type="lossy", level=70)).data)
+    out = decode(
+        compress(source, options=CompressOptions(compression_type=CompressionType.LOSSY, level=70)).data
+    )
 
     assert out.get_typeof("icc-profile-data")
 
@@ -127,7 +133,7 @@ def test_cmyk_jpeg_keeps_its_colours() -> None:
     source = jpeg(rgb.icc_transform("cmyk", input_profile="srgb"), 95)
     assert decode(source).interpretation == "cmyk"
 
-    result = compress(source, options=CompressOptions(compression_type="lossy", level=85))
+    result = compress(source, options=CompressOptions(compression_type=CompressionType.LOSSY, level=85))
 
     out = decode(result.data)
     expected = decode(source).icc_transform("srgb", embedded=True, input_profile="cmyk")
@@ -141,7 +147,7 @@ def test_balanced_reaches_score_80_at_full_resolution(make) -> None:  # type: ig
     image = make()
     source = jpeg(image, 98)
 
-    result = compress(source, options=CompressOptions(compression_type="balanced"))
+    result = compress(source, options=CompressOptions(compression_type=CompressionType.BALANCED))
 
     out = decode(result.data)
     assert (out.width, out.height) == (image.width, image.height)
@@ -153,8 +159,8 @@ def test_balanced_reaches_score_80_at_full_resolution(make) -> None:  # type: ig
 def test_balanced_is_not_larger_than_mozjpeg_at_the_score_it_reached() -> None:
     source = jpeg(photo(seed=7), 98)
 
-    result = compress(source, options=CompressOptions(compression_type="balanced"))
-    lossy_at_90 = compress(source, options=CompressOptions(compression_type="lossy", level=90))
+    result = compress(source, options=CompressOptions(compression_type=CompressionType.BALANCED))
+    lossy_at_90 = compress(source, options=CompressOptions(compression_type=CompressionType.LOSSY, level=90))
 
     assert result.ssimulacra2 is not None
     assert len(result.data) < len(lossy_at_90.data)
@@ -173,7 +179,7 @@ def test_balanced_output_is_progressive_and_keeps_the_icc_profile() -> None:
     image = photo(seed=5).icc_transform("srgb", input_profile="srgb").cast("uchar")
     source = jpeg(image, 98, keep="icc")
 
-    out = decode(compress(source, options=CompressOptions(compression_type="balanced")).data)
+    out = decode(compress(source, options=CompressOptions(compression_type=CompressionType.BALANCED)).data)
 
     assert out.get("jpeg-multiscan") == 1
     assert out.get("icc-profile-data") == image.get("icc-profile-data")
@@ -181,16 +187,16 @@ def test_balanced_output_is_progressive_and_keeps_the_icc_profile() -> None:
 
 def test_never_larger_returns_the_input() -> None:
     # Already as small as the lossless pass makes it: its own output.
-    source = compress(jpeg(photo()), options=CompressOptions(compression_type="lossless")).data
+    source = compress(jpeg(photo()), options=CompressOptions(compression_type=CompressionType.LOSSLESS)).data
 
-    result = compress(source, options=CompressOptions(compression_type="lossless"))
+    result = compress(source, options=CompressOptions(compression_type=CompressionType.LOSSLESS))
 
     assert result.unchanged
     assert result.data == source
 
 
 def test_balanced_result_type_is_reported() -> None:
-    options = CompressOptions(compression_type="balanced")
+    options = CompressOptions(compression_type=CompressionType.BALANCED)
 
     assert options.compression_type is CompressionType.BALANCED
 
@@ -205,7 +211,7 @@ def test_balanced_on_a_proxy_still_scores_80_at_full_resolution() -> None:
     assert image.width * image.height > jpeg_module.PROXY_MIN_PIXELS
     source = jpeg(image, 98)
 
-    result = compress(source, options=CompressOptions(compression_type="balanced"))
+    result = compress(source, options=CompressOptions(compression_type=CompressionType.BALANCED))
 
     out = decode(result.data)
     score = ssimulacra2(decode(source), out)
@@ -222,7 +228,7 @@ def test_balanced_raises_the_quality_when_the_proxy_overestimates(monkeypatch: p
     proxy = jpeg_module.proxy_mosaic(decode(source))
     assert proxy.width * proxy.height <= jpeg_module.PROXY_PIXELS
 
-    result = compress(source, options=CompressOptions(compression_type="balanced"))
+    result = compress(source, options=CompressOptions(compression_type=CompressionType.BALANCED))
 
     score = ssimulacra2(decode(source), decode(result.data))
     assert score >= 80
@@ -240,13 +246,13 @@ def test_a_large_balanced_jpeg_is_searched_on_fresh_decodes_with_the_same_result
     sequential_loads = []
     real_load = jpeg_module.load
 
-    def load(*args: object, **kwargs: object) -> pyvips.Image:
-        sequential_loads.extend([1] if kwargs.get("sequential", True) else [])
-        return real_load(*args, **kwargs)
+    def load(data: bytes, fmt: Format, *, sequential: bool = True) -> pyvips.Image:
+        sequential_loads.extend([1] if sequential else [])
+        return real_load(data, fmt, sequential=sequential)
 
     monkeypatch.setattr(jpeg_module, "load", load)
 
-    result = compress(source, options=CompressOptions(compression_type="balanced"))
+    result = compress(source, options=CompressOptions(compression_type=CompressionType.BALANCED))
 
     expected, score, _ = jpeg_module.balanced(
         decode(source), "icc", None, cap=estimate_quality(source) or 100
@@ -264,19 +270,25 @@ def test_balanced_falls_back_to_mozjpeg_where_jpegli_cannot_reach_80() -> None:
     source = jpeg(image, 95)
     assert ssimulacra2(decode(source), decode(jpegli_encode(decode(source), 98, None, None))) < 80
 
-    result = compress(source, options=CompressOptions(compression_type="balanced"))
+    result = compress(source, options=CompressOptions(compression_type=CompressionType.BALANCED))
 
     assert result.ssimulacra2 is not None and result.ssimulacra2 >= 80
     assert ssimulacra2(decode(source), decode(result.data)) == pytest.approx(result.ssimulacra2, abs=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["lossy", "lossless", "balanced"])
+@pytest.mark.parametrize("kind", [CompressionType.LOSSY, CompressionType.LOSSLESS, CompressionType.BALANCED])
 @pytest.mark.parametrize(
     "spec",
-    [ResizeSpec("fit", 1100, 1100), ResizeSpec("crop", 900, 900), ResizeSpec("fill", 2200, 2200)],
+    [
+        ResizeSpec(ResizeStrategy.FIT, 1100, 1100),
+        ResizeSpec(ResizeStrategy.CROP, 900, 900),
+        ResizeSpec(ResizeStrategy.FILL, 2200, 2200),
+    ],
     ids=["fit", "crop", "fill"],
 )
-def test_a_style_of_a_low_quality_jpeg_is_never_larger_than_it(kind: str, spec: ResizeSpec) -> None:
+def test_a_style_of_a_low_quality_jpeg_is_never_larger_than_it(
+    kind: CompressionType, spec: ResizeSpec
+) -> None:
     # A Q30 source re-encoded at level 100 (or at the resized "lossless" 95) would spend its bytes
     # reproducing the source's block artefacts: the style used to be several times larger.
     source = jpeg(photo(2000, 1500), 30)
@@ -290,7 +302,7 @@ def test_a_style_of_a_low_quality_jpeg_is_never_larger_than_it(kind: str, spec: 
 def test_lossy_100_on_a_low_quality_source_is_not_larger() -> None:
     source = jpeg(photo(800, 600), 30)
 
-    result = compress(source, options=CompressOptions(compression_type="lossy", level=100))
+    result = compress(source, options=CompressOptions(compression_type=CompressionType.LOSSY, level=100))
 
     assert len(result.data) <= len(source)
     assert (estimate_quality(result.data) or 100) <= 30
@@ -361,7 +373,7 @@ def test_balanced_on_a_heavily_compressed_jpeg_meets_the_floor_or_keeps_every_pi
     # lossless transcode, not the best failing candidate.
     source = jpeg(photo(150, 104), 50, subsample_mode=subsample)
 
-    result = compress(source, options=CompressOptions(compression_type="balanced"))
+    result = compress(source, options=CompressOptions(compression_type=CompressionType.BALANCED))
 
     assert len(result.data) <= len(source)
     assert result.ssimulacra2 is not None and result.ssimulacra2 >= 80
@@ -372,7 +384,7 @@ def test_a_balanced_style_of_a_low_quality_jpeg_meets_the_floor() -> None:
     source = jpeg(photo(1600, 1200), 40)
     spec = ResizeSpec(ResizeStrategy.FIT, 800, 800)
 
-    result = compress(source, options=CompressOptions(compression_type="balanced"), resize=spec)
+    result = compress(source, options=CompressOptions(compression_type=CompressionType.BALANCED), resize=spec)
 
     assert result.ssimulacra2 is not None and result.ssimulacra2 >= 80
     assert ssimulacra2(_style_reference(source, spec), decode(result.data)) >= 80

@@ -6,7 +6,13 @@ import pyvips
 
 from compression.engine.errors import CorruptInput, InputTooLarge, UnsupportedFormat
 from compression.engine.formats import Format
-from compression.engine.options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
+from compression.engine.options import (
+    CompressionType,
+    CompressOptions,
+    EngineLimits,
+    ResizeSpec,
+    ResizeStrategy,
+)
 from compression.engine.svg import compress_svg, renders_alike
 
 LIMITS = EngineLimits()
@@ -121,7 +127,9 @@ def test_compress_svg_refuses_external_entity() -> None:
     <svg xmlns="http://www.w3.org/2000/svg"><text>&xxe;</text></svg>"""
 
     with pytest.raises(UnsupportedFormat):
-        compress_svg(xxe, options=CompressOptions("lossy"), resize=None, limits=LIMITS, deadline=None)
+        compress_svg(
+            xxe, options=CompressOptions(CompressionType.LOSSY), resize=None, limits=LIMITS, deadline=None
+        )
 
 
 def test_compress_svg_refuses_billion_laughs_quickly() -> None:
@@ -131,7 +139,9 @@ def test_compress_svg_refuses_billion_laughs_quickly() -> None:
     started = time.monotonic()
 
     with pytest.raises(UnsupportedFormat):
-        compress_svg(bomb, options=CompressOptions("lossy"), resize=None, limits=LIMITS, deadline=None)
+        compress_svg(
+            bomb, options=CompressOptions(CompressionType.LOSSY), resize=None, limits=LIMITS, deadline=None
+        )
 
     assert time.monotonic() - started < 1
 
@@ -141,7 +151,9 @@ def test_compress_svg_accepts_plain_doctype() -> None:
     <!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">
     <svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>"""
 
-    result = compress_svg(svg, options=CompressOptions("lossy"), resize=None, limits=LIMITS, deadline=None)
+    result = compress_svg(
+        svg, options=CompressOptions(CompressionType.LOSSY), resize=None, limits=LIMITS, deadline=None
+    )
 
     assert b"DOCTYPE" not in result.data
     assert renders_alike(render(svg), render(result.data))
@@ -162,7 +174,7 @@ def test_compress_svg_accepts_plain_doctype() -> None:
     ids=["truncated", "not-svg", "too-many-bytes", "too-deep"],
 )
 def test_compress_svg_rejects_bad_input(data: bytes, limits: EngineLimits, error: type[Exception]) -> None:
-    options = CompressOptions("lossy")
+    options = CompressOptions(CompressionType.LOSSY)
 
     with pytest.raises(error):
         compress_svg(data, options=options, resize=None, limits=limits, deadline=None)
@@ -171,17 +183,19 @@ def test_compress_svg_rejects_bad_input(data: bytes, limits: EngineLimits, error
 def test_compress_svg_returns_input_when_not_smaller() -> None:
     tiny = b'<svg xmlns="http://www.w3.org/2000/svg"/>'
 
-    result = compress_svg(tiny, options=CompressOptions("lossy"), resize=None, limits=LIMITS, deadline=None)
+    result = compress_svg(
+        tiny, options=CompressOptions(CompressionType.LOSSY), resize=None, limits=LIMITS, deadline=None
+    )
 
     assert result.unchanged
     assert result.data == tiny
 
 
 def test_compress_svg_resize_sets_size_and_keeps_drawing() -> None:
-    spec = ResizeSpec(strategy="fit", width=50, height=50)
+    spec = ResizeSpec(strategy=ResizeStrategy.FIT, width=50, height=50)
 
     result = compress_svg(
-        DRAWING, options=CompressOptions("lossy"), resize=spec, limits=LIMITS, deadline=None
+        DRAWING, options=CompressOptions(CompressionType.LOSSY), resize=spec, limits=LIMITS, deadline=None
     )
 
     assert (result.width, result.height) == (50, 25)
@@ -193,9 +207,11 @@ def test_compress_svg_resize_sets_size_and_keeps_drawing() -> None:
 
 def test_compress_svg_resize_without_viewbox_derives_one() -> None:
     svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><circle r="40"/></svg>'
-    spec = ResizeSpec(strategy="landscape", width=20)
+    spec = ResizeSpec(strategy=ResizeStrategy.LANDSCAPE, width=20)
 
-    result = compress_svg(svg, options=CompressOptions("lossless"), resize=spec, limits=LIMITS, deadline=None)
+    result = compress_svg(
+        svg, options=CompressOptions(CompressionType.LOSSLESS), resize=spec, limits=LIMITS, deadline=None
+    )
 
     root = SafeET.fromstring(result.data)
     assert (root.get("width"), root.get("height"), root.get("viewBox")) == ("20", "20", "0 0 100 100")
@@ -206,7 +222,11 @@ def test_compress_svg_past_its_deadline_still_answers_sanitised() -> None:
     hostile = DRAWING.replace(b"</svg>", b"<script>alert(1)</script></svg>")
 
     result = compress_svg(
-        hostile, options=CompressOptions("balanced"), resize=None, limits=LIMITS, deadline=deadline
+        hostile,
+        options=CompressOptions(CompressionType.BALANCED),
+        resize=None,
+        limits=LIMITS,
+        deadline=deadline,
     )
 
     assert b"<script" not in result.data
