@@ -15,6 +15,7 @@ from compression.engine import (
     Format,
     InputTooLarge,
     ResizeSpec,
+    ResizeStrategy,
     compress,
     probe,
 )
@@ -84,8 +85,8 @@ def test_lossless_keeps_every_frame_pixel() -> None:
 def test_lossy_is_smaller_and_levels_are_monotonic() -> None:
     source = animation(160, 120)
 
-    low = compress(source, options=CompressOptions(compression_type="lossy", level=10))
-    high = compress(source, options=CompressOptions(compression_type="lossy", level=90))
+    low = compress(source, options=CompressOptions(compression_type=CompressionType.LOSSY, level=10))
+    high = compress(source, options=CompressOptions(compression_type=CompressionType.LOSSY, level=90))
 
     assert len(low.data) < len(high.data) <= len(source)
     lossy = [level_to_lossy(level) for level in range(1, 101)]
@@ -115,10 +116,10 @@ def test_balanced_on_a_long_animation_keeps_timing_scores_80_and_is_no_larger_th
 @pytest.mark.parametrize(
     ("spec", "size"),
     [
-        (ResizeSpec("fit", 48, 48), (48, 32)),
-        (ResizeSpec("crop", 40, 40), (40, 40)),
-        (ResizeSpec("fill", 60, 60), (60, 60)),
-        (ResizeSpec("fit", 500, 500), (96, 64)),
+        (ResizeSpec(ResizeStrategy.FIT, 48, 48), (48, 32)),
+        (ResizeSpec(ResizeStrategy.CROP, 40, 40), (40, 40)),
+        (ResizeSpec(ResizeStrategy.FILL, 60, 60), (60, 60)),
+        (ResizeSpec(ResizeStrategy.FIT, 500, 500), (96, 64)),
     ],
 )
 def test_resize_resizes_every_frame_and_keeps_timing(spec: ResizeSpec, size: tuple[int, int]) -> None:
@@ -246,7 +247,9 @@ def test_merged_frames_play_for_as_long_as_the_frames_they_replace(tmp_path: Pat
 
 
 @pytest.mark.parametrize(
-    "spec", [ResizeSpec("fill", 80, 80), ResizeSpec("fit", 32, 32)], ids=["fill (libvips)", "fit (gifsicle)"]
+    "spec",
+    [ResizeSpec(ResizeStrategy.FILL, 80, 80), ResizeSpec(ResizeStrategy.FIT, 32, 32)],
+    ids=["fill (libvips)", "fit (gifsicle)"],
 )
 def test_a_resized_animation_plays_as_long_as_the_original(spec: ResizeSpec, tmp_path: Path) -> None:
     # A "0" delay plays for 100 ms in a browser; merged into an identical neighbour it would not.

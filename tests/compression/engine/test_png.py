@@ -84,7 +84,7 @@ def test_lossless_on_an_already_optimal_png_returns_the_input() -> None:
 def test_lossy_makes_a_palette_image_of_the_same_size(bands: int) -> None:
     source = graphic(bands=bands).pngsave_buffer(compression=1)
 
-    result = compress(source, options=CompressOptions(compression_type="lossy", level=60))
+    result = compress(source, options=CompressOptions(compression_type=CompressionType.LOSSY, level=60))
 
     decoded = decode(result.data)
     assert (decoded.width, decoded.height) == (160, 120)
@@ -98,7 +98,11 @@ def test_lossy_level_to_quality_is_monotonic_and_sizes_follow() -> None:
     source = graphic(320, 240).pngsave_buffer(compression=1)
 
     sizes = [
-        len(compress(source, options=CompressOptions(compression_type="lossy", level=level)).data)
+        len(
+            compress(
+                source, options=CompressOptions(compression_type=CompressionType.LOSSY, level=level)
+            ).data
+        )
         for level in (5, 40, 100)
     ]
 
@@ -131,8 +135,8 @@ def test_balanced_keeps_a_few_colour_image_lossless_when_that_is_smaller() -> No
 def test_resize_shrinks_and_never_enlarges() -> None:
     source = graphic(160, 120).pngsave_buffer()
 
-    small = compress(source, options=LOSSLESS, resize=ResizeSpec("fit", 80, 80))
-    large = compress(source, options=LOSSLESS, resize=ResizeSpec("fit", 800, 800))
+    small = compress(source, options=LOSSLESS, resize=ResizeSpec(ResizeStrategy.FIT, 80, 80))
+    large = compress(source, options=LOSSLESS, resize=ResizeSpec(ResizeStrategy.FIT, 800, 800))
 
     assert (decode(small.data).width, decode(small.data).height) == (80, 60)
     assert (small.width, small.height) == (80, 60)
@@ -142,7 +146,7 @@ def test_resize_shrinks_and_never_enlarges() -> None:
 def test_resize_fill_pads_with_transparency_when_the_image_has_alpha() -> None:
     source = graphic(160, 80, bands=4).pngsave_buffer()
 
-    result = compress(source, options=LOSSLESS, resize=ResizeSpec("fill", 100, 100))
+    result = compress(source, options=LOSSLESS, resize=ResizeSpec(ResizeStrategy.FILL, 100, 100))
 
     decoded = decode(result.data)
     assert (decoded.width, decoded.height, decoded.bands) == (100, 100, 4)
@@ -155,18 +159,18 @@ def test_lossy_is_never_larger_than_lossless() -> None:
     image = xy[0].bandjoin([xy[1], xy[0] // 2 + xy[1] // 2]).cast("uchar")
     source = image.copy(interpretation="srgb").pngsave_buffer(compression=0)
 
-    lossy = compress(source, options=CompressOptions(compression_type="lossy", level=95))
+    lossy = compress(source, options=CompressOptions(compression_type=CompressionType.LOSSY, level=95))
     lossless = compress(source, options=LOSSLESS)
 
     assert len(lossy.data) <= len(lossless.data)
 
 
-@pytest.mark.parametrize("kind", ["balanced", "lossy", "lossless"])
-def test_resized_png_is_encoded_for_every_type(kind: str) -> None:
+@pytest.mark.parametrize("kind", [CompressionType.BALANCED, CompressionType.LOSSY, CompressionType.LOSSLESS])
+def test_resized_png_is_encoded_for_every_type(kind: CompressionType) -> None:
     band = pyvips.Image.xyz(120, 80).extract_band(0).cast("uchar")
     data = band.bandjoin([band, band.rot180()]).copy(interpretation="srgb").pngsave_buffer()
     spec = ResizeSpec(ResizeStrategy.FIT, 40, 40, None)
-    result = compress(data, options=CompressOptions(CompressionType(kind)), resize=spec)
+    result = compress(data, options=CompressOptions(kind), resize=spec)
     decoded = pyvips.Image.new_from_buffer(result.data, "")
     assert (decoded.width, decoded.height) == (40, 27) == (result.width, result.height)
 
@@ -181,11 +185,15 @@ def drawing(width: int = 900, height: int = 600) -> pyvips.Image:
     return pyvips.Image.new_from_array(pixels, interpretation="srgb")
 
 
-@pytest.mark.parametrize("kind", ["lossless", "lossy", "balanced"])
+@pytest.mark.parametrize("kind", [CompressionType.LOSSLESS, CompressionType.LOSSY, CompressionType.BALANCED])
 @pytest.mark.parametrize(
-    "spec", [ResizeSpec("fit", 600, 600), ResizeSpec("fit", 100, 100)], ids=["600", "100"]
+    "spec",
+    [ResizeSpec(ResizeStrategy.FIT, 600, 600), ResizeSpec(ResizeStrategy.FIT, 100, 100)],
+    ids=["600", "100"],
 )
-def test_a_style_of_a_palette_png_is_a_palette_png_no_larger_than_it(kind: str, spec: ResizeSpec) -> None:
+def test_a_style_of_a_palette_png_is_a_palette_png_no_larger_than_it(
+    kind: CompressionType, spec: ResizeSpec
+) -> None:
     source = drawing().pngsave_buffer(palette=True, Q=100, dither=0)
 
     result = compress(source, options=CompressOptions(compression_type=kind), resize=spec)
@@ -195,8 +203,8 @@ def test_a_style_of_a_palette_png_is_a_palette_png_no_larger_than_it(kind: str, 
     assert len(result.data) <= len(source)
 
 
-@pytest.mark.parametrize("kind", ["lossless", "lossy", "balanced"])
-def test_a_png_without_its_end_chunk_is_compressed(kind: str) -> None:
+@pytest.mark.parametrize("kind", [CompressionType.LOSSLESS, CompressionType.LOSSY, CompressionType.BALANCED])
+def test_a_png_without_its_end_chunk_is_compressed(kind: CompressionType) -> None:
     # libpng decodes it (the image data is complete); oxipng refuses it.
     complete = graphic().pngsave_buffer(compression=1)
     source = complete[: complete.rindex(b"IEND") - 4]

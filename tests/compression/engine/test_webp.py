@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import pyvips
 
-from compression.engine import CompressionType, CompressOptions, Format, ResizeSpec, compress
+from compression.engine import CompressionType, CompressOptions, Format, ResizeSpec, ResizeStrategy, compress
 from compression.engine.timeline import frame_map, webp_delays
 from compression.engine.webp import is_lossless, level_to_quality
 
@@ -87,7 +87,10 @@ def test_lossy_type_makes_a_lossless_input_lossy_and_smaller() -> None:
 def test_lossy_levels_order_the_sizes() -> None:
     source = picture(240, 180).webpsave_buffer(Q=100)
 
-    sizes = [len(compress(source, options=CompressOptions("lossy", level=level)).data) for level in (20, 60)]
+    sizes = [
+        len(compress(source, options=CompressOptions(CompressionType.LOSSY, level=level)).data)
+        for level in (20, 60)
+    ]
 
     assert sizes[0] < sizes[1] < len(source)
 
@@ -116,7 +119,7 @@ def test_animation_keeps_frames_delays_and_loop(lossless: bool, options: Compres
 
 
 def test_resize_resizes_every_frame_of_an_animation() -> None:
-    result = compress(animated(False), options=LOSSY, resize=ResizeSpec("crop", 40, 40))
+    result = compress(animated(False), options=LOSSY, resize=ResizeSpec(ResizeStrategy.CROP, 40, 40))
 
     image = decode(result.data)
     assert (image.width, image.get("page-height"), image.get("n-pages")) == (40, 40, 4)
@@ -127,7 +130,7 @@ def test_resize_resizes_every_frame_of_an_animation() -> None:
 def test_resize_never_enlarges() -> None:
     source = picture().webpsave_buffer(Q=90)
 
-    result = compress(source, options=LOSSY, resize=ResizeSpec("landscape", width=1000))
+    result = compress(source, options=LOSSY, resize=ResizeSpec(ResizeStrategy.LANDSCAPE, width=1000))
 
     assert (decode(result.data).width, decode(result.data).height) == (160, 120)
 
@@ -183,8 +186,8 @@ def test_a_style_of_a_low_quality_webp_is_not_larger_than_it() -> None:
 
     result = compress(
         source,
-        options=CompressOptions(compression_type="lossy", level=100),
-        resize=ResizeSpec("fit", 1000, 1000),
+        options=CompressOptions(compression_type=CompressionType.LOSSY, level=100),
+        resize=ResizeSpec(ResizeStrategy.FIT, 1000, 1000),
     )
 
     assert len(result.data) <= len(source)
