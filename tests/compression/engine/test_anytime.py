@@ -4,6 +4,7 @@ floor, else the lossless result, else the input (a plain resize for a resize sty
 from __future__ import annotations
 
 import time
+from typing import TypedDict
 
 import pytest
 
@@ -21,7 +22,19 @@ from compression.engine.search import TARGET_SCORE, Candidate, search_setting
 from tests.compression.pipeline_support import decoded_size, gif_animated, jpeg, pdf, png, svg, webp
 
 BALANCED = CompressOptions(compression_type=CompressionType.BALANCED)
-SEARCH = dict(low=30, high=98, slope=0.7, max_evals=6, tolerance=1)
+
+
+class SearchBounds(TypedDict):
+    """The keyword arguments of `search_setting` every search here shares."""
+
+    low: int
+    high: int
+    slope: float
+    max_evals: int
+    tolerance: int
+
+
+SEARCH = SearchBounds(low=30, high=98, slope=0.7, max_evals=6, tolerance=1)
 INPUTS = {
     Format.JPEG: lambda: jpeg(1200, 800),
     Format.PNG: lambda: png(600, 400),
