@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 def download(url: str) -> bytes:
     response = APIClient().get(url.removeprefix("http://testserver"))
     assert response.status_code == 200, url
-    return b"".join(response.streaming_content) if response.streaming else response.content
+    return response.getvalue()  # the joined streaming_content of a streaming response, else content
 
 
 def test_seed_document_client_performs_the_whole_sequence(
