@@ -182,6 +182,7 @@ def worker_main(
     from compression.engine.quality import warm_up
 
     warm_up()
+    conn.send({"phase": "ready"})
     engine_limits = engine.EngineLimits(**{k: v for k, v in limits.items() if k != "time_limit_seconds"})
     _, records = _log_capture()
     while True:
@@ -623,6 +624,9 @@ def check_pdf(data: bytes, out: bytes) -> list[str]:
 # ---------------------------------------------------------------- parent side
 
 
+STARTUP_SECONDS = 900
+
+
 class Slot:
     """One worker process; restarted after a time-out or a crash."""
 
@@ -637,6 +641,10 @@ class Slot:
         self.proc.start()
         child.close()
         self.conn = parent
+        # Jobs are timed from when the worker is ready: in a new checkout (or after a kernel change)
+        # the metric's kernels compile first, minutes on a loaded machine.
+        if not (parent.poll(STARTUP_SECONDS) and parent.recv().get("phase") == "ready"):
+            raise RuntimeError(f"a sweep worker was not ready within {STARTUP_SECONDS} s")
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -651,7 +659,7 @@ class Slot:
         base = {"file": job.file, "fmt": job.fmt, "run": job.run, "bytes": job.bytes}
         start = time.monotonic()
         self.conn.send(dataclasses.asdict(job))
-        limit = time_limit + 60  # worker start-up (imports, kernels) and the probe
+        limit = time_limit + 60  # the probe, and the run's own start
         while True:
             try:
                 ready = self.conn.poll(max(0.0, start + limit - time.monotonic()))
