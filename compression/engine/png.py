@@ -375,7 +375,7 @@ def _balanced(
             return tried[-1]
         with vips_errors(deadline):
             if reference is None:
-                reference = Reference(to_srgb8(image))
+                reference = Reference(to_srgb8(image), deadline=deadline)
             score = reference.score(to_srgb8(pyvips.Image.new_from_buffer(encoded, "")))
         tried.append(Candidate(quality, encoded, score))
         return tried[-1]

@@ -27,6 +27,7 @@ import numpy as np
 import pyvips
 
 from . import metric_kernels as kernels
+from .decode import check_deadline
 
 NUM_SCALES = 6
 MIN_SCALE_PX = 8
@@ -146,11 +147,12 @@ def _scaled_rows(rows: int, scale: int) -> int:
     return rows
 
 
-def _pyramid(linear: np.ndarray, first_scale: int) -> list[_RefScale]:
+def _pyramid(linear: np.ndarray, first_scale: int, deadline: float | None = None) -> list[_RefScale]:
     scales = []
     for k in range(first_scale, NUM_SCALES):
         if min(linear.shape[1:]) < MIN_SCALE_PX:
             break
+        check_deadline(deadline)
         scales.append(_RefScale(linear))
         if k < NUM_SCALES - 1:
             linear = kernels.downsample(linear)
@@ -165,9 +167,11 @@ class Reference:
     maps; the coarse scales on the whole image, assembled from the strips' downsampled rows. Such
     an image and its candidates must allow random access (they are cropped many times); they are
     not copied (a JPEG loaded with random access is decoded once, to disk when it is large).
+
+    Building it checks ``deadline`` between strips and scales (DeadlineExceeded past it).
     """
 
-    def __init__(self, image: pyvips.Image) -> None:
+    def __init__(self, image: pyvips.Image, *, deadline: float | None = None) -> None:
         self.width = image.width
         self.height = image.height
         self._has_alpha = image.hasalpha()
@@ -179,10 +183,15 @@ class Reference:
         backgrounds = ALPHA_BACKGROUNDS if self._has_alpha else (None,)
         with kernels.running(image.width * image.height):
             if self._tiled:
-                self._scales = [_pyramid(self._coarse(image, bg), FINE_SCALES) for bg in backgrounds]
+                self._scales = [
+                    _pyramid(self._coarse(image, bg, deadline), FINE_SCALES, deadline) for bg in backgrounds
+                ]
                 _release_freed_memory()
             else:
-                self._scales = [_pyramid(_prepare(image, bg), 0) for bg in backgrounds]
+                self._scales = []
+                for bg in backgrounds:
+                    check_deadline(deadline)
+                    self._scales.append(_pyramid(_prepare(image, bg), 0, deadline))
 
     def score(self, candidate: pyvips.Image) -> float:
         if (candidate.width, candidate.height) != (self.width, self.height):
@@ -222,10 +231,11 @@ class Reference:
     def _strip_linear(image: pyvips.Image, background: float | None, start: int, end: int) -> np.ndarray:
         return _prepare(image.crop(0, start, image.width, end - start), background)
 
-    def _coarse(self, image: pyvips.Image, background: float | None) -> np.ndarray:
+    def _coarse(self, image: pyvips.Image, background: float | None, deadline: float | None) -> np.ndarray:
         """Linear RGB of the whole image at scale FINE_SCALES, built strip by strip."""
         parts = []
         for top, bottom, start, end in self._strips():
+            check_deadline(deadline)
             linear = self._strip_linear(image, background, start, end)
             for _ in range(FINE_SCALES):
                 linear = kernels.downsample(linear)

@@ -136,7 +136,7 @@ def balanced(image: pyvips.Image, keep: str, deadline: float | None) -> tuple[by
         frames = frame_count(image)
         source_delays = list(image.get("delay")) if frames > 1 and image.get_typeof("delay") else [0] * frames
         pages = sample_indices(frames, QUALITY_SAMPLE_FRAMES)
-        reference = Reference(sample_pages(image, QUALITY_SAMPLE_FRAMES).copy_memory())
+        reference = Reference(sample_pages(image, QUALITY_SAMPLE_FRAMES).copy_memory(), deadline=deadline)
 
     def evaluate(quality: int) -> Candidate:
         encoded = lossy_encode(image, quality, keep, deadline)

@@ -1,4 +1,5 @@
 import io
+import time
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +8,7 @@ import pyvips
 from ssimulacra2 import compute_ssimulacra2
 
 from compression.engine import quality
+from compression.engine.errors import DeadlineExceeded
 from compression.engine.quality import Reference, ssimulacra2
 
 TOLERANCE = 1.0
@@ -187,3 +189,13 @@ def test_small_images_score_on_one_thread_and_large_ones_on_at_most_every_core()
     assert threads_for(PARALLEL_MIN_PIXELS - 1) == 1
     # numba.config sets its options at import time, which mypy cannot see
     assert 1 <= threads_for(100_000_000) <= numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("strips", [False, True])
+def test_reference_build_stops_at_its_deadline(monkeypatch, strips) -> None:
+    if strips:
+        monkeypatch.setattr(quality, "TILE_MIN_PIXELS", 1000)
+        monkeypatch.setattr(quality, "STRIP_ROWS", 48)
+
+    with pytest.raises(DeadlineExceeded):
+        Reference(photo_like(300, 200), deadline=time.monotonic() - 1)
