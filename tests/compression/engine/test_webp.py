@@ -5,6 +5,7 @@ import pytest
 import pyvips
 
 from compression.engine import CompressionType, CompressOptions, Format, ResizeSpec, ResizeStrategy, compress
+from compression.engine.quality import ssimulacra2
 from compression.engine.timeline import frame_map, webp_delays
 from compression.engine.webp import is_lossless, level_to_quality
 
@@ -45,6 +46,17 @@ def test_level_to_quality_is_monotonic() -> None:
     qualities = [level_to_quality(level) for level in range(1, 101)]
 
     assert qualities == sorted(qualities) and (qualities[0], qualities[-1]) == (1, 100)
+
+
+def test_balanced_on_a_large_still_image_reports_the_score_of_the_bytes_it_returns() -> None:
+    # Large enough for the tile proxy search; the score returned is measured on the returned bytes.
+    source = picture(2048, 2048).webpsave_buffer(Q=98)
+
+    result = compress(source, options=BALANCED)
+
+    assert result.ssimulacra2 is not None and result.ssimulacra2 >= 80
+    assert ssimulacra2(decode(source), decode(result.data)) == pytest.approx(result.ssimulacra2, abs=1e-6)
+    assert len(result.data) < len(source)
 
 
 @pytest.mark.parametrize("lossless", [True, False])
