@@ -3,6 +3,7 @@ a lossy one is re-encoded lossy; animations keep their frames, delays and loop c
 
 import logging
 import struct
+from dataclasses import replace
 
 import numpy as np
 import pyvips
@@ -164,6 +165,11 @@ def balanced(image: pyvips.Image, keep: str, deadline: float | None) -> tuple[by
     if frames == 1 and tiles_fit:
         first = proxy_quality(image, keep, deadline)
         best, tried = VERIFY.search(evaluate, deadline=deadline, first=first)
+        missed = max(c.setting for c in tried)
+        if best is None and missed < BALANCED.high:
+            # The proxy's quality and one step up both missed: the plain search, above them.
+            best, more = replace(BALANCED, low=missed + 1).search(evaluate, deadline=deadline)
+            tried += more
     else:
         best, tried = BALANCED.search(evaluate, deadline=deadline)
     logger.debug("webp balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])

@@ -204,3 +204,16 @@ def test_a_style_of_a_low_quality_webp_is_not_larger_than_it() -> None:
 
     assert len(result.data) <= len(source)
     assert (decode(result.data).width, decode(result.data).height) == (1000, 750)
+
+
+def test_balanced_meets_the_floor_when_the_proxy_guesses_far_too_low(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A proxy whose quality misses at full resolution, and one step up too: the search goes on above.
+    from compression.engine import webp
+
+    monkeypatch.setattr(webp, "proxy_quality", lambda image, keep, deadline: 5)
+    source = picture(2048, 2048).webpsave_buffer(Q=98)
+
+    result = compress(source, options=BALANCED)
+
+    assert result.ssimulacra2 is not None and result.ssimulacra2 >= 80
+    assert ssimulacra2(decode(source), decode(result.data)) == pytest.approx(result.ssimulacra2, abs=1e-6)
