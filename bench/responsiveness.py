@@ -77,6 +77,26 @@ def embedded_environment(var_dir: Path) -> dict[str, str]:
     return env
 
 
+def stack_environment(
+    production: bool, database: str, var_dir: Path, processes: list[subprocess.Popen[bytes]]
+) -> tuple[dict[str, str], str]:
+    """The environment of the `make run` stack and its name: the embedded defaults, or (``production``)
+    PostgreSQL ``database`` recreated and a private redis-server, appended to ``processes``."""
+    if not production:
+        env = embedded_environment(var_dir / "var")
+        return env, "honcho Procfile, embedded defaults (SQLite, filesystem broker)"
+    broker, broker_url = redis_start(var_dir)
+    processes.append(broker)
+    env = crush_environment(
+        database=database,
+        broker_url=broker_url,
+        var_dir=str(var_dir / "var"),
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    database_recreate(database)
+    return env, "honcho Procfile, PostgreSQL + Redis"
+
+
 def manage(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
@@ -389,20 +409,7 @@ def main() -> None:
     processes: list[subprocess.Popen[bytes]] = []
     stack = None
     try:
-        if args.production:
-            broker, broker_url = redis_start(var_dir)
-            processes.append(broker)
-            env = crush_environment(
-                database=args.database,
-                broker_url=broker_url,
-                var_dir=str(var_dir / "var"),
-                PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            )
-            database_recreate(args.database)
-            stack_name = "honcho Procfile, PostgreSQL + Redis"
-        else:
-            env = embedded_environment(var_dir / "var")
-            stack_name = "honcho Procfile, embedded defaults (SQLite, filesystem broker)"
+        env, stack_name = stack_environment(args.production, args.database, var_dir, processes)
         (var_dir / "var").mkdir()
         manage(env, "migrate", "--noinput")
         token = json.loads(manage(env, "create_account", "bench").strip().splitlines()[-1])["token"]

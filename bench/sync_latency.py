@@ -45,12 +45,12 @@ from responsiveness import (
     READY_TIMEOUT_SECONDS,
     _percentile,
     _ready,
-    embedded_environment,
     manage,
+    stack_environment,
     stack_start,
     stack_stop,
 )
-from services_env import crush_environment, database_recreate, free_port, redis_start, wait_for
+from services_env import database_recreate, free_port, wait_for
 from sweep import DEFAULT_CORPUS, FORMATS, read_manifest, service_limits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -276,20 +276,7 @@ def main() -> None:
     processes: list[subprocess.Popen[bytes]] = []
     stack = None
     try:
-        if args.production:
-            broker, broker_url = redis_start(var_dir)
-            processes.append(broker)
-            env = crush_environment(
-                database=args.database,
-                broker_url=broker_url,
-                var_dir=str(var_dir / "var"),
-                PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            )
-            database_recreate(args.database)
-            stack_name = "honcho Procfile, PostgreSQL + Redis"
-        else:
-            env = embedded_environment(var_dir / "var")
-            stack_name = "honcho Procfile, embedded defaults (SQLite, filesystem broker)"
+        env, stack_name = stack_environment(args.production, args.database, var_dir, processes)
         env.update(settings)
         (var_dir / "var").mkdir()
         manage(env, "migrate", "--noinput")
