@@ -22,6 +22,11 @@ class Format(StrEnum):
     def extension(self) -> str:
         return _EXTENSION[self]
 
+    @classmethod
+    def of_mime(cls, mime: str | None) -> "Format | None":
+        """The format whose ``mime`` this is (what a probe stored), None for any other text."""
+        return next((fmt for fmt, known in _MIME.items() if known == mime), None)
+
 
 _MIME = {
     Format.JPEG: "image/jpeg",

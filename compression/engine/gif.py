@@ -17,13 +17,13 @@ from collections.abc import Callable
 
 import pyvips
 
-from .decode import check_deadline, frame_count, page_height, vips_errors, watch
+from .decode import frame_count, vips_errors, watch
 from .errors import CorruptInput, DeadlineExceeded
 from .formats import Format
-from .limits import guard_raster
 from .optimizers import MAX_GIF_LOSSY, Gifsicle, OptimizerFailed
-from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
-from .resize import Geometry, resize_image, target_geometry
+from .options import CompressionType, CompressOptions, ResizeSpec
+from .raster import Raster
+from .resize import Geometry, resize_image
 from .result import Result, finish, largest_within
 from .search import TARGET_SCORE, Candidate, SearchSpace
 from .timeline import frame_map, gif_delays, load_pages, played_ms, sample_indices
@@ -110,33 +110,20 @@ def _vips_resize(data: bytes, geometry: Geometry, resize: ResizeSpec, deadline: 
         return watch(image, deadline).gifsave_buffer(keep="none")
 
 
-def compress_gif(
-    data: bytes,
-    *,
-    options: CompressOptions,
-    resize: ResizeSpec | None = None,
-    limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen dataclass
-    deadline: float | None = None,
-) -> Result:
-    guard_raster(data, Format.GIF, limits)  # frames and pixels from the block structure, no LZW
-    check_deadline(deadline)
-    with vips_errors(deadline):
-        head = pyvips.Image.new_from_buffer(data, "", n=-1, fail_on="truncated")
-    size = (head.width, page_height(head))
+def compress_gif(raster: Raster, options: CompressOptions, deadline: float | None) -> Result:
+    data, size, geometry = raster.data, raster.size, raster.geometry
     strip = options.strip_metadata
     lossless_tool = Gifsicle(strip_metadata=strip)
     source = data
-    resized = False
-    if resize is not None:
-        geometry = target_geometry(*size, resize)
-        if geometry.changes(*size):
-            resized = True
-            pads = geometry.width > geometry.resize_width or geometry.height > geometry.resize_height
-            if pads:
-                source = _vips_resize(data, geometry, resize, deadline)
-            else:
-                source = _gifsicle(data, lossless_tool, _crop_resize_arguments(*size, geometry), deadline)
-            size = (geometry.width, geometry.height)
+    if geometry is not None and raster.resize is not None:
+        # gifsicle scales every frame far faster than libvips, which only pads (``fill``) here.
+        pads = geometry.width > geometry.resize_width or geometry.height > geometry.resize_height
+        if pads:
+            source = _vips_resize(data, geometry, raster.resize, deadline)
+        else:
+            source = _gifsicle(data, lossless_tool, _crop_resize_arguments(*size, geometry), deadline)
+        size = (geometry.width, geometry.height)
+    resized = raster.resized
 
     def smaller(limit: int) -> bytes | None:
         return largest_within(limit, lambda level: _lossy(source, level, strip, deadline), 1, 99)

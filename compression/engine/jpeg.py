@@ -12,13 +12,12 @@ import mozjpeg_lossless_optimization as mlo
 import pyjpegli
 import pyvips
 
-from .decode import check_deadline, load, orientation, oriented_size, vips_errors, watch
+from .decode import check_deadline, load, vips_errors, watch
 from .errors import CorruptInput
 from .formats import Format
 from .jpeg_quality import MAX_QUALITY, estimate_quality
-from .limits import guard_raster
-from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
-from .resize import resize_image, target_geometry
+from .options import CompressionType, CompressOptions
+from .raster import Raster
 from .result import Result, finish, largest_within
 from .search import TARGET_SCORE, Candidate, Point, SearchHint, SearchSpace, model_guess, search_deadline
 
@@ -163,39 +162,15 @@ def prepare(image: pyvips.Image) -> pyvips.Image:
     return image
 
 
-def compress_jpeg(
-    data: bytes,
-    *,
-    options: CompressOptions,
-    resize: ResizeSpec | None = None,
-    limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen dataclass
-    deadline: float | None = None,
-) -> Result:
-    guard_raster(data, Format.JPEG, limits)
-    check_deadline(deadline)
-    with vips_errors(deadline):
-        head = pyvips.Image.new_from_buffer(data, "")
-    size = oriented_size(head)
-    resized = False
-    if resize is not None:
-        geometry = target_geometry(*size, resize)
-        if geometry.changes(*size):
-            image = resize_image(data, Format.JPEG, geometry, resize, deadline)
-            resized = True
+def compress_jpeg(raster: Raster, options: CompressOptions, deadline: float | None) -> Result:
+    data, size, resized = raster.data, raster.size, raster.resized
     if options.compression_type is CompressionType.LOSSLESS and not resized:
-        return finish(
-            data,
-            lossless_transcode(data, options, orientation(head)),
-            Format.JPEG,
-            size,
-            score=None,
-            resized=False,
-        )
-    if not resized:
-        # balanced reads the image many times: random access (libvips keeps a large decode on disk).
-        image = load(data, Format.JPEG, sequential=options.compression_type is not CompressionType.BALANCED)
-    image = prepare(image)
-    if resized:
+        out = lossless_transcode(data, options, raster.orientation)
+        return finish(data, out, Format.JPEG, size, score=None, resized=False)
+    # balanced reads the image many times: random access (libvips keeps a large decode on disk).
+    pixels = raster.pixels(deadline, sequential=options.compression_type is not CompressionType.BALANCED)
+    image = prepare(pixels)
+    if resized and image is not pixels:
         with vips_errors(deadline):
             image = image.copy_memory()  # may be encoded again (see ``smaller``)
     keep = keep_flags(options)
@@ -219,7 +194,7 @@ def compress_jpeg(
         return finish(data, out, Format.JPEG, out_size, score=None, resized=resized, smaller=smaller)
     # A fresh sequential decode for each search encode of a large image (see ``balanced``); a rotated
     # image cannot be decoded sequentially, so it is always re-read.
-    stream = None if resized or orientation(head) != 1 else lambda: prepare(load(data, Format.JPEG))
+    stream = None if raster.recoded else lambda: prepare(load(data, Format.JPEG))
     # The cap holds for a same-size output only: a resized one averages the source's artefacts away.
     out, score, learnt = balanced(
         image,
@@ -233,7 +208,7 @@ def compress_jpeg(
     if score < TARGET_SCORE and not resized:
         # Nothing up to the source's own quality reaches 80 (re-encoding a heavily compressed JPEG
         # adds its loss to the source's): the lossless transcode, every pixel kept.
-        lossless = lossless_transcode(data, options, orientation(head))
+        lossless = lossless_transcode(data, options, raster.orientation)
         return finish(data, lossless, Format.JPEG, size, score=100.0, resized=False, search=learnt)
     return finish(
         data, out, Format.JPEG, out_size, score=score, resized=resized, smaller=smaller, search=learnt

@@ -12,12 +12,12 @@ it is rather than risked.
 Opening, repairing, permissions, saving and the output check are in ``pdf_document``.
 
 Hostile files: pages are counted before anything else; every Flate stream is inflated once with
-a cap before pikepdf decodes it (a "zip bomb" stream is refused); an image's declared width x
-height is checked against the pixel limit before it is decoded.
+a cap before pikepdf decodes it (``pdf_guard``: a "zip bomb" stream is refused); an image's declared
+width x height is checked against the pixel limit before it is decoded. Where images are drawn, which
+decides their resampling, is in ``pdf_placements``.
 """
 
 import logging
-import math
 import time
 import zlib
 from collections.abc import Iterator
@@ -28,7 +28,7 @@ import pikepdf
 import pyvips
 
 from . import jpeg
-from .errors import CorruptInput, EngineError, InputTooLarge
+from .errors import CorruptInput, EngineError
 from .formats import Format
 from .limits import check_bytes
 from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec, ResizeStrategy
@@ -38,30 +38,18 @@ from .pdf_document import (
     NeedsRepair,
     open_document,
     output_problem,
-    page_count,
     save_document,
 )
+from .pdf_guard import check_streams, single_filter
+from .pdf_placements import Placements, image_placements
 from .result import KEPT_ORIGINAL_WARNING, Result, finish
 from .search import TARGET_SCORE, search_deadline
 
 logger = logging.getLogger(__name__)
 
-# Inflating more than this from one stream, or in total, is treated as a decompression bomb.
-MAX_STREAM_DECODED_BYTES = 256 * 2**20
-MAX_TOTAL_DECODED_BYTES = 1024 * 2**20
-_INFLATE_CHUNK_BYTES = 16 * 2**20
-# Lossy types resample images drawn above TARGET_DPI * DOWNSAMPLE_THRESHOLD to TARGET_DPI.
-TARGET_DPI = 150
-DOWNSAMPLE_THRESHOLD = 1.1
-POINTS_PER_INCH = 72
-# Form XObjects nest; deeper ones are not followed (their images keep their resolution).
-MAX_FORM_DEPTH = 8
 _PNG_UP = 2  # PNG filter type byte for "Up"
 _PREDICTOR_PNG = 12  # /Predictor value announcing per-row PNG filters
 _COMPONENTS = {"/DeviceRGB": 3, "/DeviceGray": 1}
-_IDENTITY = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
-
-Matrix = tuple[float, float, float, float, float, float]
 
 
 @dataclass(slots=True)
@@ -69,143 +57,6 @@ class _Stats:
     images: int = 0
     images_changed: int = 0
     min_score: float | None = None
-
-
-def probe_pdf(data: bytes, *, limits: EngineLimits) -> int:
-    """Page count, refusing password-protected, broken and too long documents."""
-    return page_count(data, limits)
-
-
-def _single_filter(stream: pikepdf.Stream) -> str | None:
-    filters = stream.get("/Filter")
-    if isinstance(filters, pikepdf.Array):
-        if len(filters) != 1:
-            return None
-        filters = filters[0]
-    return None if filters is None else str(filters)
-
-
-def _inflated_size(raw: bytes, cap: int) -> int:
-    """Bytes ``raw`` inflates to, stopping (InputTooLarge) past ``cap``; -1 when not valid zlib."""
-    inflater = zlib.decompressobj()
-    total = 0
-    pending = raw
-    try:
-        while pending:
-            total += len(inflater.decompress(pending, _INFLATE_CHUNK_BYTES))
-            if total > cap:
-                raise InputTooLarge("A stream in the PDF expands to more data than allowed.")
-            pending = inflater.unconsumed_tail
-            if inflater.eof:
-                break
-    except zlib.error:
-        return -1
-    return total
-
-
-def _check_streams(pdf: pikepdf.Pdf) -> None:
-    """Refuse decompression bombs before pikepdf inflates anything."""
-    budget = MAX_TOTAL_DECODED_BYTES
-    for obj in pdf.objects:
-        if isinstance(obj, pikepdf.Stream) and _single_filter(obj) == "/FlateDecode":
-            try:
-                raw = obj.read_raw_bytes()
-            except pikepdf.PdfError:
-                continue  # unreadable (a truncated file): qpdf cannot inflate it either
-            size = _inflated_size(raw, min(MAX_STREAM_DECODED_BYTES, budget))
-            budget -= max(size, 0)
-
-
-def _multiply(m: Matrix, n: Matrix) -> Matrix:
-    a, b, c, d, e, f = m
-    a2, b2, c2, d2, e2, f2 = n
-    return (
-        a * a2 + b * c2,
-        a * b2 + b * d2,
-        c * a2 + d * c2,
-        c * b2 + d * d2,
-        e * a2 + f * c2 + e2,
-        e * b2 + f * d2 + f2,
-    )
-
-
-class _Placements:
-    """Largest size (points) each image XObject is drawn at; images in unreadable content are
-    marked unknown and never resampled."""
-
-    def __init__(self) -> None:
-        self.size: dict[tuple[int, int], tuple[float, float]] = {}
-        self.unknown: set[tuple[int, int]] = set()
-
-    def walk(self, content: pikepdf.Object, resources: pikepdf.Object, ctm: Matrix, depth: int) -> None:
-        xobjects = resources.get("/XObject") if isinstance(resources, pikepdf.Dictionary) else None
-        if not isinstance(xobjects, pikepdf.Dictionary):
-            return
-        try:
-            instructions = pikepdf.parse_content_stream(content, "q Q cm Do")
-        except (pikepdf.PdfError, ValueError):
-            self._all_unknown(xobjects)
-            return
-        stack: list[Matrix] = []
-        for instruction in instructions:
-            operands, op = instruction.operands, str(instruction.operator)
-            if op == "q":
-                stack.append(ctm)
-            elif op == "Q":
-                ctm = stack.pop() if stack else ctm
-            elif op == "cm" and len(operands) == 6:
-                ctm = _multiply(tuple(float(x) for x in operands), ctm)  # type: ignore[arg-type]
-            elif op == "Do" and operands:
-                self._draw(xobjects.get(str(operands[0])), ctm, depth)
-
-    def _draw(self, xobject: pikepdf.Object | None, ctm: Matrix, depth: int) -> None:
-        if not isinstance(xobject, pikepdf.Stream):
-            return
-        subtype = xobject.get("/Subtype")
-        if subtype == "/Image":
-            key = xobject.objgen
-            width, height = math.hypot(ctm[0], ctm[1]), math.hypot(ctm[2], ctm[3])
-            old = self.size.get(key, (0.0, 0.0))
-            self.size[key] = (max(old[0], width), max(old[1], height))
-        elif subtype == "/Form":
-            resources = xobject.get("/Resources")
-            if depth >= MAX_FORM_DEPTH or resources is None:
-                if isinstance(resources, pikepdf.Dictionary):
-                    self._all_unknown(resources.get("/XObject"))
-                return
-            matrix = xobject.get("/Matrix")
-            form: Matrix = _IDENTITY
-            if isinstance(matrix, pikepdf.Array) and len(matrix) == 6:
-                form = tuple(float(x) for x in matrix)  # type: ignore[assignment]
-            self.walk(xobject, resources, _multiply(form, ctm), depth + 1)
-
-    def _all_unknown(self, xobjects: pikepdf.Object | None) -> None:
-        if isinstance(xobjects, pikepdf.Dictionary):
-            for value in xobjects.values():
-                if isinstance(value, pikepdf.Stream):
-                    self.unknown.add(value.objgen)
-
-    def scale(self, image: pikepdf.Stream) -> float:
-        """Factor (<= 1) bringing the image to TARGET_DPI of its largest placement."""
-        key = image.objgen
-        if key in self.unknown or key not in self.size:
-            return 1.0
-        placed_w, placed_h = self.size[key]
-        if placed_w <= 0 or placed_h <= 0:
-            return 1.0
-        dpi = min(
-            int(image.Width) / (placed_w / POINTS_PER_INCH), int(image.Height) / (placed_h / POINTS_PER_INCH)
-        )
-        if dpi <= TARGET_DPI * DOWNSAMPLE_THRESHOLD:
-            return 1.0
-        return TARGET_DPI / dpi
-
-
-def _placements(pdf: pikepdf.Pdf) -> _Placements:
-    placements = _Placements()
-    for page in pdf.pages:
-        placements.walk(page.obj, page.obj.get("/Resources", pikepdf.Dictionary()), _IDENTITY, 0)
-    return placements
 
 
 def _images(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Stream]:
@@ -370,7 +221,7 @@ def _optimise_images(
 ) -> _Stats:
     stats = _Stats()
     lossy = options.compression_type is not CompressionType.LOSSLESS
-    placements = _placements(pdf) if lossy else _Placements()
+    placements = image_placements(pdf) if lossy else Placements()
     # A soft mask may have its own size: it follows its image's resampling, but stays lossless.
     masks: dict[tuple[int, int], float] = {}
     for image in _images(pdf):
@@ -396,7 +247,7 @@ def _optimise_images(
         is_mask = image.objgen in masks
         scale = masks[image.objgen] if is_mask else placements.scale(image)
         try:
-            codec = _single_filter(image)
+            codec = single_filter(image)
             if codec == "/DCTDecode" and not is_mask:
                 _optimise_dct(image, components, scale, options, limits, deadline, stats)
             elif codec in ("/FlateDecode", None):
@@ -416,7 +267,7 @@ def _recompress_streams(pdf: pikepdf.Pdf) -> None:
             not isinstance(obj, pikepdf.Stream)
             or obj.get("/Subtype") == "/Image"
             or obj.get("/Type") in ("/XRef", "/ObjStm")
-            or _single_filter(obj) != "/FlateDecode"
+            or single_filter(obj) != "/FlateDecode"
             or "/DecodeParms" in obj
         ):
             continue
@@ -490,7 +341,7 @@ def _compress_document(
     pdf = document.pdf
     with pdf:
         try:
-            _check_streams(pdf)
+            check_streams(pdf)
             # Anytime: the images (the costly, optional part) get a share of the time left; the
             # rest is kept for re-deflating the streams and saving, which every output needs.
             stats = _optimise_images(pdf, options, limits, search_deadline(deadline))

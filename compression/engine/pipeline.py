@@ -1,7 +1,9 @@
 """Entry points: ``probe`` (headers only) and ``compress`` (dispatch to the per-format codec).
 
-Steps: sniff -> guard -> decode -> orient -> resize -> encode -> optimize -> compare; the codecs
-own decode..compare for their format.
+Steps: sniff -> limits -> header -> orientation -> the style's geometry (``raster``, shared by the
+pixel formats and run once here; skipped up to the header when the submit's probe is passed on)
+-> the codec: pixels (decoded, or the style rendered) -> encode -> optimize -> compare. SVG and PDF
+are documents: their codecs parse and guard them (``svg_sanitise``, ``pdf_guard``).
 
 A codec that fails with anything but an ``EngineError`` is a bug in Crush, not a problem of the file:
 ``compress`` then checks that the input decodes and falls back instead of failing a valid file
@@ -22,20 +24,23 @@ input for a same-size output, a plain resize for a resize style, ``TIME_WARNING`
 input that does not even open is refused.
 """
 
-import importlib
 import io
 import logging
 from collections.abc import Callable
 
-import pyvips
+import pikepdf
 
-from .decode import check_deadline, frame_count, header, load, oriented_size, vips_errors
-from .errors import CorruptInput, DeadlineExceeded, EngineError
+from . import gif, jpeg, pdf, png, svg, webp
+from .decode import check_deadline, frame_count, load, vips_errors
+from .errors import CorruptInput, DeadlineExceeded, EngineError, InputTooLarge
 from .formats import Format, sniff
-from .limits import check_bytes, guard_raster
+from .limits import check_bytes
 from .options import CompressOptions, EngineLimits, ResizeSpec
-from .resize import resize_image, target_geometry
+from .pdf_document import page_count
+from .raster import Raster, open_raster
+from .resize import resize_image
 from .result import IDENTICAL_SCORE, KEPT_ORIGINAL_WARNING, Probe, Result
+from .svg_sanitise import parse_svg, sanitise
 
 logger = logging.getLogger(__name__)
 
@@ -46,24 +51,18 @@ TIME_RESIZE_WARNING = "Time ran out before this style was optimized; the style i
 
 __all__ = ["Probe", "Result", "compress", "probe"]
 
-Codec = Callable[..., Result]
-_CODECS: dict[Format, tuple[str, str]] = {
-    Format.JPEG: ("jpeg", "compress_jpeg"),
-    Format.PNG: ("png", "compress_png"),
-    Format.GIF: ("gif", "compress_gif"),
-    Format.WEBP: ("webp", "compress_webp"),
-    Format.SVG: ("svg", "compress_svg"),
-    Format.PDF: ("pdf", "compress_pdf"),
+RasterCodec = Callable[[Raster, CompressOptions, "float | None"], Result]
+DocumentCodec = Callable[..., Result]
+
+
+# The pixel formats' codecs get the shared raster step's output; SVG and PDF read their documents.
+RASTER_CODECS: dict[Format, RasterCodec] = {
+    Format.JPEG: jpeg.compress_jpeg,
+    Format.PNG: png.compress_png,
+    Format.GIF: gif.compress_gif,
+    Format.WEBP: webp.compress_webp,
 }
-
-
-def codec_for(fmt: Format) -> Codec:
-    """The codec function, imported on first use (the SVG and PDF codecs pull in their own
-    dependencies)."""
-    module_name, function_name = _CODECS[fmt]
-    module = importlib.import_module(f"{__package__}.{module_name}")
-    codec: Codec = getattr(module, function_name)
-    return codec
+DOCUMENT_CODECS: dict[Format, DocumentCodec] = {Format.SVG: svg.compress_svg, Format.PDF: pdf.compress_pdf}
 
 
 def probe(data: bytes, *, limits: EngineLimits, claimed_mime: str | None = None) -> Probe:
@@ -71,19 +70,13 @@ def probe(data: bytes, *, limits: EngineLimits, claimed_mime: str | None = None)
     fmt = sniff(data, claimed_mime)
     check_bytes(data, limits)
     if fmt is Format.PDF:
-        from .pdf import probe_pdf  # pikepdf is imported only for PDFs
-
-        return Probe(fmt, None, None, 1, probe_pdf(data, limits=limits))
+        return Probe(fmt, None, None, 1, page_count(data, limits))
     if fmt is Format.SVG:
-        from .errors import InputTooLarge
-
         if len(data) > limits.max_svg_bytes:
             raise InputTooLarge(f"The SVG is larger than {limits.max_svg_bytes} bytes.")
         return Probe(fmt, None, None, 1, 1)
-    guard_raster(data, fmt, limits)
-    image = header(data, fmt)
-    width, height = oriented_size(image)
-    return Probe(fmt, width, height, frame_count(image), 1)
+    raster = open_raster(data, fmt, limits=limits, resize=None, deadline=None)
+    return Probe(fmt, *raster.size, frame_count(raster.head), 1)
 
 
 def compress(
@@ -93,14 +86,23 @@ def compress(
     resize: ResizeSpec | None = None,
     limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen dataclass
     deadline: float | None = None,
+    probed: Format | None = None,
 ) -> Result:
     """Compress ``data`` into the same format; never returns more bytes than it was given unless
-    ``resize`` actually resizes."""
-    fmt = sniff(data)
-    check_bytes(data, limits)
-    codec = codec_for(fmt)
+    ``resize`` actually resizes. ``probed`` is the format the submit's probe found: the input is then
+    neither sniffed nor checked against the limits again."""
+    fmt = probed or sniff(data)
+    if probed is None:
+        check_bytes(data, limits)
     try:
-        return codec(data, options=options, resize=resize, limits=limits, deadline=deadline)
+        if fmt in DOCUMENT_CODECS:
+            return DOCUMENT_CODECS[fmt](
+                data, options=options, resize=resize, limits=limits, deadline=deadline
+            )
+        raster = open_raster(
+            data, fmt, limits=limits, resize=resize, deadline=deadline, guarded=probed is not None
+        )
+        return RASTER_CODECS[fmt](raster, options, deadline)
     except DeadlineExceeded:
         logger.warning("engine: out of time on a %s of %d bytes; falling back", fmt.value, len(data))
         return _fallback(data, fmt, resize=resize, limits=limits, deadline=None, timed_out=True)
@@ -130,10 +132,12 @@ def _fallback(
         return Result(data, fmt, None, None, None, unchanged=True, warning=kept_warning)
     if fmt is Format.SVG:
         return _svg_unchanged(data, limits)
-    image = header(data, fmt) if timed_out else _decoded(data, fmt)
-    width, height = oriented_size(image)
-    geometry = None if resize is None else target_geometry(width, height, resize)
-    if geometry is None or not geometry.changes(width, height):
+    raster = open_raster(data, fmt, limits=limits, resize=resize, deadline=None, guarded=True)
+    if not timed_out:
+        _decode_all(data, fmt)
+    width, height = raster.size
+    geometry = raster.geometry
+    if geometry is None:
         return Result(data, fmt, width, height, IDENTICAL_SCORE, unchanged=True, warning=kept_warning)
     assert resize is not None
     try:
@@ -148,18 +152,14 @@ def _fallback(
     return Result(output, fmt, geometry.width, geometry.height, None, unchanged=False, warning=warning)
 
 
-def _decoded(data: bytes, fmt: Format) -> pyvips.Image:
-    """The image after a full decode of every pixel of every frame (CorruptInput when it does not)."""
+def _decode_all(data: bytes, fmt: Format) -> None:
+    """Every pixel of every frame through the decoder (CorruptInput when it does not decode)."""
     with vips_errors(None):
-        image = load(data, fmt)
-        image.avg()  # pulls every pixel through the decoder
-    return header(data, fmt)
+        load(data, fmt).avg()
 
 
 def _check_pdf_opens(data: bytes) -> None:
     """CorruptInput unless pikepdf opens the PDF and reads its pages without having to repair it."""
-    import pikepdf
-
     try:
         with pikepdf.open(io.BytesIO(data)) as pdf:
             pages = len(pdf.pages)
@@ -172,9 +172,7 @@ def _check_pdf_opens(data: bytes) -> None:
 
 def _svg_unchanged(data: bytes, limits: EngineLimits) -> Result:
     """The SVG as it came, only when it parses and has nothing the sanitiser would remove."""
-    from .svg import _parse, sanitise  # the codec's own parser: same limits, same refusals
-
-    root, _namespaces = _parse(data, limits)
+    root, _namespaces = parse_svg(data, limits)  # the codec's own parser: same limits, same refusals
     try:
         active = sanitise(root)
     except Exception:

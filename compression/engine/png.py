@@ -2,35 +2,23 @@
 libvips) when they meet the quality bar, else lossless."""
 
 import logging
-import os
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Callable
-from typing import IO
 
-import oxipng
 import pyvips
 
-from .decode import check_deadline, load, orientation, oriented_size, to_srgb8, vips_errors, watch
+from .decode import check_deadline, to_srgb8, vips_errors, watch
 from .errors import CorruptInput, DeadlineExceeded
 from .formats import Format
-from .limits import guard_raster
-from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
-from .resize import resize_image, target_geometry
+from .options import CompressionType, CompressOptions
+from .oxipng_run import OXIPNG_LEVEL, OxipngRun, oxipng_optimize
+from .raster import Raster
 from .result import IDENTICAL_SCORE, Result, finish, largest_within
 from .search import TARGET_SCORE, Candidate, SearchSpace
 
 logger = logging.getLogger(__name__)
 
-OXIPNG_LEVEL = 4
 # balanced: oxipng's default preset (-o2); -o4 takes about 5x as long for a few percent, sometimes none.
 BALANCED_OXIPNG_LEVEL = 2
-# Under a deadline (see oxipng_optimize): the share of the time left oxipng may take, and the least
-# time worth starting it with.
-OXIPNG_SHARE = 0.6
-OXIPNG_MIN_SECONDS = 2.0
 # Dithering hides banding in gradients; libimagequant's default strength.
 PALETTE_DITHER = 1.0
 # Balanced: libimagequant quality (0..100) search; the score rises slowly with it.
@@ -48,129 +36,6 @@ LOSSLESS_WAIT_INPUT_RATIO = 0.6
 def level_to_quality(level: int) -> int:
     """libimagequant's maximum quality for a ``lossy`` level (identity: monotonic, 1..100)."""
     return min(max(level, 1), 100)
-
-
-def oxipng_optimize(
-    data: bytes, strip_metadata: bool, deadline: float | None, *, level: int = OXIPNG_LEVEL
-) -> bytes:
-    """oxipng at ``level`` (4 by default, what the benchmark's lossless peer uses); ``safe`` stripping
-    keeps the chunks that affect rendering (iCCP, sRGB, gAMA, cHRM, ...).
-
-    Anytime: oxipng's own timeout only stops it from starting new trials, and a trial on a large
-    image can take a minute while holding the GIL; under a deadline it runs in a child process (see
-    OxipngRun) and without one in this process."""
-    if deadline is None:
-        return _oxipng(data, "safe" if strip_metadata else "none", level, None)
-    return OxipngRun(data, strip_metadata, deadline, level=level).result()
-
-
-class OxipngRun:
-    """oxipng on ``data`` in a child process that starts at once and runs alongside the caller (on
-    the other core) until ``result`` collects it or ``cancel`` kills it.
-
-    Under a deadline the child is killed after OXIPNG_SHARE of the time left, ``data`` (a valid PNG
-    already) being the answer then; with less than OXIPNG_MIN_SECONDS left it does not start.
-    ``threads`` caps oxipng's worker threads (its filter trials run in parallel)."""
-
-    def __init__(
-        self,
-        data: bytes,
-        strip_metadata: bool,
-        deadline: float | None,
-        *,
-        level: int = OXIPNG_LEVEL,
-        threads: int | None = None,
-    ) -> None:
-        self.data = data
-        self._process: subprocess.Popen[bytes] | None = None
-        self._stop_at: float | None = None
-        self._files: list[IO[bytes]] = []
-        timeout_seconds = 0  # none
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left < OXIPNG_MIN_SECONDS:
-                logger.info("png: %.1f s left, %d bytes left without oxipng", left, len(data))
-                return
-            budget = left * OXIPNG_SHARE
-            self._stop_at = time.monotonic() + budget
-            timeout_seconds = max(1, int(budget * 0.8))
-        self._files = [tempfile.TemporaryFile() for _ in range(3)]
-        stdin, stdout, stderr = self._files
-        stdin.write(data)
-        stdin.seek(0)
-        env = None if threads is None else {**os.environ, "RAYON_NUM_THREADS": str(threads)}
-        strip = "safe" if strip_metadata else "none"
-        self._process = subprocess.Popen(  # noqa: S603 - this interpreter, a fixed script
-            [sys.executable, "-c", _OXIPNG_CHILD, strip, str(level), str(timeout_seconds)],
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            env=env,
-        )
-
-    def finished(self) -> bool:
-        return self._process is None or self._process.poll() is not None
-
-    def result(self) -> bytes:
-        """oxipng's output (waiting for it), or ``data`` when it was not started, was stopped or
-        failed; CorruptInput when oxipng refuses the PNG."""
-        if self._process is None:
-            return self.data
-        wait = None if self._stop_at is None else max(0.0, self._stop_at - time.monotonic())
-        try:
-            returncode = self._process.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            self.cancel()
-            logger.info("png: oxipng stopped at its share of the time; %d bytes kept", len(self.data))
-            return self.data
-        _, stdout, stderr = self._files
-        try:
-            if returncode == _OXIPNG_REFUSED:
-                raise CorruptInput()
-            stdout.seek(0)
-            out = stdout.read()
-            if returncode != 0 or not out:
-                stderr.seek(0)
-                logger.warning("png: oxipng child failed (%d): %s", returncode, stderr.read()[-300:])
-                return self.data
-            return out
-        finally:
-            self._close()
-
-    def cancel(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.kill()
-            self._process.wait()
-        self._close()
-
-    def _close(self) -> None:
-        self._process = None
-        for file in self._files:
-            file.close()
-        self._files = []
-
-
-def _oxipng(data: bytes, strip: str, level: int, timeout: int | None) -> bytes:
-    chunks = oxipng.StripChunks.safe() if strip == "safe" else oxipng.StripChunks.none()
-    try:
-        return oxipng.optimize_from_memory(data, level=level, strip=chunks, timeout=timeout)
-    except oxipng.PngError:
-        raise CorruptInput() from None
-
-
-_OXIPNG_REFUSED = 3
-# The child: the same library call as ``_oxipng`` (same bytes), on stdin, to stdout.
-_OXIPNG_CHILD = f"""
-import sys
-import oxipng
-strip, level, timeout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) or None
-chunks = oxipng.StripChunks.safe() if strip == "safe" else oxipng.StripChunks.none()
-try:
-    out = oxipng.optimize_from_memory(sys.stdin.buffer.read(), level=level, strip=chunks, timeout=timeout)
-except oxipng.PngError:
-    sys.exit({_OXIPNG_REFUSED})
-sys.stdout.buffer.write(out)
-"""
 
 
 def _eight_bit(image: pyvips.Image) -> pyvips.Image:
@@ -201,40 +66,17 @@ def plain_encode(image: pyvips.Image, keep: str, deadline: float | None) -> byte
         return watch(image, deadline).pngsave_buffer(keep=keep, compression=9)
 
 
-def compress_png(
-    data: bytes,
-    *,
-    options: CompressOptions,
-    resize: ResizeSpec | None = None,
-    limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen dataclass
-    deadline: float | None = None,
-) -> Result:
-    guard_raster(data, Format.PNG, limits)
-    check_deadline(deadline)
-    with vips_errors(deadline):
-        head = pyvips.Image.new_from_buffer(data, "")
-    size = oriented_size(head)
+def compress_png(raster: Raster, options: CompressOptions, deadline: float | None) -> Result:
+    data, resized, recoded = raster.data, raster.resized, raster.recoded
     keep = "icc" if options.strip_metadata else "all"
-    resized = False
-    image: pyvips.Image | None = None
-    if resize is not None:
-        geometry = target_geometry(*size, resize)
-        if geometry.changes(*size):
-            # Rendered once into memory: every encoder below reads it again (a sequential
-            # pipeline could be read only once).
-            with vips_errors(deadline):
-                image = resize_image(data, Format.PNG, geometry, resize, deadline).copy_memory()
-            resized = True
-    if image is None:
-        # Random access: the pixels are decoded once and reused by every encoder below.
-        image = load(data, Format.PNG, sequential=False)
+    # Random access: the pixels are decoded once and reused by every encoder below.
+    image = raster.pixels(deadline, sequential=False)
     out_size = (image.width, image.height)
-    recoded = resized or orientation(head) != 1
     if not recoded:
         with vips_errors(deadline):
             watch(image, deadline).avg()  # a full decode: truncated data fails here
 
-    depth = palette_depth(head)
+    depth = palette_depth(raster.head)
 
     def lossless_input() -> bytes:
         """What the lossless recompression gives to oxipng."""

@@ -1,9 +1,8 @@
 """SVG: parse with defusedxml, sanitise, minify with svgo-py (a port of SVGO), output stays SVG.
 
-Security first: the document is parsed namespace-aware with defusedxml (entity declarations and
-external entities refused; a plain ``<!DOCTYPE svg PUBLIC ...>`` as Illustrator writes it is
-accepted), then scripts, event handlers, ``foreignObject``, XHTML content, ``javascript:`` URLs and
-every external reference are removed *before* the optimiser sees the text. The optimiser works on
+Security first (``svg_sanitise``): the document is parsed namespace-aware with defusedxml, then
+scripts, event handlers, ``foreignObject``, XHTML content, ``javascript:`` URLs and every external
+reference are removed *before* the optimiser sees the text. The optimiser works on
 qualified names, so it gets our own serialisation in which SVG is always the default namespace.
 
 Precision: ``lossless`` keeps every number as written (only structural minification); ``lossy``
@@ -13,44 +12,23 @@ an editor's "Created with ..." stamp is dropped (SVGO's rule); ``<metadata>`` an
 namespaces are dropped.
 """
 
-import io
 import math
 import re
 import time
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
 
-import defusedxml
-import defusedxml.ElementTree as SafeET
 import pyvips
 import svgo
 
-from .errors import CorruptInput, InputTooLarge, UnsupportedFormat
+from .errors import UnsupportedFormat
 from .formats import Format
 from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec, ResizeStrategy
 from .resize import target_geometry
 from .result import Result
 from .search import search_deadline
+from .svg_sanitise import SVG_NS, XLINK_NS, XML_NS, local_name, namespace_of, parse_svg, sanitise
 
-SVG_NS = "http://www.w3.org/2000/svg"
-XLINK_NS = "http://www.w3.org/1999/xlink"
-XML_NS = "http://www.w3.org/XML/1998/namespace"
-XHTML_NS = "http://www.w3.org/1999/xhtml"
-XML_EVENTS_NS = "http://www.w3.org/2001/xml-events"
-
-# Deeper documents are refused: the optimiser recurses per level (Python's limit is 1000 frames).
-MAX_DEPTH = 128
-# Elements that run code or embed other documents, in any namespace (compared lower-case).
-_DANGEROUS_ELEMENTS = frozenset(
-    {"script", "foreignobject", "handler", "listener", "iframe", "embed", "object"}
-)
-_ANIMATIONS = frozenset({"set", "animate", "animatecolor", "animatemotion", "animatetransform"})
-# Embedded rasters are fine: browsers never run code from an <image>. SVG data URIs are refused
-# because they would need the same sanitising, recursively.
-_SAFE_DATA_URI = re.compile(r"data:image/(?:png|jpeg|jpg|gif|webp|avif)[;,]", re.I)
-_URL_FUNCTION = re.compile(r"url\(\s*(['\"]?)(.*?)\1\s*\)", re.I | re.S)
-_CSS_IMPORT = re.compile(r"@import[^;]*;?", re.I)
-_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20]+")
 _LENGTH = re.compile(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)\s*(px|pt|pc|mm|cm|in)?\s*", re.I)
 _PX_PER_UNIT = {"px": 1.0, "pt": 96 / 72, "pc": 16.0, "mm": 96 / 25.4, "cm": 96 / 2.54, "in": 96.0}
 _VIEWBOX_SPLIT = re.compile(r"[\s,]+")
@@ -79,129 +57,6 @@ _WRITTEN_DECIMALS = re.compile(r"\d\.(\d+)")
 _MAX_LOSSLESS_DECIMALS = 12
 
 
-def _local(name: str) -> str:
-    return name.rsplit("}", 1)[-1]
-
-
-def _namespace(name: str) -> str:
-    return name[1:].split("}", 1)[0] if name.startswith("{") else ""
-
-
-def _parse(data: bytes, limits: EngineLimits) -> tuple[Element, list[tuple[str, str]]]:
-    """The root element (namespaces resolved) and the document's prefix declarations."""
-    if len(data) > limits.max_svg_bytes:
-        raise InputTooLarge(f"The SVG is larger than {limits.max_svg_bytes} bytes.")
-    if not data.strip():
-        raise CorruptInput("The file is empty.")
-    namespaces: list[tuple[str, str]] = []
-    depth = 0
-    root: Element | None = None
-    try:
-        events = SafeET.iterparse(
-            io.BytesIO(data), events=("start", "end", "start-ns"), forbid_entities=True, forbid_external=True
-        )
-        for event, item in events:
-            if event == "start-ns":
-                namespaces.append(item)
-            elif event == "start":
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise InputTooLarge(f"The SVG nests elements more than {MAX_DEPTH} levels deep.")
-                if root is None:
-                    root = item
-            else:
-                depth -= 1
-    except (defusedxml.EntitiesForbidden, defusedxml.ExternalReferenceForbidden, defusedxml.DTDForbidden):
-        raise UnsupportedFormat("SVG files declaring entities are not supported.") from None
-    except ParseError:
-        raise CorruptInput("The SVG is not well-formed XML.") from None
-    if root is None or _local(root.tag) != "svg" or _namespace(root.tag) not in (SVG_NS, ""):
-        raise UnsupportedFormat("The file is not an SVG document.")
-    return root, namespaces
-
-
-def _safe_reference(value: str) -> bool:
-    target = _CONTROL_OR_SPACE.sub("", value)
-    return target.startswith("#") or bool(_SAFE_DATA_URI.match(target))
-
-
-def _clean_css(text: str) -> str:
-    """CSS without @import and with external url() references replaced by ``none``."""
-    text = _CSS_IMPORT.sub("", text)
-    return _URL_FUNCTION.sub(lambda m: m.group(0) if _safe_reference(m.group(2)) else "none", text)
-
-
-def _executable(value: str) -> bool:
-    squeezed = _CONTROL_OR_SPACE.sub("", value).lower()
-    return "javascript:" in squeezed or "vbscript:" in squeezed or "expression(" in squeezed
-
-
-def _dangerous_element(element: Element) -> bool:
-    local = _local(element.tag).lower()
-    if local in _DANGEROUS_ELEMENTS or _namespace(element.tag) in (XHTML_NS, XML_EVENTS_NS):
-        return True
-    if local in _ANIMATIONS:
-        target = _local(element.get("attributeName", "")).split(":")[-1].strip().lower()
-        return target == "href" or target.startswith("on")
-    return False
-
-
-def _sanitise_attributes(element: Element) -> bool:
-    changed = False
-    for key, value in list(element.attrib.items()):
-        local = _local(key).lower()
-        drop = (
-            local.startswith("on")
-            or _executable(value)
-            or (local == "href" and not _safe_reference(value))
-            or (local == "base" and _namespace(key) == XML_NS)
-        )
-        if drop:
-            del element.attrib[key]
-            changed = True
-        elif "url(" in value.lower():
-            cleaned = _clean_css(value)
-            if cleaned != value:
-                element.set(key, cleaned)
-                changed = True
-    return changed
-
-
-def _remove_child(parent: Element, child: Element) -> None:
-    """Remove ``child`` but keep the text that followed it (it matters inside <text>)."""
-    if child.tail:
-        index = list(parent).index(child)
-        if index:
-            previous = parent[index - 1]
-            previous.tail = (previous.tail or "") + child.tail
-        else:
-            parent.text = (parent.text or "") + child.tail
-    parent.remove(child)
-
-
-def sanitise(root: Element) -> bool:
-    """Strip active content and external references in place; True when anything was removed."""
-    changed = _sanitise_attributes(root)
-    stack = [root]
-    while stack:
-        parent = stack.pop()
-        for child in list(parent):
-            if not isinstance(child.tag, str) or _dangerous_element(child):
-                _remove_child(parent, child)
-                changed = True
-                continue
-            changed |= _sanitise_attributes(child)
-            if _local(child.tag) == "style" and child.text:
-                cleaned = _clean_css(child.text)
-                if _executable(cleaned):
-                    cleaned = ""
-                if cleaned != child.text:
-                    child.text = cleaned
-                    changed = True
-            stack.append(child)
-    return changed
-
-
 def _escape(text: str, attribute: bool = False) -> str:
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     if attribute:
@@ -222,18 +77,18 @@ class _Writer:
         self.used: dict[str, str] = {}
 
     def _qname(self, name: str, attribute: bool) -> str:
-        uri = _namespace(name)
+        uri = namespace_of(name)
         if not uri or (uri == SVG_NS and not attribute):
-            return _local(name)
+            return local_name(name)
         if uri == SVG_NS:  # a prefixed attribute in the SVG namespace means the plain attribute
-            return _local(name)
+            return local_name(name)
         prefix = self.prefixes.get(uri)
         if prefix is None:
             prefix = f"ns{len(self.prefixes)}"
             self.prefixes[uri] = prefix
         if uri != XML_NS:
             self.used[uri] = prefix
-        return f"{prefix}:{_local(name)}"
+        return f"{prefix}:{local_name(name)}"
 
     def write(self, root: Element) -> str:
         body: list[str] = []
@@ -344,7 +199,7 @@ def _config(root: Element, decimals: int, lossless: bool) -> dict[str, Any]:
     """SVGO's preset-default rounding to ``decimals``."""
     overrides: dict[str, Any] = {}
     plugins: list[Any] = []
-    if not any(_local(element.tag) == "style" for element in root.iter()):
+    if not any(local_name(element.tag) == "style" for element in root.iter()):
         # With no <style> sheet, presentation attributes cannot lose a cascade fight, so style=""
         # declarations can become (shorter, default-removable) attributes.
         plugins.append("convertStyleToAttrs")
@@ -420,7 +275,7 @@ def compress_svg(
     limits: EngineLimits,
     deadline: float | None,
 ) -> Result:
-    root, namespaces = _parse(data, limits)
+    root, namespaces = parse_svg(data, limits)
     in_width, in_height = _size(root)
     sanitised = sanitise(root)
     if resize is not None:
@@ -430,7 +285,7 @@ def compress_svg(
     clean = _Writer(namespaces).write(root)
     output = _optimise(clean, root, options, deadline)
     # The optimiser must not reintroduce anything: re-check its output the same way.
-    out_root, out_namespaces = _parse(output.encode(), limits)
+    out_root, out_namespaces = parse_svg(output.encode(), limits)
     if sanitise(out_root):
         output = _Writer(out_namespaces).write(out_root)
     encoded = output.encode()

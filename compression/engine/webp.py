@@ -9,19 +9,15 @@ import numpy as np
 import pyvips
 
 from .decode import (
-    check_deadline,
     frame_count,
-    load,
-    oriented_size,
     page_height,
     sample_pages,
     vips_errors,
     watch,
 )
 from .formats import Format
-from .limits import guard_raster
-from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec
-from .resize import resize_image, target_geometry
+from .options import CompressionType, CompressOptions
+from .raster import Raster
 from .result import Result, finish, largest_within
 from .search import Candidate, SearchSpace
 from .timeline import frame_map, load_pages, sample_indices, webp_delays
@@ -93,31 +89,11 @@ def lossy_encode(image: pyvips.Image, quality: int, keep: str, deadline: float |
         )
 
 
-def compress_webp(
-    data: bytes,
-    *,
-    options: CompressOptions,
-    resize: ResizeSpec | None = None,
-    limits: EngineLimits = EngineLimits(),  # noqa: B008 - frozen dataclass
-    deadline: float | None = None,
-) -> Result:
-    guard_raster(data, Format.WEBP, limits)  # frames and canvas from the RIFF chunks
-    check_deadline(deadline)
-    with vips_errors(deadline):
-        head = pyvips.Image.new_from_buffer(data, "", n=-1)
-    size = oriented_size(head)
+def compress_webp(raster: Raster, options: CompressOptions, deadline: float | None) -> Result:
+    data, resized = raster.data, raster.resized
     keep = "icc" if options.strip_metadata else "all"
-    resized = False
-    image: pyvips.Image | None = None
-    if resize is not None:
-        geometry = target_geometry(*size, resize)
-        if geometry.changes(*size):
-            with vips_errors(deadline):  # in memory: may be encoded again (see ``smaller``)
-                image = resize_image(data, Format.WEBP, geometry, resize, deadline).copy_memory()
-            resized = True
-    if image is None:
-        # Random access: a balanced search encodes the same pixels several times.
-        image = load(data, Format.WEBP, sequential=options.compression_type is not CompressionType.BALANCED)
+    # Random access: a balanced search encodes the same pixels several times.
+    image = raster.pixels(deadline, sequential=options.compression_type is not CompressionType.BALANCED)
     out_size = (image.width, page_height(image))
     kind = options.compression_type
     resized_image = image

@@ -178,7 +178,9 @@ def _process_claimed(original: OriginalImage) -> None:
     else:
         data = file_read(key=original.file.key)
 
-    fmt = engine.sniff(data)
+    # The submit's probe found the format and checked the limits: passed on, not sniffed again.
+    probed = engine.Format.of_mime(original.file_type)
+    fmt = probed or engine.sniff(data)
     options = engine.CompressOptions(
         compression_type=engine.CompressionType(original.compression_type),
         level=original.compression_level or 80,
@@ -208,7 +210,9 @@ def _process_claimed(original: OriginalImage) -> None:
             )
         )
         try:
-            result = engine.compress(data, options=options, resize=spec, limits=limits, deadline=deadline)
+            result = engine.compress(
+                data, options=options, resize=spec, limits=limits, deadline=deadline, probed=probed
+            )
         except EngineError as exc:
             if is_original and isinstance(exc, UNREADABLE_ERRORS):
                 original_fail(original_image_id=original.id, message=exc.message, code=exc.code)

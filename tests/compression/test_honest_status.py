@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from accounts.models import ConsumptionDay
 from accounts.selectors import quota_used_this_month
 from compression import engine, services
-from compression.engine import jpeg as jpeg_codec
+from compression.engine import Format, pipeline
 from compression.engine.pipeline import FALLBACK_FAILED_MESSAGE
 from compression.models import OptimizedImage, OriginalImage, Status, StoredFile
 from tests.compression.live_jobs import process_inline
@@ -150,7 +150,7 @@ def test_engine_fallback_completes_with_kept_original_and_a_warning_everywhere(
     account, monkeypatch, caplog
 ) -> None:
     # given: the JPEG optimizer is broken
-    monkeypatch.setattr(jpeg_codec, "compress_jpeg", broken)
+    monkeypatch.setitem(pipeline.RASTER_CODECS, Format.JPEG, broken)
     callback_url_create(account=account, url="http://127.0.0.1:9/crush")
     data = jpeg(300, 200)
 

@@ -153,7 +153,7 @@ def test_a_past_deadline_says_the_original_was_kept_because_time_ran_out() -> No
 
 
 def test_oxipng_under_a_deadline_gives_the_same_bytes_and_is_skipped_without_time() -> None:
-    from compression.engine.png import oxipng_optimize
+    from compression.engine.oxipng_run import oxipng_optimize
 
     data = png(300, 200)
 
@@ -163,7 +163,7 @@ def test_oxipng_under_a_deadline_gives_the_same_bytes_and_is_skipped_without_tim
 
 def test_oxipng_under_a_deadline_still_refuses_what_it_cannot_read() -> None:
     from compression.engine import CorruptInput
-    from compression.engine.png import oxipng_optimize
+    from compression.engine.oxipng_run import oxipng_optimize
 
     with pytest.raises(CorruptInput):
         oxipng_optimize(png(30, 20)[:-40], True, time.monotonic() + 100)

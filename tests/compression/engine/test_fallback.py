@@ -19,13 +19,9 @@ from compression.engine import (
     ResizeSpec,
     ResizeStrategy,
     compress,
+    pipeline,
 )
-from compression.engine import gif as gif_codec
-from compression.engine import jpeg as jpeg_codec
-from compression.engine import pdf as pdf_codec
-from compression.engine import png as png_codec
 from compression.engine import resize as resize_module
-from compression.engine import svg as svg_codec
 
 LOSSY = CompressOptions(compression_type=CompressionType.LOSSY, level=60)
 
@@ -61,20 +57,26 @@ def broken(*args: object, **kwargs: object) -> None:
     raise RuntimeError("an optimizer bug")
 
 
+def break_codec(monkeypatch: pytest.MonkeyPatch, fmt: Format, replacement=broken) -> None:
+    """The pipeline's codec for ``fmt`` replaced (an optimizer bug, or an engine refusal)."""
+    codecs = pipeline.DOCUMENT_CODECS if fmt in pipeline.DOCUMENT_CODECS else pipeline.RASTER_CODECS
+    monkeypatch.setitem(codecs, fmt, replacement)
+
+
 @pytest.mark.parametrize(
-    ("module", "function", "data", "fmt"),
+    ("data", "fmt"),
     [
-        (jpeg_codec, "compress_jpeg", photo(120, 80).jpegsave_buffer(Q=90), Format.JPEG),
-        (png_codec, "compress_png", photo(120, 80).pngsave_buffer(), Format.PNG),
-        (gif_codec, "compress_gif", animated_gif(), Format.GIF),
-        (pdf_codec, "compress_pdf", small_pdf(), Format.PDF),
+        (photo(120, 80).jpegsave_buffer(Q=90), Format.JPEG),
+        (photo(120, 80).pngsave_buffer(), Format.PNG),
+        (animated_gif(), Format.GIF),
+        (small_pdf(), Format.PDF),
     ],
 )
 def test_compress_keeps_the_original_when_the_codec_fails_on_a_file_that_decodes(
-    module: object, function: str, data: bytes, fmt: Format, monkeypatch: pytest.MonkeyPatch, caplog
+    data: bytes, fmt: Format, monkeypatch: pytest.MonkeyPatch, caplog
 ) -> None:
     # given
-    monkeypatch.setattr(module, function, broken)
+    break_codec(monkeypatch, fmt)
 
     # when
     with caplog.at_level(logging.ERROR, logger="compression.engine.pipeline"):
@@ -97,7 +99,7 @@ def test_compress_reports_no_warning_when_the_codec_works() -> None:
 def test_compress_renders_a_plain_resize_when_the_codec_fails_on_a_resize_style(monkeypatch) -> None:
     # given
     data = photo(300, 200).jpegsave_buffer(Q=90)
-    monkeypatch.setattr(jpeg_codec, "compress_jpeg", broken)
+    break_codec(monkeypatch, Format.JPEG)
 
     # when
     result = compress(
@@ -114,7 +116,7 @@ def test_compress_renders_a_plain_resize_when_the_codec_fails_on_a_resize_style(
 
 def test_compress_resizes_every_frame_of_an_animation_in_the_fallback(monkeypatch) -> None:
     # given
-    monkeypatch.setattr(gif_codec, "compress_gif", broken)
+    break_codec(monkeypatch, Format.GIF)
 
     # when
     result = compress(
@@ -132,7 +134,7 @@ def test_compress_resizes_every_frame_of_an_animation_in_the_fallback(monkeypatc
 
 def test_compress_keeps_the_original_when_a_resize_style_does_not_change_the_size(monkeypatch) -> None:
     data = photo(40, 30).pngsave_buffer()
-    monkeypatch.setattr(png_codec, "compress_png", broken)
+    break_codec(monkeypatch, Format.PNG)
 
     result = compress(
         data, options=LOSSY, resize=ResizeSpec(strategy=ResizeStrategy.FIT, width=400, height=400)
@@ -145,7 +147,7 @@ def test_compress_keeps_the_original_when_a_resize_style_does_not_change_the_siz
 
 def test_compress_fails_the_style_cleanly_when_the_plain_resize_fails_too(monkeypatch) -> None:
     # given
-    monkeypatch.setattr(jpeg_codec, "compress_jpeg", broken)
+    break_codec(monkeypatch, Format.JPEG)
     monkeypatch.setattr(resize_module, "resize_image", broken)
     monkeypatch.setattr("compression.engine.pipeline.resize_image", broken)
 
@@ -161,7 +163,7 @@ def test_compress_fails_the_style_cleanly_when_the_plain_resize_fails_too(monkey
 def test_compress_refuses_a_file_that_does_not_decode_instead_of_falling_back(monkeypatch) -> None:
     # given: a JPEG whose body is cut (the header still reads)
     data = photo(400, 300).jpegsave_buffer(Q=95)
-    monkeypatch.setattr(jpeg_codec, "compress_jpeg", broken)
+    break_codec(monkeypatch, Format.JPEG)
 
     # when / then
     with pytest.raises(CorruptInput):
@@ -172,7 +174,7 @@ def test_compress_lets_engine_errors_through_unchanged(monkeypatch) -> None:
     def refuses(*args: object, **kwargs: object) -> None:
         raise InvalidSpec("nope")
 
-    monkeypatch.setattr(jpeg_codec, "compress_jpeg", refuses)
+    break_codec(monkeypatch, Format.JPEG, refuses)
 
     with pytest.raises(InvalidSpec, match="nope"):
         compress(photo(60, 40).jpegsave_buffer(), options=LOSSY)
@@ -185,7 +187,7 @@ ACTIVE_SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><s
 
 
 def test_compress_keeps_a_harmless_svg_when_its_codec_fails(monkeypatch) -> None:
-    monkeypatch.setattr(svg_codec, "compress_svg", broken)
+    break_codec(monkeypatch, Format.SVG)
 
     result = compress(SAFE_SVG, options=LOSSY)
 
@@ -194,7 +196,7 @@ def test_compress_keeps_a_harmless_svg_when_its_codec_fails(monkeypatch) -> None
 
 
 def test_compress_never_hands_back_an_svg_with_active_content(monkeypatch) -> None:
-    monkeypatch.setattr(svg_codec, "compress_svg", broken)
+    break_codec(monkeypatch, Format.SVG)
 
     with pytest.raises(EngineError) as raised:
         compress(ACTIVE_SVG, options=LOSSY)

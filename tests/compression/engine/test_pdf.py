@@ -19,6 +19,7 @@ from compression.engine import (
     Format,
     InputTooLarge,
     compress,
+    pdf_guard,
     probe,
 )
 from compression.engine import pdf as pdf_module
@@ -197,7 +198,7 @@ def test_too_many_pages_are_refused() -> None:
 
 def test_a_deflate_bomb_stream_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     cap = 4 * 2**20
-    monkeypatch.setattr(pdf_module, "MAX_STREAM_DECODED_BYTES", cap)  # the real cap takes seconds to build
+    monkeypatch.setattr(pdf_guard, "MAX_STREAM_DECODED_BYTES", cap)  # the real cap takes seconds to build
     bomb = zlib.compress(bytes(cap + 2**20), 9)
     pdf = pikepdf.open(io.BytesIO(document(pages=1)))
     stream = pikepdf.Stream(pdf, b"")
