@@ -2,13 +2,14 @@
 libvips) when they meet the quality bar, else lossless."""
 
 import logging
+import struct
 from collections.abc import Callable
 
 import pyvips
 
 from .decode import check_deadline, to_srgb8, vips_errors, watch
 from .errors import CorruptInput, DeadlineExceeded
-from .formats import Format
+from .formats import PNG_SIGNATURE, Format
 from .options import CompressionType, CompressOptions
 from .oxipng_run import OXIPNG_LEVEL, OxipngRun, oxipng_optimize
 from .raster import Raster
@@ -28,6 +29,13 @@ BALANCED = SearchSpace(first=80, low=30, high=100, slope=0.4, max_evals=3, toler
 SMALL_IMAGE_PIXELS = 1_000_000
 LOSSLESS_CHECK_BITS_PER_PIXEL = 2.0
 LOSSLESS_CHECK_INPUT_RATIO = 0.4
+# libvips' ``Q`` sets libimagequant's target quality: below ~95 it picks few colours (13 at Q80 on
+# a photo-like graphic) and dithers them, and on some images those noisy few-colour candidates take
+# more bytes than the full palette of a higher setting. A candidate with a full palette that fails
+# the score, or is too large, ends the search (a higher setting gives the same palette); one with
+# fewer colours that is too large counts as failing, unscored, and the search goes up.
+MAX_PALETTE_COLOURS = 256
+UNSCORED = 0.0
 # balanced: a palette candidate above this share of the input PNG waits for the lossless result (oxipng
 # takes 30-50% off a typical PNG) before it is scored, in case it is already no smaller.
 LOSSLESS_WAIT_INPUT_RATIO = 0.6
@@ -51,6 +59,19 @@ def palette_encode(
         return watch(_eight_bit(image), deadline).pngsave_buffer(
             palette=True, Q=quality, dither=PALETTE_DITHER, keep=keep, compression=9, bitdepth=bitdepth
         )
+
+
+def palette_colours(png: bytes) -> int:
+    """Entries in the PLTE chunk of a palette PNG (0 when it has none)."""
+    offset = len(PNG_SIGNATURE)
+    while offset + 8 <= len(png):
+        length, kind = struct.unpack(">I4s", png[offset : offset + 8])
+        if kind == b"PLTE":
+            return length // 3
+        if kind == b"IDAT":
+            return 0
+        offset += 12 + length
+    return 0
 
 
 def palette_depth(head: pyvips.Image) -> int | None:
@@ -208,11 +229,16 @@ def _balanced(
             input_bytes is not None and len(encoded) > input_bytes * LOSSLESS_WAIT_INPUT_RATIO
         ):
             lossless()
+        full = palette_colours(encoded) >= MAX_PALETTE_COLOURS
         bound = min([n for n in (input_bytes, *(len(k) for k in known)) if n is not None], default=None)
         if bound is not None and len(encoded) >= bound:
-            raise _CannotWin()
+            if full:
+                raise _CannotWin()
+            # Fewer colours, dithered harder: a higher setting's fuller palette may be smaller.
+            tried.append(Candidate(quality, encoded, UNSCORED))
+            return tried[-1]
         same = [c for c in tried if c.data == encoded]
-        if same:  # libimagequant saturates (256 colours): a higher setting can give the same bytes
+        if same:
             tried.append(Candidate(quality, encoded, same[0].score))
             return tried[-1]
         with vips_errors(deadline):
@@ -220,6 +246,9 @@ def _balanced(
                 reference = Reference(to_srgb8(image), deadline=deadline)
             score = reference.score(to_srgb8(pyvips.Image.new_from_buffer(encoded, "")))
         tried.append(Candidate(quality, encoded, score))
+        if full and score < TARGET_SCORE:
+            # libimagequant already used every colour it may: a higher setting gives the same image.
+            raise _CannotWin()
         return tried[-1]
 
     try:

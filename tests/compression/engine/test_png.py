@@ -3,7 +3,7 @@ import pytest
 import pyvips
 
 from compression.engine import CompressionType, CompressOptions, Format, ResizeSpec, ResizeStrategy, compress
-from compression.engine.png import level_to_quality
+from compression.engine.png import level_to_quality, palette_colours
 from compression.engine.quality import ssimulacra2
 
 LOSSLESS = CompressOptions(compression_type=CompressionType.LOSSLESS)
@@ -130,6 +130,32 @@ def test_balanced_keeps_a_few_colour_image_lossless_when_that_is_smaller() -> No
     result = compress(source, options=BALANCED)
 
     assert same_pixels(decode(result.data), decode(source))
+
+
+def sky_over_walls(width: int = 1200, height: int = 800) -> pyvips.Image:
+    """A smooth sky of some thousand colours above two flat walls: libimagequant's low settings pick
+    a handful of colours and dither the sky into noise that takes more bytes than the input; the
+    full palette does not."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    r = np.hypot(x - width * 0.8, y + height * 0.3) / width
+    pixels = np.stack(
+        [10 + 20 * r, 30 + 30 * r + 8 * np.sin(x / 150), 80 + 40 * r + 6 * np.cos(y / 110)], axis=-1
+    )
+    pixels[y > height / 2 + (x - width * 0.6) * 0.2] = (2, 80, 110)
+    pixels[(y > height / 2 - (x - width * 0.6) * 0.4) & (x > width * 0.6)] = (215, 240, 225)
+    return pyvips.Image.new_from_array(pixels).cast("uchar").copy(interpretation="srgb")
+
+
+def test_balanced_goes_on_to_the_full_palette_when_a_few_dithered_colours_take_more_bytes() -> None:
+    source = sky_over_walls().pngsave_buffer(compression=9)
+    lossless = compress(source, options=LOSSLESS)
+
+    result = compress(source, options=BALANCED)
+
+    assert palette_colours(result.data) > 0
+    assert len(result.data) < len(lossless.data)
+    assert result.ssimulacra2 is not None and result.ssimulacra2 >= 80
+    assert ssimulacra2(decode(source), decode(result.data)) >= 79
 
 
 def test_resize_shrinks_and_never_enlarges() -> None:
