@@ -42,6 +42,7 @@ from .pdf_document import (
 )
 from .pdf_guard import check_streams, single_filter
 from .pdf_placements import Placements, image_placements
+from .raster import open_raster
 from .result import KEPT_ORIGINAL_WARNING, Result, finish
 from .search import TARGET_SCORE, search_deadline
 
@@ -165,7 +166,8 @@ def _optimise_dct(
             width=max(1, round(width * scale)),
             height=max(1, round(height * scale)),
         )
-    result = jpeg.compress_jpeg(raw, options=options, resize=resize, limits=limits, deadline=deadline)
+    raster = open_raster(raw, Format.JPEG, limits=limits, resize=resize, deadline=deadline)
+    result = jpeg.compress_jpeg(raster, options, deadline)
     if result.unchanged or result.width is None or result.height is None:
         return
     if not _jpeg_matches(result.data, result.width, result.height, components) or len(result.data) >= len(

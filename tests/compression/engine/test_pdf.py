@@ -9,6 +9,7 @@ from typing import Any, Literal
 import numpy as np
 import pikepdf
 import pytest
+import pyvips
 
 from compression.engine import (
     CompressionType,
@@ -41,9 +42,11 @@ def photo_pixels(width: int, height: int) -> bytes:
     return np.clip(rgb, 0, 255).astype(np.uint8).tobytes()
 
 
-def document(pages: int = 2, image_px: tuple[int, int] | None = None, **save: Any) -> bytes:
-    """Pages with a line of text each; with ``image_px``, page 1 also draws a Flate RGB image of
-    that many pixels on a 3 x 2 inch area (far above 150 dpi)."""
+def document(
+    pages: int = 2, image_px: tuple[int, int] | None = None, jpeg_quality: int | None = None, **save: Any
+) -> bytes:
+    """Pages with a line of text each; with ``image_px``, page 1 also draws an RGB image of that
+    many pixels on a 3 x 2 inch area (far above 150 dpi): Flate, or a JPEG at ``jpeg_quality``."""
     pdf = pikepdf.new()
     font = pdf.make_indirect(
         pikepdf.Dictionary(
@@ -55,13 +58,19 @@ def document(pages: int = 2, image_px: tuple[int, int] | None = None, **save: An
         content = f"BT /F1 18 Tf 72 720 Td ({TEXT} {number}) Tj ET\n"
         if image_px and number == 1:
             width, height = image_px
-            image = pikepdf.Stream(pdf, zlib.compress(photo_pixels(width, height), 1))
+            pixels = photo_pixels(width, height)
+            if jpeg_quality is None:
+                image = pikepdf.Stream(pdf, zlib.compress(pixels, 1))
+                image.Filter = pikepdf.Name.FlateDecode
+            else:
+                photo = pyvips.Image.new_from_memory(pixels, width, height, 3, "uchar")
+                image = pikepdf.Stream(pdf, photo.jpegsave_buffer(Q=jpeg_quality, keep="none"))
+                image.Filter = pikepdf.Name.DCTDecode
             image.Type = pikepdf.Name.XObject
             image.Subtype = pikepdf.Name.Image
             image.Width, image.Height = width, height
             image.ColorSpace = pikepdf.Name.DeviceRGB
             image.BitsPerComponent = 8
-            image.Filter = pikepdf.Name.FlateDecode
             resources.XObject = pikepdf.Dictionary(Im1=image)
             content += "q 216 0 0 144 72 400 cm /Im1 Do Q\n"
         page = pikepdf.Page(
@@ -117,6 +126,20 @@ def test_an_image_heavy_pdf_gets_much_smaller(options: CompressOptions) -> None:
         image = pdf.pages[0].Resources.XObject.Im1
         assert int(image.Width) <= 1200 and int(image.Height) <= 800
     assert texts(result.data) == [f"{TEXT} 1"]
+
+
+@pytest.mark.parametrize("options", [LOSSY, BALANCED], ids=["lossy", "balanced"])
+def test_a_jpeg_image_in_a_pdf_goes_through_the_jpeg_codec(options: CompressOptions) -> None:
+    source = document(pages=1, image_px=(1200, 800), jpeg_quality=98)
+
+    result = compress(source, options=options)
+
+    assert result.warning is None
+    assert len(result.data) < len(source) // 2
+    with pikepdf.open(io.BytesIO(result.data)) as pdf:
+        image = pdf.pages[0].Resources.XObject.Im1
+        assert image.Filter == pikepdf.Name.DCTDecode
+        assert int(image.Width) < 1200 and int(image.Height) < 800
 
 
 def test_lossless_keeps_image_pixels() -> None:
