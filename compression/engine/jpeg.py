@@ -13,7 +13,7 @@ import pyjpegli
 import pyvips
 
 from .decode import check_deadline, load, vips_errors, watch
-from .errors import CorruptInput
+from .errors import CorruptInput, DeadlineExceeded
 from .formats import Format
 from .jpeg_quality import MAX_QUALITY, estimate_quality
 from .options import CompressionType, CompressOptions
@@ -196,15 +196,22 @@ def compress_jpeg(raster: Raster, options: CompressOptions, deadline: float | No
     # image cannot be decoded sequentially, so it is always re-read.
     stream = None if raster.recoded else lambda: prepare(load(data, Format.JPEG))
     # The cap holds for a same-size output only: a resized one averages the source's artefacts away.
-    out, score, learnt = balanced(
-        image,
-        keep,
-        deadline,
-        random_access=not resized,
-        cap=MAX_QUALITY if resized else cap,
-        stream=stream,
-        hint=options.hint,
-    )
+    try:
+        out, score, learnt = balanced(
+            image,
+            keep,
+            deadline,
+            random_access=not resized,
+            cap=MAX_QUALITY if resized else cap,
+            stream=stream,
+            hint=options.hint,
+        )
+    except DeadlineExceeded:
+        if resized:
+            raise
+        # Out of time before an output passed: the lossless result (a lossless pass takes a fraction
+        # of one encode), not the input.
+        out, score, learnt = b"", 0.0, None
     if score < TARGET_SCORE and not resized:
         # Nothing up to the source's own quality reaches 80 (re-encoding a heavily compressed JPEG
         # adds its loss to the source's): the lossless transcode, every pixel kept.

@@ -59,13 +59,22 @@ def png_header(data: bytes) -> tuple[int, int]:
     return width, height
 
 
-def _skip_sub_blocks(data: bytes, pos: int) -> int:
+def sub_blocks_end(data: bytes, pos: int) -> int | None:
+    """Where the GIF sub-blocks starting at ``pos`` end (after their terminator); None when the data
+    ends first."""
     while pos < len(data):
         size = data[pos]
         pos += 1 + size
         if size == 0:
             return pos
-    raise CorruptInput()
+    return None
+
+
+def _skip_sub_blocks(data: bytes, pos: int) -> int:
+    end = sub_blocks_end(data, pos)
+    if end is None:
+        raise CorruptInput()
+    return end
 
 
 def gif_header(data: bytes, limits: EngineLimits) -> tuple[int, int, int]:

@@ -300,19 +300,13 @@ def _strip_metadata(pdf: pikepdf.Pdf) -> None:
 
 
 def compress_pdf(
-    data: bytes,
-    *,
-    options: CompressOptions,
-    resize: ResizeSpec | None,
-    limits: EngineLimits,
-    deadline: float | None,
+    data: bytes, *, options: CompressOptions, limits: EngineLimits, deadline: float | None
 ) -> Result:
-    """``resize`` does not apply to PDFs (pages are not images): the compressed PDF is returned.
+    """The compressed PDF (resize styles do not apply: pages are not images).
 
     A damaged file is repaired; its repaired copy is returned only when it is smaller than the
     upload and passes the output check, otherwise it is refused (the upload itself is no output:
     it does not open everywhere)."""
-    del resize
     check_bytes(data, limits)
     try:
         document = open_document(data, limits, recover=False)

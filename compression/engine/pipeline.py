@@ -52,8 +52,6 @@ TIME_RESIZE_WARNING = "Time ran out before this style was optimized; the style i
 __all__ = ["Probe", "Result", "compress", "probe"]
 
 RasterCodec = Callable[[Raster, CompressOptions, "float | None"], Result]
-DocumentCodec = Callable[..., Result]
-
 
 # The pixel formats' codecs get the shared raster step's output; SVG and PDF read their documents.
 RASTER_CODECS: dict[Format, RasterCodec] = {
@@ -62,7 +60,6 @@ RASTER_CODECS: dict[Format, RasterCodec] = {
     Format.GIF: gif.compress_gif,
     Format.WEBP: webp.compress_webp,
 }
-DOCUMENT_CODECS: dict[Format, DocumentCodec] = {Format.SVG: svg.compress_svg, Format.PDF: pdf.compress_pdf}
 
 
 def probe(data: bytes, *, limits: EngineLimits, claimed_mime: str | None = None) -> Probe:
@@ -95,10 +92,10 @@ def compress(
     if probed is None:
         check_bytes(data, limits)
     try:
-        if fmt in DOCUMENT_CODECS:
-            return DOCUMENT_CODECS[fmt](
-                data, options=options, resize=resize, limits=limits, deadline=deadline
-            )
+        if fmt is Format.PDF:  # pages are not images: resize styles do not apply
+            return pdf.compress_pdf(data, options=options, limits=limits, deadline=deadline)
+        if fmt is Format.SVG:
+            return svg.compress_svg(data, options=options, resize=resize, limits=limits, deadline=deadline)
         raster = open_raster(
             data, fmt, limits=limits, resize=resize, deadline=deadline, guarded=probed is not None
         )

@@ -146,15 +146,22 @@ def compress_png(raster: Raster, options: CompressOptions, deadline: float | Non
         out = lossless() if _lossless_may_win(image, palette, input_bytes) else palette
         out = min(palette, out, key=len)
         return finish(data, out, Format.PNG, out_size, score=None, resized=resized, smaller=smaller)
-    out, score = balanced(
-        image,
-        lossless_input,
-        lambda: refused(BALANCED_OXIPNG_LEVEL),
-        input_bytes,
-        options.strip_metadata,
-        keep,
-        deadline,
-    )
+    with vips_errors(deadline):
+        palette_source = _without_opaque_alpha(image.copy_memory())
+    strip = options.strip_metadata
+    running = OxipngRun(lossless_input(), strip, deadline, level=BALANCED_OXIPNG_LEVEL)
+    try:
+        out, score = balanced(
+            palette_source,
+            running,
+            lambda: refused(BALANCED_OXIPNG_LEVEL),
+            input_bytes,
+            strip,
+            keep,
+            deadline,
+        )
+    finally:
+        running.cancel()
     return finish(data, out, Format.PNG, out_size, score=score, resized=resized, smaller=smaller)
 
 
@@ -170,36 +177,11 @@ def _lossless_may_win(image: pyvips.Image, palette: bytes, input_bytes: int | No
     )
 
 
-class _CannotWin(Exception):
-    """A palette candidate is no smaller than what the lossless recompression is known to reach."""
+class _StopSearch(Exception):
+    """No further palette candidate can be smaller, or pass where the last one failed."""
 
 
 def balanced(
-    image: pyvips.Image,
-    lossless_input: Callable[[], bytes],
-    refused: Callable[[], bytes],
-    input_bytes: int | None,
-    strip_metadata: bool,
-    keep: str,
-    deadline: float | None,
-) -> tuple[bytes, float]:
-    """The smallest palette image scoring at least 80, else the lossless recompression.
-
-    The lossless recompression (oxipng -o2) runs alongside the palette search, in a child process
-    on the other core; it is cancelled when a palette image passes and ``_lossless_may_win`` says it
-    cannot be smaller, else it competes. A palette candidate no smaller than the input (or than the
-    lossless result, once known) ends the search: higher settings only grow. ``refused`` is the
-    lossless result when oxipng refuses the input."""
-    with vips_errors(deadline):
-        image = _without_opaque_alpha(image.copy_memory())
-    running = OxipngRun(lossless_input(), strip_metadata, deadline, level=BALANCED_OXIPNG_LEVEL, threads=1)
-    try:
-        return _balanced(image, running, refused, input_bytes, strip_metadata, keep, deadline)
-    finally:
-        running.cancel()
-
-
-def _balanced(
     image: pyvips.Image,
     running: OxipngRun,
     refused: Callable[[], bytes],
@@ -208,6 +190,15 @@ def _balanced(
     keep: str,
     deadline: float | None,
 ) -> tuple[bytes, float]:
+    """The smallest palette image scoring at least 80, else the lossless recompression (``running``:
+    oxipng -o2 in a child process on the other core, started before the search; ``refused`` is the
+    lossless result when oxipng refuses the input).
+
+    The lossless result is waited for only when a candidate is large enough that it may lose to it,
+    or when no palette passed; once known it bounds the candidates. A candidate no smaller than the
+    input or the lossless result ends the search when its palette is full (a higher setting gives
+    the same palette), else it counts as failing and the search goes on to fuller palettes, and the
+    first of those that passes ends it. A candidate the same as an earlier one ends it too."""
     from .quality import Reference
 
     reference: Reference | None = None  # made for the first candidate that needs a score
@@ -233,14 +224,12 @@ def _balanced(
         bound = min([n for n in (input_bytes, *(len(k) for k in known)) if n is not None], default=None)
         if bound is not None and len(encoded) >= bound:
             if full:
-                raise _CannotWin()
+                raise _StopSearch()
             # Fewer colours, dithered harder: a higher setting's fuller palette may be smaller.
             tried.append(Candidate(quality, encoded, UNSCORED))
             return tried[-1]
-        same = [c for c in tried if c.data == encoded]
-        if same:
-            tried.append(Candidate(quality, encoded, same[0].score))
-            return tried[-1]
+        if any(c.data == encoded for c in tried):
+            raise _StopSearch()  # libimagequant saturates: settings further on give the same palette
         with vips_errors(deadline):
             if reference is None:
                 reference = Reference(to_srgb8(image), deadline=deadline)
@@ -248,14 +237,17 @@ def _balanced(
         tried.append(Candidate(quality, encoded, score))
         if full and score < TARGET_SCORE:
             # libimagequant already used every colour it may: a higher setting gives the same image.
-            raise _CannotWin()
+            raise _StopSearch()
+        if score >= TARGET_SCORE and any(c.score == UNSCORED for c in tried):
+            # Below a setting too large, size no longer falls with the setting: nothing to bisect.
+            raise _StopSearch()
         return tried[-1]
 
     try:
         best, _ = BALANCED.search(evaluate, deadline=deadline)
     except DeadlineExceeded:  # out of time before a palette passed: the lossless result, if it fits
         best = None
-    except _CannotWin:
+    except _StopSearch:
         passing = [c for c in tried if c.score >= TARGET_SCORE]
         best = min(passing, key=lambda c: len(c.data)) if passing else None
     logger.debug("png balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])

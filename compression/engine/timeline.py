@@ -14,6 +14,7 @@ import pyvips
 
 from .decode import vips_errors
 from .formats import Format
+from .limits import sub_blocks_end
 
 # Browsers show frames of this many milliseconds or less for BROWSER_MIN_DELAY_MS.
 BROWSER_CLAMPED_MS = 10
@@ -26,12 +27,9 @@ def played_ms(delay_ms: int) -> int:
 
 
 def _skip_sub_blocks(data: bytes, pos: int) -> int:
-    while pos < len(data):
-        size = data[pos]
-        pos += 1 + size
-        if size == 0:
-            return pos
-    return pos
+    """After the sub-blocks at ``pos``; the end of the data when they are not terminated."""
+    end = sub_blocks_end(data, pos)
+    return len(data) if end is None else end
 
 
 def gif_delays(data: bytes) -> list[int]:

@@ -14,18 +14,8 @@ import certifi
 import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
 
+from crush.lib.netguard import errors
 from crush.lib.netguard.addresses import IPAddress
-from crush.lib.netguard.errors import (
-    MESSAGE_REFUSED,
-    MESSAGE_TIMEOUT,
-    MESSAGE_TLS,
-    MESSAGE_TLS_CERTIFICATE,
-    MESSAGE_UNREACHABLE,
-    MESSAGE_UNRESOLVED,
-    NetworkError,
-    ResponseTooLarge,
-    UrlRefused,
-)
 from crush.lib.netguard.target import Target, target_parse
 
 logger = logging.getLogger(__name__)
@@ -55,7 +45,7 @@ class _Deadline:
     def remaining(self) -> float:
         left = self.ends - time.monotonic()
         if left <= 0:
-            raise NetworkError(MESSAGE_TIMEOUT)
+            raise errors.NetworkError(errors.MESSAGE_TIMEOUT)
         return left
 
     def elapsed(self) -> float:
@@ -83,7 +73,7 @@ def _pool(target: Target, address: IPAddress, timeout: urllib3.Timeout) -> urlli
 def _read_body(response: urllib3.BaseHTTPResponse, *, max_bytes: int, deadline: _Deadline) -> bytes:
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
-        raise ResponseTooLarge(max_bytes)
+        raise errors.ResponseTooLarge(max_bytes)
     chunks: list[bytes] = []
     received = 0
     while True:
@@ -95,7 +85,7 @@ def _read_body(response: urllib3.BaseHTTPResponse, *, max_bytes: int, deadline: 
             return b"".join(chunks)
         received += len(chunk)
         if received > max_bytes:
-            raise ResponseTooLarge(max_bytes)
+            raise errors.ResponseTooLarge(max_bytes)
         chunks.append(chunk)
 
 
@@ -152,7 +142,7 @@ def _chain(exc: BaseException | None) -> Iterator[BaseException]:
         pending.extend((item.__cause__, item.__context__))
 
 
-def _network_error(exc: Exception | None) -> NetworkError:
+def _network_error(exc: Exception | None) -> errors.NetworkError:
     """One message per cause: refused, unresolvable, TLS, time-out, otherwise unreachable.
 
     urllib3 makes NewConnectionError (refused, unreachable, DNS) a subclass of its TimeoutError, so the
@@ -160,20 +150,20 @@ def _network_error(exc: Exception | None) -> NetworkError:
     """
     chain = list(_chain(exc))
     if any(isinstance(item, ConnectionRefusedError) for item in chain):
-        return NetworkError(MESSAGE_REFUSED)
+        return errors.NetworkError(errors.MESSAGE_REFUSED)
     if any(isinstance(item, (urllib3.exceptions.NameResolutionError, socket.gaierror)) for item in chain):
-        return NetworkError(MESSAGE_UNRESOLVED)
+        return errors.NetworkError(errors.MESSAGE_UNRESOLVED)
     if any(isinstance(item, ssl.SSLCertVerificationError) for item in chain):
-        return NetworkError(MESSAGE_TLS_CERTIFICATE)
+        return errors.NetworkError(errors.MESSAGE_TLS_CERTIFICATE)
     if any(isinstance(item, (urllib3.exceptions.SSLError, ssl.SSLError)) for item in chain):
-        return NetworkError(MESSAGE_TLS)
+        return errors.NetworkError(errors.MESSAGE_TLS)
     if isinstance(exc, urllib3.exceptions.NewConnectionError):
-        return NetworkError(MESSAGE_UNREACHABLE)
+        return errors.NetworkError(errors.MESSAGE_UNREACHABLE)
     if any(
         isinstance(item, (urllib3.exceptions.TimeoutError, TimeoutError, socket.timeout)) for item in chain
     ):
-        return NetworkError(MESSAGE_TIMEOUT)
-    return NetworkError(MESSAGE_UNREACHABLE)
+        return errors.NetworkError(errors.MESSAGE_TIMEOUT)
+    return errors.NetworkError(errors.MESSAGE_UNREACHABLE)
 
 
 def guarded_request(
@@ -225,7 +215,7 @@ def guarded_request(
             if follow_redirects and response.status in REDIRECT_STATUSES and location:
                 redirects += 1
                 if redirects > follow_redirects:
-                    raise UrlRefused(f"URL refused: more than {follow_redirects} redirects")
+                    raise errors.UrlRefused(f"URL refused: more than {follow_redirects} redirects")
                 next_target = target_parse(urljoin(target.display_url, location), allow_private=allow_private)
                 logger.info("outbound %s %s -> %s (redirect)", method, target.log_url, response.status)
                 if next_target.auth is not None:

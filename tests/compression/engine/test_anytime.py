@@ -7,6 +7,7 @@ import time
 from typing import TypedDict
 
 import pytest
+import pyvips
 
 from compression.engine import (
     CompressionType,
@@ -17,6 +18,7 @@ from compression.engine import (
     ResizeStrategy,
     compress,
 )
+from compression.engine import jpeg as jpeg_module
 from compression.engine import search as search_module
 from compression.engine.search import TARGET_SCORE, Candidate, search_setting
 from tests.compression.pipeline_support import decoded_size, gif_animated, jpeg, pdf, png, svg, webp
@@ -150,6 +152,23 @@ def test_a_past_deadline_says_the_original_was_kept_because_time_ran_out() -> No
 
     assert result.unchanged and result.data == data
     assert result.warning and "Time ran out" in result.warning
+
+
+def test_a_jpeg_out_of_time_before_an_output_passed_is_its_lossless_transcode(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = INPUTS[Format.JPEG]()
+
+    def out_of_time(*args: object, **kwargs: object) -> None:
+        raise DeadlineExceeded()
+
+    monkeypatch.setattr(jpeg_module, "balanced", out_of_time)  # the search ran out of time
+    result = compress(data, options=BALANCED, deadline=time.monotonic() + 60)
+
+    assert result.warning is None and not result.unchanged
+    assert len(result.data) < len(data)
+    before, after = pyvips.Image.new_from_buffer(data, ""), pyvips.Image.new_from_buffer(result.data, "")
+    assert (before - after).abs().max() == 0
 
 
 def test_oxipng_under_a_deadline_gives_the_same_bytes_and_is_skipped_without_time() -> None:

@@ -59,8 +59,10 @@ def broken(*args: object, **kwargs: object) -> None:
 
 def break_codec(monkeypatch: pytest.MonkeyPatch, fmt: Format, replacement=broken) -> None:
     """The pipeline's codec for ``fmt`` replaced (an optimizer bug, or an engine refusal)."""
-    codecs = pipeline.DOCUMENT_CODECS if fmt in pipeline.DOCUMENT_CODECS else pipeline.RASTER_CODECS
-    monkeypatch.setitem(codecs, fmt, replacement)
+    if fmt in pipeline.RASTER_CODECS:
+        monkeypatch.setitem(pipeline.RASTER_CODECS, fmt, replacement)
+    else:  # the document formats' codecs: compress_pdf, compress_svg
+        monkeypatch.setattr(getattr(pipeline, fmt.value), f"compress_{fmt.value}", replacement)
 
 
 @pytest.mark.parametrize(
