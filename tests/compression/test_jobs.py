@@ -399,22 +399,3 @@ def test_original_image_process_run_again_overwrites_its_file_row(
     assert main.file is not None and first is not None
     assert (main.file.pk, main.file.key, main.file.token) == (first.pk, first.key, first.token)
     assert StoredFile.objects.filter(key=first.key).count() == 1
-
-
-def test_a_job_passes_the_submits_probe_on_instead_of_sniffing_the_file_again(
-    account, monkeypatch, django_capture_on_commit_callbacks
-) -> None:
-    original = _accepted(account, django_capture_on_commit_callbacks)
-
-    def sniffed_again(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the stored original was sniffed again")
-
-    monkeypatch.setattr(engine, "sniff", sniffed_again)
-    monkeypatch.setattr(engine.pipeline, "sniff", sniffed_again)
-    services.original_image_process(original_image_id=original.id)
-
-    original.refresh_from_db()
-    assert original.status == Status.COMPLETED
-    assert {(o.status, o.file_type) for o in original.optimized_images.all()} == {
-        (Status.COMPLETED, "image/jpeg")
-    }
