@@ -149,7 +149,7 @@ def compress_png(raster: Raster, options: CompressOptions, deadline: float | Non
     with vips_errors(deadline):
         palette_source = _without_opaque_alpha(image.copy_memory())
     strip = options.strip_metadata
-    running = OxipngRun(lossless_input(), strip, deadline, level=BALANCED_OXIPNG_LEVEL)
+    running = OxipngRun(lossless_input(), strip, deadline, level=BALANCED_OXIPNG_LEVEL, threads=1)
     try:
         out, score = balanced(
             palette_source,
