@@ -14,6 +14,7 @@ keeps every frame.
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pyvips
 
@@ -36,9 +37,17 @@ FULL_PALETTE_LEVEL = 50
 MIN_LOSSY_COLORS = 32
 # Balanced: frames scored per candidate, and the search over "levels" (mapped like ``lossy``). The
 # first guess is the lowest level: on the dev and sweep GIFs it usually scores >= 80 and ends the search.
+# Where it scores below 70 the search gives up (the lossless output): on the sweep GIFs the levels above
+# never passed, or passed with a few bytes less than the lossless output.
 QUALITY_SAMPLE_FRAMES = 6
 BALANCED = SearchSpace(
-    first=FULL_PALETTE_LEVEL, low=FULL_PALETTE_LEVEL, high=100, slope=0.5, max_evals=4, tolerance=5
+    first=FULL_PALETTE_LEVEL,
+    low=FULL_PALETTE_LEVEL,
+    high=100,
+    slope=0.5,
+    max_evals=4,
+    tolerance=5,
+    give_up=10,
 )
 FINAL_OPTIMIZE = 3
 # Balanced makes the lossless output too unless the lossy one is predicted (from the sampled frames)
@@ -159,11 +168,29 @@ def balanced(
     score at least 80 too; else the lossless output is kept. The lossless output is made only when
     it may be the smaller one: when the proxy's lossy candidate saves less than LOSSLESS_SKIP_SHARE
     of its lossless output (the whole animation's saving follows the proxy's), or nothing passed."""
-    from .quality import Reference
-
     source_delays = gif_delays(source)
     pages = sample_indices(len(source_delays), QUALITY_SAMPLE_FRAMES)
     whole = len(pages) == len(source_delays)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # A short animation is searched whole and its lossless output is always made: gifsicle makes it
+        # on the other core meanwhile.
+        early = pool.submit(lossless) if whole else None
+        return _balanced(
+            source, source_delays, pages, whole, early.result if early else lossless, strip, deadline
+        )
+
+
+def _balanced(
+    source: bytes,
+    source_delays: list[int],
+    pages: list[int],
+    whole: bool,
+    lossless: Callable[[], bytes],
+    strip: bool,
+    deadline: float | None,
+) -> tuple[bytes, float]:
+    from .quality import Reference
+
     try:
         proxy = source if whole else Gifsicle().frames(source, pages, deadline=deadline)
     except OptimizerFailed as error:
@@ -172,14 +199,21 @@ def balanced(
     proxy_pages = pages if whole else list(range(len(pages)))
     proxy_delays = source_delays if whole else gif_delays(proxy)
     with vips_errors(deadline):
-        reference = Reference(load_pages(proxy, proxy_pages).copy_memory())
+        shown = load_pages(proxy, proxy_pages).copy_memory()
+        shown_pixels = shown.write_to_memory()
+    reference: list[Reference] = []  # built when a candidate's pixels first differ
 
     def score(encoded: bytes, delays: list[int], sampled: list[int]) -> float:
         mapping = frame_map(delays, gif_delays(encoded))
         if mapping is None:  # cannot happen after _gifsicle's check; never score the wrong frames
             return 0.0
         with vips_errors(deadline):
-            return reference.score(load_pages(encoded, [mapping[p] for p in sampled]))
+            candidate = load_pages(encoded, [mapping[p] for p in sampled]).copy_memory()
+            if candidate.write_to_memory() == shown_pixels:  # --lossy often changes no pixel
+                return 100.0
+            if not reference:
+                reference.append(Reference(shown))
+            return reference[0].score(candidate)
 
     def evaluate(level: int) -> Candidate:
         encoded = _lossy(proxy, level, strip, deadline)

@@ -89,6 +89,7 @@ def search_setting(
     close_enough: float = 0.0,
     model: Sequence[Point] = (),
     model_stop: float | None = None,
+    give_up: float | None = None,
 ) -> tuple[Candidate | None, list[Candidate]]:
     """The passing candidate with the lowest setting (None if none passed) and every evaluation.
 
@@ -104,6 +105,8 @@ def search_setting(
     model is shifted by the offset measured at the setting closest to the target. With
     ``model_stop``, a pass also ends the search when that shifted model puts the setting just
     below it more than ``model_stop`` below the target (the model is trusted to call it a fail).
+    With ``give_up``, a first evaluation failing by more than that ends the search: the codec's
+    lossless output is the answer.
     """
     stop_at = search_deadline(deadline)
     tried: dict[int, Candidate] = {}
@@ -123,6 +126,8 @@ def search_setting(
         best_pass = min(passing, key=lambda c: c.setting) if passing else None
         worst_fail = max(failing, key=lambda c: c.setting) if failing else None
         if best_pass and best_pass.score < target + close_enough:
+            break
+        if give_up is not None and len(tried) == 1 and not passing and failing[0].score < target - give_up:
             break
         if best_pass and model and model_stop is not None and best_pass.setting - 1 not in tried:
             below = _shifted_score(model, best_pass, best_pass.setting - 1, slope)
@@ -216,6 +221,7 @@ class SearchSpace:
     tolerance: int
     close_enough: float = 0.0
     model_stop: float | None = None
+    give_up: float | None = None
 
     def search(
         self,
@@ -245,4 +251,5 @@ class SearchSpace:
             close_enough=self.close_enough,
             model=model,
             model_stop=self.model_stop,
+            give_up=self.give_up,
         )

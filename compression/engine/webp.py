@@ -19,7 +19,7 @@ from .formats import Format
 from .options import CompressionType, CompressOptions
 from .raster import Raster
 from .result import Result, finish, largest_within
-from .search import Candidate, SearchSpace
+from .search import TARGET_SCORE, Candidate, Point, SearchSpace, model_guess
 from .timeline import frame_map, load_pages, sample_indices, webp_delays
 
 logger = logging.getLogger(__name__)
@@ -37,13 +37,14 @@ QUALITY_SAMPLE_FRAMES = 6
 # PROXY_TILES tiles of PROXY_TILE_PX (a multiple of libwebp's 16 px macroblock) taken at evenly spaced
 # quantiles of their luma variance (flat, textured and busy areas alike), each encoded on its own and
 # scored as one mosaic (~1 MP: an evaluation costs a quarter of a plain encode of 16 MP). On the dev
-# corpus the proxy read 1.1-1.8 points above the full image near 80, so it searches for PROXY_TARGET;
-# then the image is encoded at the proxy's quality and scored at full resolution (the score of the
-# bytes returned), stepping up once if that fails (VERIFY).
+# corpus the proxy read 1.5-1.8 points above the full image near 80 (PROXY_OFFSET); the proxy's points
+# are the model of the full-resolution search (VERIFY), which starts where the shifted model reaches 80
+# and scores the bytes returned at full resolution.
 PROXY_TILE_PX = 256
 PROXY_TILES = 16
-PROXY_TARGET = 81.2
-VERIFY = SearchSpace(first=80, low=30, high=100, slope=0.6, max_evals=2, tolerance=2, close_enough=2.5)
+PROXY_OFFSET = -1.6
+PROXY_SEARCH = replace(BALANCED, tolerance=1, max_evals=4, close_enough=0.5)
+VERIFY = SearchSpace(first=80, low=30, high=100, slope=0.6, max_evals=3, tolerance=1, close_enough=2.5)
 
 
 def level_to_quality(level: int) -> int:
@@ -82,10 +83,14 @@ def lossless_encode(image: pyvips.Image, keep: str, deadline: float | None) -> b
         )
 
 
-def lossy_encode(image: pyvips.Image, quality: int, keep: str, deadline: float | None) -> bytes:
+def lossy_encode(
+    image: pyvips.Image, quality: int, keep: str, deadline: float | None, *, sharp: bool = False
+) -> bytes:
+    """libwebp's lossy encode; ``sharp``: its sharp RGB to YUV conversion (``smart_subsample``), which
+    keeps colour edges at twice the encode time and, on photos, more bytes at the same score."""
     with vips_errors(deadline):
         return watch(image, deadline).webpsave_buffer(
-            Q=quality, smart_subsample=True, effort=LOSSY_EFFORT, keep=keep
+            Q=quality, smart_subsample=sharp, effort=LOSSY_EFFORT, keep=keep
         )
 
 
@@ -127,8 +132,8 @@ def balanced(image: pyvips.Image, keep: str, deadline: float | None) -> tuple[by
         pages = sample_indices(frames, QUALITY_SAMPLE_FRAMES)
         reference = Reference(sample_pages(image, QUALITY_SAMPLE_FRAMES).copy_memory(), deadline=deadline)
 
-    def evaluate(quality: int) -> Candidate:
-        encoded = lossy_encode(image, quality, keep, deadline)
+    def evaluate(quality: int, sharp: bool = False) -> Candidate:
+        encoded = lossy_encode(image, quality, keep, deadline, sharp=sharp)
         mapping = frame_map(source_delays, webp_delays(encoded))
         if mapping is None:  # never score the wrong frames
             logger.warning("webp encoder changed the animation's timing at quality %d", quality)
@@ -139,16 +144,24 @@ def balanced(image: pyvips.Image, keep: str, deadline: float | None) -> tuple[by
 
     tiles_fit = (image.width // PROXY_TILE_PX) * (image.height // PROXY_TILE_PX) >= 4 * PROXY_TILES
     if frames == 1 and tiles_fit:
-        first = proxy_quality(image, keep, deadline)
-        best, tried = VERIFY.search(evaluate, deadline=deadline, first=first)
-        missed = max(c.setting for c in tried)
-        if best is None and missed < BALANCED.high:
-            # The proxy's quality and one step up both missed: the plain search, above them.
+        model = proxy_points(image, keep, deadline)
+        first = model_guess(model, TARGET_SCORE, BALANCED.low, BALANCED.high, BALANCED.slope, PROXY_OFFSET)
+        best, tried = VERIFY.search(evaluate, deadline=deadline, first=first, model=model)
+        if best is None and max(c.setting for c in tried) < BALANCED.high:
+            # The model's guesses all missed: the plain search, above them.
+            missed = max(c.setting for c in tried)
             best, more = replace(BALANCED, low=missed + 1).search(evaluate, deadline=deadline)
             tried += more
     else:
         best, tried = BALANCED.search(evaluate, deadline=deadline)
     logger.debug("webp balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
+    if best is None:
+        # Plain chroma subsampling misses 80 even at the top (small synthetic colour edges): sharp YUV.
+        best, more = BALANCED.search(lambda quality: evaluate(quality, sharp=True), deadline=deadline)
+        logger.debug(
+            "webp balanced, sharp YUV: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in more]
+        )
+        tried += more
     if best is None:
         best = max(tried, key=lambda c: c.score)
     return best.data, best.score
@@ -169,8 +182,8 @@ def proxy_tiles(image: pyvips.Image) -> list[pyvips.Image]:
     ]
 
 
-def proxy_quality(image: pyvips.Image, keep: str, deadline: float | None) -> int:
-    """The quality the proxy search finds for PROXY_TARGET (the highest tried when none reaches it)."""
+def proxy_points(image: pyvips.Image, keep: str, deadline: float | None) -> tuple[Point, ...]:
+    """The (quality, score) points of the search for 80 on the proxy of ``image``."""
     from .quality import Reference
 
     with vips_errors(deadline):
@@ -187,7 +200,11 @@ def proxy_quality(image: pyvips.Image, keep: str, deadline: float | None) -> int
             mosaic = pyvips.Image.arrayjoin(decoded, across=across).copy_memory()
             return Candidate(quality, b"", reference.score(mosaic))
 
-    _, tried = BALANCED.search(evaluate, deadline=deadline, target=PROXY_TARGET)
+    first = model_guess(
+        ((BALANCED.first, TARGET_SCORE),), TARGET_SCORE - PROXY_OFFSET, 0, 100, BALANCED.slope
+    )
+    _, tried = PROXY_SEARCH.search(
+        evaluate, deadline=deadline, first=first, target=TARGET_SCORE - PROXY_OFFSET
+    )
     logger.debug("webp proxy: tried %s", [(c.setting, round(c.score, 1)) for c in tried])
-    passing = [c.setting for c in tried if c.score >= PROXY_TARGET]
-    return min(passing) if passing else max(tried, key=lambda c: c.score).setting
+    return tuple(sorted((c.setting, c.score) for c in tried))

@@ -101,6 +101,19 @@ def test_balanced_reports_a_score_of_at_least_80() -> None:
     assert result.ssimulacra2 is not None and result.ssimulacra2 >= 80
 
 
+def test_balanced_on_a_still_that_lossy_lzw_ruins_returns_the_lossless_output() -> None:
+    # Per-pixel noise: every --lossy level smears it far below 80, so the search gives up at once.
+    noise = np.random.default_rng(7).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    source = pyvips.Image.new_from_array(noise, interpretation="srgb").gifsave_buffer(effort=1, dither=0)
+
+    result = compress(source, options=BALANCED)
+
+    assert result.ssimulacra2 == 100.0
+    assert len(result.data) <= len(compress(source, options=LOSSLESS).data)
+    decoded, original = frames_of(result.data), frames_of(source)
+    assert decoded.numpy().tobytes() == original.numpy().tobytes()
+
+
 def test_balanced_on_a_long_animation_keeps_timing_scores_80_and_is_no_larger_than_lossless() -> None:
     delays = [40 + 10 * (i % 7) for i in range(30)]  # more frames than are sampled for the score
     data = animation(160, 120, delays=delays)

@@ -55,6 +55,26 @@ def test_search_stops_at_the_lowest_setting_when_everything_passes() -> None:
     assert best is not None and best.setting == 30
 
 
+def test_search_gives_up_after_a_first_evaluation_far_below_the_target() -> None:
+    evaluate, calls = linear_codec(90.0, slope=1.0)  # 60 at the first setting, 70
+
+    best, tried = search_setting(
+        evaluate, first=70, low=70, high=100, slope=0.5, max_evals=4, tolerance=5, deadline=None, give_up=10
+    )
+
+    assert best is None and calls == [70]
+
+
+def test_search_goes_on_after_a_first_evaluation_within_give_up() -> None:
+    evaluate, calls = linear_codec(75.0, slope=1.0)  # 75 at the first setting, 70
+
+    best, _ = search_setting(
+        evaluate, first=70, low=70, high=100, slope=0.5, max_evals=4, tolerance=5, deadline=None, give_up=10
+    )
+
+    assert best is not None and best.score >= TARGET_SCORE and len(calls) > 1
+
+
 def test_search_respects_the_deadline() -> None:
     past = time.monotonic() - 1
     evaluate, calls = linear_codec(60.0)

@@ -207,10 +207,10 @@ def test_a_style_of_a_low_quality_webp_is_not_larger_than_it() -> None:
 
 
 def test_balanced_meets_the_floor_when_the_proxy_guesses_far_too_low(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A proxy whose quality misses at full resolution, and one step up too: the search goes on above.
+    # A proxy whose points put 80 far too low: the guided guesses miss, and the search goes on above.
     from compression.engine import webp
 
-    monkeypatch.setattr(webp, "proxy_quality", lambda image, keep, deadline: 5)
+    monkeypatch.setattr(webp, "proxy_points", lambda image, keep, deadline: ((5, 95.0), (6, 96.0)))
     source = picture(2048, 2048).webpsave_buffer(Q=98)
 
     result = compress(source, options=BALANCED)
