@@ -58,7 +58,7 @@ def test_search_stops_at_the_lowest_setting_when_everything_passes() -> None:
 def test_search_gives_up_after_a_first_evaluation_far_below_the_target() -> None:
     evaluate, calls = linear_codec(90.0, slope=1.0)  # 60 at the first setting, 70
 
-    best, tried = search_setting(
+    best, _ = search_setting(
         evaluate, first=70, low=70, high=100, slope=0.5, max_evals=4, tolerance=5, deadline=None, give_up=10
     )
 
