@@ -4,8 +4,8 @@ resolution. Prints markdown tables (per format, targets, 100 MP memory).
 
     .venv/bin/python bench/engine.py [--corpus DIR] [--formats jpeg,png,...] [--skip-memory] [--skip-styles]
 
-For JPEG it also times a job's original with two resize styles, the styles searched from scratch and
-from what the original's search learnt (``CompressOptions.hint``).
+For JPEG, PNG, GIF and WebP it also times a job's original with two resize styles, the styles searched
+from scratch and from what the original's search learnt (``CompressOptions.hint``).
 
 Setup (done here, never runtime deps): Debian `ghostscript` and `pngquant` via apt-get, `svgo` via npm
 into /tmp/crush-bench/node; the corpus from bench/corpus/build-dev.sh.
@@ -482,7 +482,7 @@ def format_table(fmt: str, rows: list[FileRow]) -> str:
 
 
 STYLES = (ResizeSpec("fit", 1200, 1200), ResizeSpec("crop", 400, 400))
-STYLE_FORMATS = ("jpeg",)
+STYLE_FORMATS = ("jpeg", "png", "gif", "webp")
 
 
 @dataclass

@@ -15,6 +15,7 @@ keeps every frame.
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pyvips
 
@@ -26,7 +27,7 @@ from .options import CompressionType, CompressOptions, ResizeSpec
 from .raster import Raster
 from .resize import Geometry, resize_image
 from .result import Result, finish, largest_within
-from .search import TARGET_SCORE, Candidate, SearchSpace
+from .search import TARGET_SCORE, Candidate, SearchHint, SearchSpace
 from .timeline import frame_map, gif_delays, load_pages, played_ms, sample_indices
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ BALANCED = SearchSpace(
     give_up=10,
 )
 FINAL_OPTIMIZE = 3
+ENCODER = "gifsicle"  # the scale of what a search learnt (``SearchHint.encoder``)
 # Balanced makes the lossless output too unless the lossy one is predicted (from the sampled frames)
 # to be at most this share of it: on the dev and sweep GIFs the whole animation's share was within
 # 0.09 of the prediction.
@@ -144,8 +146,10 @@ def compress_gif(raster: Raster, options: CompressOptions, deadline: float | Non
     if options.compression_type is CompressionType.LOSSY:
         out = min(_lossy(source, options.level, strip, deadline), lossless, key=len)
         return finish(data, out, Format.GIF, size, score=None, resized=resized, smaller=smaller)
-    out, score = balanced(source, lambda: _gifsicle(source, lossless_tool, None, deadline), strip, deadline)
-    return finish(data, out, Format.GIF, size, score=score, resized=resized, smaller=smaller)
+    out, score, learnt = balanced(
+        source, lambda: _gifsicle(source, lossless_tool, None, deadline), strip, deadline, options.hint
+    )
+    return finish(data, out, Format.GIF, size, score=score, resized=resized, smaller=smaller, search=learnt)
 
 
 def _lossy(source: bytes, level: int, strip: bool, deadline: float | None, optimize: int = 3) -> bytes:
@@ -156,8 +160,12 @@ def _lossy(source: bytes, level: int, strip: bool, deadline: float | None, optim
 
 
 def balanced(
-    source: bytes, lossless: Callable[[], bytes], strip: bool, deadline: float | None
-) -> tuple[bytes, float]:
+    source: bytes,
+    lossless: Callable[[], bytes],
+    strip: bool,
+    deadline: float | None,
+    hint: SearchHint | None = None,
+) -> tuple[bytes, float, SearchHint | None]:
     """The smallest lossy output whose sampled frames score at least 80, else the lossless one.
 
     The lossiness is searched on a proxy: a GIF of only the sampled frames, each complete, so a
@@ -167,7 +175,9 @@ def balanced(
     and its sampled frames, each compared with the source frame shown at the same time, must
     score at least 80 too; else the lossless output is kept. The lossless output is made only when
     it may be the smaller one: when the proxy's lossy candidate saves less than LOSSLESS_SKIP_SHARE
-    of its lossless output (the whole animation's saving follows the proxy's), or nothing passed."""
+    of its lossless output (the whole animation's saving follows the proxy's), or nothing passed.
+    With a ``hint`` (what the original's search learnt; this is a resize style of it) the search
+    starts at its level. Returns the output, its score and what the search learnt."""
     source_delays = gif_delays(source)
     pages = sample_indices(len(source_delays), QUALITY_SAMPLE_FRAMES)
     whole = len(pages) == len(source_delays)
@@ -175,8 +185,9 @@ def balanced(
         # A short animation is searched whole and its lossless output is always made: gifsicle makes it
         # on the other core meanwhile.
         early = pool.submit(lossless) if whole else None
+        space = replace(BALANCED, first=hint.setting) if hint and hint.for_encoder(ENCODER) else BALANCED
         return _balanced(
-            source, source_delays, pages, whole, early.result if early else lossless, strip, deadline
+            source, source_delays, pages, whole, early.result if early else lossless, strip, deadline, space
         )
 
 
@@ -188,7 +199,8 @@ def _balanced(
     lossless: Callable[[], bytes],
     strip: bool,
     deadline: float | None,
-) -> tuple[bytes, float]:
+    space: SearchSpace,
+) -> tuple[bytes, float, SearchHint | None]:
     from .quality import Reference
 
     try:
@@ -220,8 +232,10 @@ def _balanced(
         return Candidate(level, encoded, score(encoded, proxy_delays, proxy_pages))
 
     predicted_share = 1.0  # the lossy output's size over the lossless one's, as far as known
+    learnt = None
     try:
-        best, tried = BALANCED.search(evaluate, deadline=deadline)
+        best, tried = space.search(evaluate, deadline=deadline)
+        learnt = SearchHint.learnt(ENCODER, best, tried)
         logger.debug("gif balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
         if best is not None and not whole:
             predicted_share = len(best.data) / len(_gifsicle(proxy, Gifsicle(), None, deadline))
@@ -237,8 +251,8 @@ def _balanced(
     except DeadlineExceeded:  # out of time before a lossy output passed: the lossless one
         best = None
     if best is not None and predicted_share <= LOSSLESS_SKIP_SHARE:
-        return best.data, best.score
+        return best.data, best.score, learnt
     fallback = lossless()
     if best is not None and len(best.data) < len(fallback):
-        return best.data, best.score
-    return fallback, 100.0
+        return best.data, best.score, learnt
+    return fallback, 100.0, learnt

@@ -14,7 +14,7 @@ from .options import CompressionType, CompressOptions
 from .oxipng_run import OXIPNG_LEVEL, OxipngRun, oxipng_optimize
 from .raster import Raster
 from .result import IDENTICAL_SCORE, Result, finish, largest_within
-from .search import TARGET_SCORE, Candidate, SearchSpace
+from .search import TARGET_SCORE, Candidate, SearchHint, SearchSpace
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +24,7 @@ BALANCED_OXIPNG_LEVEL = 2
 PALETTE_DITHER = 1.0
 # Balanced: libimagequant quality (0..100) search; the score rises slowly with it.
 BALANCED = SearchSpace(first=80, low=30, high=100, slope=0.4, max_evals=3, tolerance=10)
+ENCODER = "libimagequant"  # the scale of what a search learnt (``SearchHint.encoder``)
 # lossy/balanced also try the lossless recompression for images up to this size, or whose palette
 # output takes more than this many bits per pixel (a large photo's palette takes ~0.1-1).
 SMALL_IMAGE_PIXELS = 1_000_000
@@ -167,7 +168,7 @@ def compress_png(raster: Raster, options: CompressOptions, deadline: float | Non
     strip = options.strip_metadata
     running = OxipngRun(lossless_input(), strip, deadline, level=BALANCED_OXIPNG_LEVEL, threads=1)
     try:
-        out, score = balanced(
+        out, score, learnt = balanced(
             palette_source,
             running,
             lambda: refused(BALANCED_OXIPNG_LEVEL),
@@ -175,10 +176,13 @@ def compress_png(raster: Raster, options: CompressOptions, deadline: float | Non
             strip,
             keep,
             deadline,
+            options.hint,
         )
     finally:
         running.cancel()
-    return finish(data, out, Format.PNG, out_size, score=score, resized=resized, smaller=smaller)
+    return finish(
+        data, out, Format.PNG, out_size, score=score, resized=resized, smaller=smaller, search=learnt
+    )
 
 
 def _lossless_may_win(image: pyvips.Image, palette: bytes, input_bytes: int | None) -> bool:
@@ -205,7 +209,8 @@ def balanced(
     strip_metadata: bool,
     keep: str,
     deadline: float | None,
-) -> tuple[bytes, float]:
+    hint: SearchHint | None = None,
+) -> tuple[bytes, float, SearchHint | None]:
     """The smallest palette image scoring at least 80, else the lossless recompression (``running``:
     oxipng -o2 in a child process on the other core, started before the search; ``refused`` is the
     lossless result when oxipng refuses the input).
@@ -214,7 +219,9 @@ def balanced(
     or when no palette passed; once known it bounds the candidates. A candidate no smaller than the
     input or the lossless result ends the search when its palette is full (a higher setting gives
     the same palette), else it counts as failing and the search goes on to fuller palettes, and the
-    first of those that passes ends it. A candidate the same as an earlier one ends it too."""
+    first of those that passes ends it. A candidate the same as an earlier one ends it too.
+    With a ``hint`` (what the original's search learnt; this is a resize style of it) the search
+    starts at its setting, its points the model. Returns the output, its score and what was learnt."""
     from .quality import Reference
 
     reference: Reference | None = None  # made for the first candidate that needs a score
@@ -260,23 +267,25 @@ def balanced(
         return tried[-1]
 
     try:
-        best, _ = BALANCED.search(evaluate, deadline=deadline)
+        hint = hint.for_encoder(ENCODER) if hint is not None else None
+        best, _ = BALANCED.search(evaluate, deadline=deadline, hint=hint)
     except DeadlineExceeded:  # out of time before a palette passed: the lossless result, if it fits
         best = None
     except _StopSearch:
         passing = [c for c in tried if c.score >= TARGET_SCORE]
         best = min(passing, key=lambda c: len(c.data)) if passing else None
     logger.debug("png balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
+    learnt = SearchHint.learnt(ENCODER, best, [c for c in tried if c.score != UNSCORED])
     if best is None:
-        return lossless(), IDENTICAL_SCORE
+        return lossless(), IDENTICAL_SCORE, learnt
     # The same palette (libimagequant is deterministic) at zlib's level 9.
     final = palette_encode(image, best.setting, keep, deadline)
     palette = oxipng_optimize(final, strip_metadata, deadline, level=BALANCED_OXIPNG_LEVEL)
     if known or _lossless_may_win(image, palette, input_bytes):
         truecolour = lossless()
         if len(truecolour) <= len(palette):
-            return truecolour, IDENTICAL_SCORE
-    return palette, best.score
+            return truecolour, IDENTICAL_SCORE, learnt
+    return palette, best.score, learnt
 
 
 def _without_opaque_alpha(image: pyvips.Image) -> pyvips.Image:

@@ -3,6 +3,7 @@ a lossy one is re-encoded lossy; animations keep their frames, delays and loop c
 
 import logging
 import struct
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -19,7 +20,7 @@ from .formats import Format
 from .options import CompressionType, CompressOptions
 from .raster import Raster
 from .result import Result, finish, largest_within
-from .search import TARGET_SCORE, Candidate, Point, SearchSpace, model_guess
+from .search import TARGET_SCORE, Candidate, Point, SearchHint, SearchSpace, model_guess
 from .timeline import frame_map, load_pages, sample_indices, webp_delays
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,9 @@ PROXY_TILE_PX = 256
 PROXY_TILES = 16
 PROXY_OFFSET = -1.6
 PROXY_SEARCH = replace(BALANCED, tolerance=1, max_evals=4, close_enough=0.5)
+# The scales of what a search learnt (``SearchHint.encoder``): plain or sharp YUV qualities.
+PLAIN = "libwebp"
+SHARP = "libwebp-sharp"
 VERIFY = SearchSpace(first=80, low=30, high=100, slope=0.6, max_evals=3, tolerance=1, close_enough=2.5)
 
 
@@ -115,14 +119,21 @@ def compress_webp(raster: Raster, options: CompressOptions, deadline: float | No
     if kind is CompressionType.LOSSY:
         out = lossy_encode(image, level_to_quality(options.level), keep, deadline)
         return finish(data, out, Format.WEBP, out_size, score=None, resized=resized, smaller=smaller)
-    out, score = balanced(image, keep, deadline)
-    return finish(data, out, Format.WEBP, out_size, score=score, resized=resized, smaller=smaller)
+    out, score, learnt = balanced(image, keep, deadline, options.hint)
+    return finish(
+        data, out, Format.WEBP, out_size, score=score, resized=resized, smaller=smaller, search=learnt
+    )
 
 
-def balanced(image: pyvips.Image, keep: str, deadline: float | None) -> tuple[bytes, float]:
+def balanced(
+    image: pyvips.Image, keep: str, deadline: float | None, hint: SearchHint | None = None
+) -> tuple[bytes, float, SearchHint | None]:
     """Smallest lossy output scoring at least 80 against the decoded input (an animation: against
     a few evenly spaced frames, each compared with the output frame shown at the same time: the
-    encoder merges identical consecutive frames); the highest-scoring one when none reaches 80."""
+    encoder merges identical consecutive frames); the highest-scoring one when none reaches 80.
+    With a ``hint`` (what the original's search learnt; this is a resize style of it) the search
+    starts at its quality with its points as the model, without a proxy. Returns the output, its score
+    and what the search learnt."""
     from .quality import Reference
 
     with vips_errors(deadline):
@@ -142,29 +153,45 @@ def balanced(image: pyvips.Image, keep: str, deadline: float | None) -> tuple[by
             decoded = load_pages(encoded, [mapping[p] for p in pages])
             return Candidate(quality, encoded, reference.score(decoded))
 
-    tiles_fit = (image.width // PROXY_TILE_PX) * (image.height // PROXY_TILE_PX) >= 4 * PROXY_TILES
-    if frames == 1 and tiles_fit:
-        model = proxy_points(image, keep, deadline)
-        first = model_guess(model, TARGET_SCORE, BALANCED.low, BALANCED.high, BALANCED.slope, PROXY_OFFSET)
-        best, tried = VERIFY.search(evaluate, deadline=deadline, first=first, model=model)
-        if best is None and max(c.setting for c in tried) < BALANCED.high:
-            # The model's guesses all missed: the plain search, above them.
-            missed = max(c.setting for c in tried)
-            best, more = replace(BALANCED, low=missed + 1).search(evaluate, deadline=deadline)
-            tried += more
-    else:
-        best, tried = BALANCED.search(evaluate, deadline=deadline)
-    logger.debug("webp balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
+    best: Candidate | None = None
+    tried: list[Candidate] = []
+    learnt: SearchHint | None = None
+    sharp_hint = hint.for_encoder(SHARP) if hint is not None else None
+    if sharp_hint is None:  # the original needed sharp YUV: so does its style
+        plain_hint = hint.for_encoder(PLAIN) if hint is not None else None
+        tiles_fit = (image.width // PROXY_TILE_PX) * (image.height // PROXY_TILE_PX) >= 4 * PROXY_TILES
+        if plain_hint is None and frames == 1 and tiles_fit:
+            best, tried = _proxy_guided_search(image, evaluate, keep, deadline)
+        else:
+            best, tried = BALANCED.search(evaluate, deadline=deadline, hint=plain_hint)
+        learnt = SearchHint.learnt(PLAIN, best, tried)
+        logger.debug("webp balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
     if best is None:
         # Plain chroma subsampling misses 80 even at the top (small synthetic colour edges): sharp YUV.
-        best, more = BALANCED.search(lambda quality: evaluate(quality, sharp=True), deadline=deadline)
+        best, more = BALANCED.search(lambda q: evaluate(q, sharp=True), deadline=deadline, hint=sharp_hint)
+        learnt = SearchHint.learnt(SHARP, best, more) or learnt
         logger.debug(
             "webp balanced, sharp YUV: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in more]
         )
         tried += more
     if best is None:
         best = max(tried, key=lambda c: c.score)
-    return best.data, best.score
+    return best.data, best.score, learnt
+
+
+def _proxy_guided_search(
+    image: pyvips.Image, evaluate: Callable[[int], Candidate], keep: str, deadline: float | None
+) -> tuple[Candidate | None, list[Candidate]]:
+    """VERIFY at full resolution, guided by the proxy's points; the plain search above the
+    qualities tried when the model's guesses all missed."""
+    model = proxy_points(image, keep, deadline)
+    first = model_guess(model, TARGET_SCORE, BALANCED.low, BALANCED.high, BALANCED.slope, PROXY_OFFSET)
+    best, tried = VERIFY.search(evaluate, deadline=deadline, first=first, model=model)
+    missed = max(c.setting for c in tried)
+    if best is None and missed < BALANCED.high:
+        best, more = replace(BALANCED, low=missed + 1).search(evaluate, deadline=deadline)
+        tried += more
+    return best, tried
 
 
 def proxy_tiles(image: pyvips.Image) -> list[pyvips.Image]:
