@@ -46,14 +46,26 @@ PARALLEL_MIN_PIXELS = 1_000_000
 
 def threads_for(pixels: int) -> int:
     """Threads for the kernels on an image of ``pixels``: one for a small image; else this one plus
-    every core the load average leaves free (it counts this process too). On busy cores more threads
-    only cost: with the load at 14 on 2 cores, two threads took 1.7–2.3× the CPU time of one for the
-    same balanced JPEG, and longer."""
+    every core that no other task is running on right now. On busy cores more threads only cost: with
+    the load at 14 on 2 cores, two threads took 1.7-2.3x the CPU time of one for the same balanced JPEG,
+    and longer. The count is the kernel's instantaneous one (``/proc/loadavg``'s runnable tasks), not
+    the load average: that one counts this process's own threads of the last minute, and so kept a
+    search on one thread on an idle machine."""
     if pixels < PARALLEL_MIN_PIXELS:
         return 1
     cores: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
-    free = (os.cpu_count() or 1) - os.getloadavg()[0]
-    return max(1, min(cores, 1 + int(free)))
+    others = runnable_tasks() - 1  # this thread is one of them
+    return max(1, min(cores, cores - others))
+
+
+def runnable_tasks() -> int:
+    """Tasks running or ready to run on the machine now (this one included); where the kernel does not
+    say (not Linux), the one-minute load average stands in."""
+    try:
+        with open("/proc/loadavg", encoding="ascii") as loadavg:
+            return int(loadavg.read().split()[3].split("/")[0])
+    except (OSError, IndexError, ValueError):
+        return 1 + int(os.getloadavg()[0])
 
 
 @contextmanager

@@ -191,6 +191,19 @@ def test_small_images_score_on_one_thread_and_large_ones_on_at_most_every_core()
     assert 1 <= threads_for(100_000_000) <= numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
 
 
+def test_large_images_take_the_cores_no_other_task_runs_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numba
+
+    from compression.engine import metric_kernels
+
+    cores = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+    assert metric_kernels.runnable_tasks() >= 1  # this test is running
+    monkeypatch.setattr(metric_kernels, "runnable_tasks", lambda: 1)  # an idle machine: only this thread
+    assert metric_kernels.threads_for(100_000_000) == cores
+    monkeypatch.setattr(metric_kernels, "runnable_tasks", lambda: cores + 5)  # every core taken
+    assert metric_kernels.threads_for(100_000_000) == 1
+
+
 @pytest.mark.parametrize("strips", [False, True])
 def test_reference_build_stops_at_its_deadline(monkeypatch, strips) -> None:
     if strips:
