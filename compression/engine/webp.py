@@ -157,7 +157,7 @@ def balanced(
     tried: list[Candidate] = []
     learnt: SearchHint | None = None
     sharp_hint = hint.for_encoder(SHARP) if hint is not None else None
-    if sharp_hint is None:  # the original needed sharp YUV: so does its style
+    if sharp_hint is None:  # else the original needed sharp YUV, and so does its style
         plain_hint = hint.for_encoder(PLAIN) if hint is not None else None
         tiles_fit = (image.width // PROXY_TILE_PX) * (image.height // PROXY_TILE_PX) >= 4 * PROXY_TILES
         if plain_hint is None and frames == 1 and tiles_fit:
