@@ -11,6 +11,7 @@ services, so the arrow runs one way only (tasks → services) and there is no im
 
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,10 @@ logger = logging.getLogger(__name__)
 
 # Present in Redis as long as Redis keeps its data; a Redis without it has lost the queues too.
 MARKER_KEY = "crush:broker:marker"
+# One autodiscovery at a time: with two threads running it at once, one looked its task up before the other
+# had registered it (NotRegistered: a fresh web worker's first concurrent submits answered 500 after their
+# job was committed).
+_DISCOVERY = threading.Lock()
 
 
 def publish(send: Callable[[], object], *, what: str) -> bool:
@@ -42,7 +47,9 @@ def task(name: str) -> Task:
     imported it yet (the web process) runs Celery's task autodiscovery (crush/celery.py) first."""
     app = current_app
     if name not in app.tasks:
-        app.loader.import_default_modules()
+        with _DISCOVERY:
+            if name not in app.tasks:
+                app.loader.import_default_modules()
     return app.tasks[name]
 
 
