@@ -15,7 +15,6 @@ keeps every frame.
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 
 import pyvips
 
@@ -27,7 +26,7 @@ from .options import CompressionType, CompressOptions, ResizeSpec
 from .raster import Raster
 from .resize import Geometry, resize_image
 from .result import Result, finish, largest_within
-from .search import TARGET_SCORE, Candidate, SearchHint, SearchSpace
+from .search import TARGET_SCORE, Candidate, SearchHint, SearchSpace, hint_for
 from .timeline import frame_map, gif_delays, load_pages, played_ms, sample_indices
 
 logger = logging.getLogger(__name__)
@@ -177,7 +176,7 @@ def balanced(
     it may be the smaller one: when the proxy's lossy candidate saves less than LOSSLESS_SKIP_SHARE
     of its lossless output (the whole animation's saving follows the proxy's), or nothing passed.
     With a ``hint`` (what the original's search learnt; this is a resize style of it) the search
-    starts at its level. Returns the output, its score and what the search learnt."""
+    starts at its level, its points the model. Returns the output, its score and what the search learnt."""
     source_delays = gif_delays(source)
     pages = sample_indices(len(source_delays), QUALITY_SAMPLE_FRAMES)
     whole = len(pages) == len(source_delays)
@@ -185,9 +184,15 @@ def balanced(
         # A short animation is searched whole and its lossless output is always made: gifsicle makes it
         # on the other core meanwhile.
         early = pool.submit(lossless) if whole else None
-        space = replace(BALANCED, first=hint.setting) if hint and hint.for_encoder(ENCODER) else BALANCED
         return _balanced(
-            source, source_delays, pages, whole, early.result if early else lossless, strip, deadline, space
+            source,
+            source_delays,
+            pages,
+            whole,
+            early.result if early else lossless,
+            strip,
+            deadline,
+            hint_for(hint, ENCODER),
         )
 
 
@@ -199,7 +204,7 @@ def _balanced(
     lossless: Callable[[], bytes],
     strip: bool,
     deadline: float | None,
-    space: SearchSpace,
+    hint: SearchHint | None,
 ) -> tuple[bytes, float, SearchHint | None]:
     from .quality import Reference
 
@@ -234,7 +239,7 @@ def _balanced(
     predicted_share = 1.0  # the lossy output's size over the lossless one's, as far as known
     learnt = None
     try:
-        best, tried = space.search(evaluate, deadline=deadline)
+        best, tried = BALANCED.search(evaluate, deadline=deadline, hint=hint)
         learnt = SearchHint.learnt(ENCODER, best, tried)
         logger.debug("gif balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
         if best is not None and not whole:

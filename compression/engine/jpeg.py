@@ -19,7 +19,16 @@ from .jpeg_quality import MAX_QUALITY, estimate_quality
 from .options import CompressionType, CompressOptions
 from .raster import Raster
 from .result import Result, finish, largest_within
-from .search import TARGET_SCORE, Candidate, Point, SearchHint, SearchSpace, model_guess, search_deadline
+from .search import (
+    TARGET_SCORE,
+    Candidate,
+    Point,
+    SearchHint,
+    SearchSpace,
+    hint_for,
+    model_guess,
+    search_deadline,
+)
 
 if TYPE_CHECKING:
     from .quality import Reference
@@ -263,7 +272,7 @@ def balanced(
     first = None
     model: tuple[Point, ...] = ()
     if (
-        (hint is None or hint.for_encoder(encoder[0]) is None)
+        hint_for(hint, encoder[0]) is None
         and image.width * image.height > PROXY_MIN_PIXELS
         and min(image.width, image.height) >= 2 * PROXY_TILE
     ):
@@ -335,7 +344,7 @@ def _search(
         with vips_errors(deadline):
             return Candidate(quality, encoded, reference.score(pyvips.Image.new_from_buffer(encoded, "")))
 
-    hint = hint.for_encoder(name) if hint is not None else None
+    hint = hint_for(hint, name)
     found, tried = space.search(evaluate, first=first, deadline=deadline, model=model, hint=hint)
     logger.debug(
         "jpeg balanced %s %dx%d: %s",

@@ -14,7 +14,7 @@ from .options import CompressionType, CompressOptions
 from .oxipng_run import OXIPNG_LEVEL, OxipngRun, oxipng_optimize
 from .raster import Raster
 from .result import IDENTICAL_SCORE, Result, finish, largest_within
-from .search import TARGET_SCORE, Candidate, SearchHint, SearchSpace
+from .search import TARGET_SCORE, Candidate, SearchHint, SearchSpace, hint_for
 
 logger = logging.getLogger(__name__)
 
@@ -267,8 +267,7 @@ def balanced(
         return tried[-1]
 
     try:
-        hint = hint.for_encoder(ENCODER) if hint is not None else None
-        best, _ = BALANCED.search(evaluate, deadline=deadline, hint=hint)
+        best, _ = BALANCED.search(evaluate, deadline=deadline, hint=hint_for(hint, ENCODER))
     except DeadlineExceeded:  # out of time before a palette passed: the lossless result, if it fits
         best = None
     except _StopSearch:

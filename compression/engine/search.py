@@ -75,6 +75,12 @@ class SearchHint:
         return self if self.encoder == encoder else None
 
 
+def hint_for(hint: SearchHint | None, encoder: str) -> SearchHint | None:
+    """``hint`` when it comes from ``encoder``'s scale of settings, else None (a hint of another
+    encoder says nothing about this one's settings)."""
+    return hint.for_encoder(encoder) if hint is not None else None
+
+
 def search_setting(
     evaluate: Callable[[int], Candidate],
     *,

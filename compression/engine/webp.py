@@ -20,7 +20,7 @@ from .formats import Format
 from .options import CompressionType, CompressOptions
 from .raster import Raster
 from .result import Result, finish, largest_within
-from .search import TARGET_SCORE, Candidate, Point, SearchHint, SearchSpace, model_guess
+from .search import TARGET_SCORE, Candidate, Point, SearchHint, SearchSpace, hint_for, model_guess
 from .timeline import frame_map, load_pages, sample_indices, webp_delays
 
 logger = logging.getLogger(__name__)
@@ -156,9 +156,9 @@ def balanced(
     best: Candidate | None = None
     tried: list[Candidate] = []
     learnt: SearchHint | None = None
-    sharp_hint = hint.for_encoder(SHARP) if hint is not None else None
+    sharp_hint = hint_for(hint, SHARP)
     if sharp_hint is None:  # else the original needed sharp YUV, and so does its style
-        plain_hint = hint.for_encoder(PLAIN) if hint is not None else None
+        plain_hint = hint_for(hint, PLAIN)
         tiles_fit = (image.width // PROXY_TILE_PX) * (image.height // PROXY_TILE_PX) >= 4 * PROXY_TILES
         if plain_hint is None and frames == 1 and tiles_fit:
             best, tried = _proxy_guided_search(image, evaluate, keep, deadline)
