@@ -143,6 +143,7 @@ class AccountAdmin(admin.ModelAdmin):
                     "compression_level_jpg",
                     "compression_level_png",
                     "compression_level_gif",
+                    "quality_target",
                 )
             },
         ),

@@ -15,6 +15,11 @@ class CompressionType(models.TextChoices):
 
 
 LEVEL_VALIDATORS = [MinValueValidator(1), MaxValueValidator(100)]
+# The SSIMULACRA2 floor of balanced (the engine's MIN_TARGET..MAX_TARGET; 80 = "very high quality").
+QUALITY_TARGET_MIN = 50
+QUALITY_TARGET_MAX = 95
+QUALITY_TARGET_DEFAULT = 80
+QUALITY_TARGET_VALIDATORS = [MinValueValidator(QUALITY_TARGET_MIN), MaxValueValidator(QUALITY_TARGET_MAX)]
 
 
 class Account(models.Model):
@@ -41,6 +46,11 @@ class Account(models.Model):
     compression_level_jpg = models.PositiveSmallIntegerField(default=80, validators=LEVEL_VALIDATORS)
     compression_level_png = models.PositiveSmallIntegerField(default=80, validators=LEVEL_VALIDATORS)
     compression_level_gif = models.PositiveSmallIntegerField(default=80, validators=LEVEL_VALIDATORS)
+    quality_target = models.PositiveSmallIntegerField(
+        default=QUALITY_TARGET_DEFAULT,
+        validators=QUALITY_TARGET_VALIDATORS,
+        help_text="The SSIMULACRA2 score every balanced output reaches (50-95) unless a request sets its own",
+    )
     is_active = models.BooleanField(default=True)
     charged_at = models.DateTimeField(null=True, blank=True)
     next_charge_at = models.DateTimeField(null=True, blank=True)
@@ -57,6 +67,10 @@ class Account(models.Model):
                 name="account_levels_1_100",
             ),
             models.CheckConstraint(condition=Q(file_max_size__gt=0), name="account_file_max_size_positive"),
+            models.CheckConstraint(
+                condition=Q(quality_target__gte=QUALITY_TARGET_MIN, quality_target__lte=QUALITY_TARGET_MAX),
+                name="account_quality_target_50_95",
+            ),
         ]
 
     def __str__(self) -> str:

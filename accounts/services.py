@@ -65,6 +65,7 @@ def account_create(
         account.compression_level_jpg = parent.compression_level_jpg
         account.compression_level_png = parent.compression_level_png
         account.compression_level_gif = parent.compression_level_gif
+        account.quality_target = parent.quality_target
     account.full_clean()
     account.save()
     return account

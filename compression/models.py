@@ -57,6 +57,9 @@ class OriginalImage(models.Model):
     error_code = models.CharField(max_length=32, blank=True, help_text="Stable code of the failure")
     compression_type = models.CharField(max_length=16, choices=CompressionType.choices)
     compression_level = models.PositiveSmallIntegerField(null=True, blank=True)
+    quality_target = models.PositiveSmallIntegerField(
+        default=80, help_text="The SSIMULACRA2 score balanced outputs reach (the request's or the account's)"
+    )
     strip_tags = models.BooleanField(default=True)
     origin = models.CharField(max_length=32)
     image_url = models.TextField(blank=True, help_text="Source URL (may carry credentials: never shown)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from accounts.models import CompressionType
 from compression.models import OptimizedImage, OriginalImage, StoredFile
 from crush.api.surfaces.crushpics import file_link
 from crush.lib.timestamps import iso_utc
@@ -14,6 +15,11 @@ def _link(stored_file: StoredFile | None, *, base_url: str) -> str | None:
     if stored_file is None:
         return None
     return file_link(base_url, token=stored_file.token, filename=stored_file.filename)
+
+
+def _quality_target(compression_type: str, original_image: OriginalImage) -> int | None:
+    """The SSIMULACRA2 floor the outputs were held to: only ``balanced`` has one."""
+    return original_image.quality_target if compression_type == CompressionType.BALANCED else None
 
 
 def optimized_image_data(optimized_image: OptimizedImage, *, base_url: str) -> dict[str, Any]:
@@ -34,6 +40,7 @@ def optimized_image_data(optimized_image: OptimizedImage, *, base_url: str) -> d
         "size": size,
         "saved_bytes": saved,
         "ssimulacra2": optimized_image.ssimulacra2,
+        "quality_target": _quality_target(optimized_image.compression_type, optimized_image.original),
         "file_type": optimized_image.file_type or None,
         "filename": optimized_image.filename,
         "link": _link(optimized_image.file, base_url=base_url),
@@ -57,6 +64,7 @@ def original_image_data(
         "id": original_image.id,
         "compression_type": original_image.compression_type,
         "compression_level": original_image.compression_level,
+        "quality_target": _quality_target(original_image.compression_type, original_image),
         "origin": original_image.origin,
         "size": original_image.size,
         "width": original_image.width,

@@ -29,6 +29,9 @@ class ShopSerializer(serializers.Serializer):
     compression_level_jpg = serializers.IntegerField()
     compression_level_png = serializers.IntegerField()
     compression_level_gif = serializers.IntegerField()
+    quality_target = serializers.IntegerField(
+        help_text="The SSIMULACRA2 score balanced outputs reach unless a request sets its own (50-95)"
+    )
     charged_at = UtcTimestampField(allow_null=True)
     next_charge_at = UtcTimestampField(allow_null=True)
     created_at = UtcTimestampField()

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from accounts import selectors, services
 from accounts.api.serializers import ShopSerializer
 from accounts.authentication import request_account
-from accounts.models import Account, CompressionType
+from accounts.models import QUALITY_TARGET_MAX, QUALITY_TARGET_MIN, Account, CompressionType
 from crush.api.surfaces.crushpics import CrushPicsApi, error_responses
 from crush.lib.urls import url_masked
 from webhooks.selectors import callback_url_list
@@ -36,6 +36,7 @@ def _shop(account: Account) -> dict[str, Any]:
         "compression_level_jpg": account.compression_level_jpg,
         "compression_level_png": account.compression_level_png,
         "compression_level_gif": account.compression_level_gif,
+        "quality_target": account.quality_target,
         "charged_at": account.charged_at,
         "next_charge_at": account.next_charge_at,
         "created_at": account.created_at,
@@ -66,6 +67,12 @@ class ShopApi(CrushPicsApi):
         )
         compression_level_gif = serializers.IntegerField(
             min_value=LEVEL_MIN, max_value=LEVEL_MAX, required=False
+        )
+        quality_target = serializers.IntegerField(
+            min_value=QUALITY_TARGET_MIN,
+            max_value=QUALITY_TARGET_MAX,
+            required=False,
+            help_text="The SSIMULACRA2 score balanced outputs reach unless a request sets its own",
         )
         email = serializers.EmailField(allow_blank=True, max_length=254, required=False)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from accounts.models import CompressionType
+from accounts.models import QUALITY_TARGET_MAX, QUALITY_TARGET_MIN, CompressionType
 from compression.engine import ResizeStrategy
 from compression.engine.options import MAX_LEVEL, MIN_LEVEL
 from compression.models import Status
@@ -120,6 +120,13 @@ class CompressInputSerializer(serializers.Serializer):
         allow_null=True,
         help_text=f"Quality of lossy ({MIN_LEVEL}-{MAX_LEVEL})",
     )
+    quality_target = serializers.IntegerField(
+        min_value=QUALITY_TARGET_MIN,
+        max_value=QUALITY_TARGET_MAX,
+        required=False,
+        allow_null=True,
+        help_text="The SSIMULACRA2 score balanced outputs reach (50-95); default the account's (80)",
+    )
     resize = serializers.ListField(
         child=StyleInputSerializer(),
         required=False,
@@ -147,6 +154,7 @@ class CompressInputSerializer(serializers.Serializer):
         return SubmitOptions(
             compression_type=attrs.get("compression_type") or None,
             compression_level=attrs.get("compression_level"),
+            quality_target=attrs.get("quality_target"),
             resize=tuple(
                 StyleRequest(
                     style=style["style"],
@@ -181,6 +189,9 @@ class OptimizedImageOutputSerializer(serializers.Serializer):
     size = serializers.IntegerField(allow_null=True, help_text="Bytes")
     saved_bytes = serializers.IntegerField(allow_null=True, help_text="Bytes saved against the original")
     ssimulacra2 = serializers.FloatField(allow_null=True, help_text="Score achieved (balanced), else null")
+    quality_target = serializers.IntegerField(
+        allow_null=True, help_text="The score balanced was held to (request or account), else null"
+    )
     file_type = serializers.CharField(allow_null=True)
     filename = serializers.CharField()
     link = serializers.URLField(allow_null=True)
@@ -199,6 +210,7 @@ class OriginalImageOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     compression_type = serializers.ChoiceField(choices=CompressionType.values)
     compression_level = serializers.IntegerField(allow_null=True)
+    quality_target = serializers.IntegerField(allow_null=True, help_text="See the optimized images' field")
     origin = serializers.CharField()
     size = serializers.IntegerField(allow_null=True, help_text="Bytes; null while an image_url job waits")
     width = serializers.IntegerField(allow_null=True)

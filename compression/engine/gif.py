@@ -146,7 +146,12 @@ def compress_gif(raster: Raster, options: CompressOptions, deadline: float | Non
         out = min(_lossy(source, options.level, strip, deadline), lossless, key=len)
         return finish(data, out, Format.GIF, size, score=None, resized=resized, smaller=smaller)
     out, score, learnt = balanced(
-        source, lambda: _gifsicle(source, lossless_tool, None, deadline), strip, deadline, options.hint
+        source,
+        lambda: _gifsicle(source, lossless_tool, None, deadline),
+        strip,
+        deadline,
+        options.hint,
+        options.target,
     )
     return finish(data, out, Format.GIF, size, score=score, resized=resized, smaller=smaller, search=learnt)
 
@@ -164,15 +169,16 @@ def balanced(
     strip: bool,
     deadline: float | None,
     hint: SearchHint | None = None,
+    target: float = TARGET_SCORE,
 ) -> tuple[bytes, float, SearchHint | None]:
-    """The smallest lossy output whose sampled frames score at least 80, else the lossless one.
+    """The smallest lossy output whose sampled frames score at least ``target``, else the lossless one.
 
     The lossiness is searched on a proxy: a GIF of only the sampled frames, each complete, so a
     candidate costs a fraction of the whole animation's encode (and one background suffices
     when those frames are opaque). Unless the proxy's lossy candidate is no smaller than its
     lossless output, the whole animation is then encoded once at the level found,
     and its sampled frames, each compared with the source frame shown at the same time, must
-    score at least 80 too; else the lossless output is kept. The lossless output is made only when
+    score at least ``target`` too; else the lossless output is kept. The lossless output is made only when
     it may be the smaller one: when the proxy's lossy candidate saves less than LOSSLESS_SKIP_SHARE
     of its lossless output (the whole animation's saving follows the proxy's), or nothing passed.
     With a ``hint`` (what the original's search learnt; this is a resize style of it) the search
@@ -193,6 +199,7 @@ def balanced(
             strip,
             deadline,
             hint_for(hint, ENCODER),
+            target,
         )
 
 
@@ -205,6 +212,7 @@ def _balanced(
     strip: bool,
     deadline: float | None,
     hint: SearchHint | None,
+    target: float,
 ) -> tuple[bytes, float, SearchHint | None]:
     from .quality import Reference
 
@@ -239,7 +247,7 @@ def _balanced(
     predicted_share = 1.0  # the lossy output's size over the lossless one's, as far as known
     learnt = None
     try:
-        best, tried = BALANCED.search(evaluate, deadline=deadline, hint=hint)
+        best, tried = BALANCED.search(evaluate, deadline=deadline, hint=hint, target=target)
         learnt = SearchHint.learnt(ENCODER, best, tried)
         logger.debug("gif balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
         if best is not None and not whole:
@@ -250,7 +258,7 @@ def _balanced(
         if best is not None and not whole:
             final = _lossy(source, best.setting, strip, deadline, FINAL_OPTIMIZE)
             best = Candidate(best.setting, final, score(final, source_delays, pages))
-            if best.score < TARGET_SCORE:
+            if best.score < target:
                 logger.info("gif balanced: the animation scores %.1f at %d", best.score, best.setting)
                 best = None
     except DeadlineExceeded:  # out of time before a lossy output passed: the lossless one

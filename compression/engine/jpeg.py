@@ -214,6 +214,7 @@ def compress_jpeg(raster: Raster, options: CompressOptions, deadline: float | No
             cap=MAX_QUALITY if resized else cap,
             stream=stream,
             hint=options.hint,
+            target=options.target,
         )
     except DeadlineExceeded:
         if resized:
@@ -221,8 +222,8 @@ def compress_jpeg(raster: Raster, options: CompressOptions, deadline: float | No
         # Out of time before an output passed: the lossless result (a lossless pass takes a fraction
         # of one encode), not the input.
         out, score, learnt = b"", 0.0, None
-    if score < TARGET_SCORE and not resized:
-        # Nothing up to the source's own quality reaches 80 (re-encoding a heavily compressed JPEG
+    if score < options.target and not resized:
+        # Nothing up to the source's own quality reaches the target (re-encoding a heavily compressed JPEG
         # adds its loss to the source's): the lossless transcode, every pixel kept.
         lossless = lossless_transcode(data, options, raster.orientation)
         return finish(data, lossless, Format.JPEG, size, score=100.0, resized=False, search=learnt)
@@ -240,8 +241,9 @@ def balanced(
     cap: int = MAX_QUALITY,
     stream: Callable[[], pyvips.Image] | None = None,
     hint: SearchHint | None = None,
+    target: float = TARGET_SCORE,
 ) -> tuple[bytes, float, SearchHint | None]:
-    """Smallest output scoring at least 80 against ``image`` at full resolution.
+    """Smallest output scoring at least ``target`` against ``image`` at full resolution.
 
     Candidates are encoded the cheap way (jpegli, or baseline mozjpeg where jpegli cannot carry
     the image or its metadata) and scored at full resolution; the winner alone then gets the
@@ -282,9 +284,9 @@ def balanced(
         proxy_encoder = _search_encoder(proxy, keep, deadline)
         started = time.monotonic()
         proxy_space = replace(space, max_evals=PROXY_MAX_EVALS)
-        found, tried = _search(proxy, proxy_reference, proxy_encoder, deadline, proxy_space)
+        found, tried = _search(proxy, proxy_reference, proxy_encoder, deadline, proxy_space, target=target)
         model = tuple((c.setting, c.score) for c in tried)
-        first = model_guess(model, TARGET_SCORE, space.low, space.high, space.slope, PROXY_OFFSET)
+        first = model_guess(model, target, space.low, space.high, space.slope, PROXY_OFFSET)
         # Anytime: a full-resolution evaluation costs about the proxy's times the pixel ratio (the
         # reference as much again); without time for two, the proxy's passing quality is encoded once.
         per_pixel = (time.monotonic() - started) / len(tried) / (proxy.width * proxy.height)
@@ -296,17 +298,19 @@ def balanced(
             return _finish_scan(encoder[1](found.setting), keep), found.score, learnt
     with vips_errors(deadline):
         reference = Reference(image)
-    found, tried = _search(image, reference, encoder, deadline, space, first=first, model=model, hint=hint)
+    found, tried = _search(
+        image, reference, encoder, deadline, space, first=first, model=model, hint=hint, target=target
+    )
     if found is None and (model or hint is not None):
         # Scores need not rise with the quality everywhere: where the guided search found no pass, the
         # plain one looks too (the qualities already scored are not encoded again).
         known = {c.setting: c for c in tried}
-        found, more = _search(image, reference, encoder, deadline, space, known=known)
+        found, more = _search(image, reference, encoder, deadline, space, known=known, target=target)
         tried = list({c.setting: c for c in tried + more}.values())
     learnt = SearchHint.learnt(encoder[0], found, tried)
     if found is None and encoder[0] != "mozjpeg":
         fallback = _mozjpeg_encoder(image, keep, deadline)
-        found, more = _search(image, reference, fallback, deadline, space, hint=hint)
+        found, more = _search(image, reference, fallback, deadline, space, hint=hint, target=target)
         learnt = SearchHint.learnt(fallback[0], found, more)
         tried += more
     chosen = found or max(tried, key=lambda c: c.score)
@@ -332,6 +336,7 @@ def _search(
     model: tuple[Point, ...] = (),
     hint: SearchHint | None = None,
     known: dict[int, Candidate] | None = None,
+    target: float = TARGET_SCORE,
 ) -> tuple[Candidate | None, list[Candidate]]:
     """``space``'s search with ``encoder``, scored against ``reference``; ``hint`` only when it
     comes from the same encoder; ``known`` candidates are not evaluated again."""
@@ -345,7 +350,9 @@ def _search(
             return Candidate(quality, encoded, reference.score(pyvips.Image.new_from_buffer(encoded, "")))
 
     hint = hint_for(hint, name)
-    found, tried = space.search(evaluate, first=first, deadline=deadline, model=model, hint=hint)
+    found, tried = space.search(
+        evaluate, first=first, deadline=deadline, model=model, hint=hint, target=target
+    )
     logger.debug(
         "jpeg balanced %s %dx%d: %s",
         name,

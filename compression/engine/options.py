@@ -5,10 +5,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .errors import InvalidSpec
-from .search import SearchHint
+from .search import TARGET_SCORE, SearchHint
 
 MIN_LEVEL = 1
 MAX_LEVEL = 100
+# The SSIMULACRA2 floor a caller may set for ``balanced`` (``CompressOptions.target``).
+MIN_TARGET = 50
+MAX_TARGET = 95
 MAX_RESIZE_PX = 10_000
 
 _HEX_COLOUR = re.compile(r"#(?:[0-9a-f]{3}|[0-9a-f]{4}|[0-9a-f]{6}|[0-9a-f]{8})")
@@ -57,7 +60,8 @@ _NEEDS: dict[ResizeStrategy, tuple[str, ...]] = {
 
 @dataclass(frozen=True, slots=True)
 class CompressOptions:
-    """``hint``: what the balanced search of the same job's original learnt (its ``Result.search``),
+    """``target``: the SSIMULACRA2 score every ``balanced`` output reaches (MIN_TARGET..MAX_TARGET).
+    ``hint``: what the balanced search of the same job's original learnt (its ``Result.search``),
     so a resize style's search starts there instead of from scratch; it only changes how fast the
     search gets there, never the floor."""
 
@@ -65,6 +69,7 @@ class CompressOptions:
     level: int = 80
     strip_metadata: bool = True
     hint: SearchHint | None = None
+    target: float = TARGET_SCORE
 
     def __post_init__(self) -> None:
         try:
@@ -75,6 +80,10 @@ class CompressOptions:
             raise InvalidSpec("The compression level must be an integer.")
         if not MIN_LEVEL <= self.level <= MAX_LEVEL:
             raise InvalidSpec(f"The compression level must be between {MIN_LEVEL} and {MAX_LEVEL}.")
+        if isinstance(self.target, bool) or not isinstance(self.target, int | float):
+            raise InvalidSpec("The quality target must be a number.")
+        if not MIN_TARGET <= self.target <= MAX_TARGET:
+            raise InvalidSpec(f"The quality target must be between {MIN_TARGET} and {MAX_TARGET}.")
         if self.hint is not None and not isinstance(self.hint, SearchHint):
             raise InvalidSpec("The search hint must be a SearchHint.")
 

@@ -44,7 +44,7 @@ from .pdf_guard import check_streams, single_filter
 from .pdf_placements import Placements, image_placements
 from .raster import open_raster
 from .result import KEPT_ORIGINAL_WARNING, Result, finish
-from .search import TARGET_SCORE, search_deadline
+from .search import search_deadline
 
 logger = logging.getLogger(__name__)
 
@@ -131,8 +131,8 @@ def _jpeg_candidate(
     """A JPEG of ``image``; in ``balanced`` only one that reaches the floor (else None)."""
     keep = "none"
     if options.compression_type is CompressionType.BALANCED:
-        out, score, _learnt = jpeg.balanced(image, keep, deadline)
-        return (out, score) if score >= TARGET_SCORE else None
+        out, score, _learnt = jpeg.balanced(image, keep, deadline, target=options.target)
+        return (out, score) if score >= options.target else None
     return jpeg.mozjpeg_encode(image, jpeg.level_to_quality(options.level), keep, deadline), None
 
 

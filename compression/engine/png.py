@@ -177,6 +177,7 @@ def compress_png(raster: Raster, options: CompressOptions, deadline: float | Non
             keep,
             deadline,
             options.hint,
+            options.target,
         )
     finally:
         running.cancel()
@@ -210,8 +211,9 @@ def balanced(
     keep: str,
     deadline: float | None,
     hint: SearchHint | None = None,
+    target: float = TARGET_SCORE,
 ) -> tuple[bytes, float, SearchHint | None]:
-    """The smallest palette image scoring at least 80, else the lossless recompression (``running``:
+    """The smallest palette image scoring at least ``target``, else the lossless recompression (``running``:
     oxipng -o2 in a child process on the other core, started before the search; ``refused`` is the
     lossless result when oxipng refuses the input).
 
@@ -258,20 +260,20 @@ def balanced(
                 reference = Reference(to_srgb8(image), deadline=deadline)
             score = reference.score(to_srgb8(pyvips.Image.new_from_buffer(encoded, "")))
         tried.append(Candidate(quality, encoded, score))
-        if full and score < TARGET_SCORE:
+        if full and score < target:
             # libimagequant already used every colour it may: a higher setting gives the same image.
             raise _StopSearch()
-        if score >= TARGET_SCORE and any(c.score == UNSCORED for c in tried):
+        if score >= target and any(c.score == UNSCORED for c in tried):
             # Below a setting too large, size no longer falls with the setting: nothing to bisect.
             raise _StopSearch()
         return tried[-1]
 
     try:
-        best, _ = BALANCED.search(evaluate, deadline=deadline, hint=hint_for(hint, ENCODER))
+        best, _ = BALANCED.search(evaluate, deadline=deadline, hint=hint_for(hint, ENCODER), target=target)
     except DeadlineExceeded:  # out of time before a palette passed: the lossless result, if it fits
         best = None
     except _StopSearch:
-        passing = [c for c in tried if c.score >= TARGET_SCORE]
+        passing = [c for c in tried if c.score >= target]
         best = min(passing, key=lambda c: len(c.data)) if passing else None
     logger.debug("png balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
     learnt = SearchHint.learnt(ENCODER, best, [c for c in tried if c.score != UNSCORED])

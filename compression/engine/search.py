@@ -25,6 +25,8 @@ from .errors import DeadlineExceeded
 
 logger = logging.getLogger(__name__)
 
+# The default floor of ``balanced`` ("very high quality"); a caller may set another
+# (``CompressOptions.target``).
 TARGET_SCORE = 80.0
 # Share of the time left that optional work (a search, a PDF's image pass) may take; the rest is kept
 # for what must follow it (the final lossless pass, saving, the next outputs' shares).

@@ -119,18 +119,22 @@ def compress_webp(raster: Raster, options: CompressOptions, deadline: float | No
     if kind is CompressionType.LOSSY:
         out = lossy_encode(image, level_to_quality(options.level), keep, deadline)
         return finish(data, out, Format.WEBP, out_size, score=None, resized=resized, smaller=smaller)
-    out, score, learnt = balanced(image, keep, deadline, options.hint)
+    out, score, learnt = balanced(image, keep, deadline, options.hint, options.target)
     return finish(
         data, out, Format.WEBP, out_size, score=score, resized=resized, smaller=smaller, search=learnt
     )
 
 
 def balanced(
-    image: pyvips.Image, keep: str, deadline: float | None, hint: SearchHint | None = None
+    image: pyvips.Image,
+    keep: str,
+    deadline: float | None,
+    hint: SearchHint | None = None,
+    target: float = TARGET_SCORE,
 ) -> tuple[bytes, float, SearchHint | None]:
-    """Smallest lossy output scoring at least 80 against the decoded input (an animation: against
-    a few evenly spaced frames, each compared with the output frame shown at the same time: the
-    encoder merges identical consecutive frames); the highest-scoring one when none reaches 80.
+    """Smallest lossy output scoring at least ``target`` against the decoded input (an animation:
+    against a few evenly spaced frames, each compared with the output frame shown at the same time:
+    the encoder merges identical consecutive frames); the highest-scoring one when none reaches it.
     With a ``hint`` (what the original's search learnt; this is a resize style of it) the search
     starts at its quality with its points as the model, without a proxy. Returns the output, its score
     and what the search learnt."""
@@ -161,14 +165,16 @@ def balanced(
         plain_hint = hint_for(hint, PLAIN)
         tiles_fit = (image.width // PROXY_TILE_PX) * (image.height // PROXY_TILE_PX) >= 4 * PROXY_TILES
         if plain_hint is None and frames == 1 and tiles_fit:
-            best, tried = _proxy_guided_search(image, evaluate, keep, deadline)
+            best, tried = _proxy_guided_search(image, evaluate, keep, deadline, target)
         else:
-            best, tried = BALANCED.search(evaluate, deadline=deadline, hint=plain_hint)
+            best, tried = BALANCED.search(evaluate, deadline=deadline, hint=plain_hint, target=target)
         learnt = SearchHint.learnt(PLAIN, best, tried)
         logger.debug("webp balanced: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in tried])
     if best is None:
         # Plain chroma subsampling misses 80 even at the top (small synthetic colour edges): sharp YUV.
-        best, more = BALANCED.search(lambda q: evaluate(q, sharp=True), deadline=deadline, hint=sharp_hint)
+        best, more = BALANCED.search(
+            lambda q: evaluate(q, sharp=True), deadline=deadline, hint=sharp_hint, target=target
+        )
         learnt = SearchHint.learnt(SHARP, best, more) or learnt
         logger.debug(
             "webp balanced, sharp YUV: tried %s", [(c.setting, len(c.data), round(c.score, 1)) for c in more]
@@ -180,16 +186,20 @@ def balanced(
 
 
 def _proxy_guided_search(
-    image: pyvips.Image, evaluate: Callable[[int], Candidate], keep: str, deadline: float | None
+    image: pyvips.Image,
+    evaluate: Callable[[int], Candidate],
+    keep: str,
+    deadline: float | None,
+    target: float,
 ) -> tuple[Candidate | None, list[Candidate]]:
     """VERIFY at full resolution, guided by the proxy's points; the plain search above the
     qualities tried when the model's guesses all missed."""
-    model = proxy_points(image, keep, deadline)
-    first = model_guess(model, TARGET_SCORE, BALANCED.low, BALANCED.high, BALANCED.slope, PROXY_OFFSET)
-    best, tried = VERIFY.search(evaluate, deadline=deadline, first=first, model=model)
+    model = proxy_points(image, keep, deadline, target)
+    first = model_guess(model, target, BALANCED.low, BALANCED.high, BALANCED.slope, PROXY_OFFSET)
+    best, tried = VERIFY.search(evaluate, deadline=deadline, first=first, model=model, target=target)
     missed = max(c.setting for c in tried)
     if best is None and missed < BALANCED.high:
-        best, more = replace(BALANCED, low=missed + 1).search(evaluate, deadline=deadline)
+        best, more = replace(BALANCED, low=missed + 1).search(evaluate, deadline=deadline, target=target)
         tried += more
     return best, tried
 
@@ -209,8 +219,10 @@ def proxy_tiles(image: pyvips.Image) -> list[pyvips.Image]:
     ]
 
 
-def proxy_points(image: pyvips.Image, keep: str, deadline: float | None) -> tuple[Point, ...]:
-    """The (quality, score) points of the search for 80 on the proxy of ``image``."""
+def proxy_points(
+    image: pyvips.Image, keep: str, deadline: float | None, target: float = TARGET_SCORE
+) -> tuple[Point, ...]:
+    """The (quality, score) points of the search for ``target`` on the proxy of ``image``."""
     from .quality import Reference
 
     with vips_errors(deadline):
@@ -227,11 +239,8 @@ def proxy_points(image: pyvips.Image, keep: str, deadline: float | None) -> tupl
             mosaic = pyvips.Image.arrayjoin(decoded, across=across).copy_memory()
             return Candidate(quality, b"", reference.score(mosaic))
 
-    first = model_guess(
-        ((BALANCED.first, TARGET_SCORE),), TARGET_SCORE - PROXY_OFFSET, 0, 100, BALANCED.slope
-    )
-    _, tried = PROXY_SEARCH.search(
-        evaluate, deadline=deadline, first=first, target=TARGET_SCORE - PROXY_OFFSET
-    )
+    # BALANCED.first is where a typical photo scores the default target.
+    first = model_guess(((BALANCED.first, TARGET_SCORE),), target - PROXY_OFFSET, 0, 100, BALANCED.slope)
+    _, tried = PROXY_SEARCH.search(evaluate, deadline=deadline, first=first, target=target - PROXY_OFFSET)
     logger.debug("webp proxy: tried %s", [(c.setting, round(c.score, 1)) for c in tried])
     return tuple(sorted((c.setting, c.score) for c in tried))

@@ -36,6 +36,7 @@ class SubmitOptions:
 
     compression_type: str | None = None
     compression_level: int | None = None
+    quality_target: int | None = None
     resize: tuple[StyleRequest, ...] = ()
     strip_tags: bool = True
     origin: str | None = None

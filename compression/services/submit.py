@@ -204,6 +204,7 @@ def _original_create(
         status=Status.ENQUEUED,
         compression_type=compression_type,
         compression_level=options.compression_level,
+        quality_target=options.quality_target or account.quality_target,
         strip_tags=options.strip_tags,
         origin=origin,
         image_url=image_url,

@@ -15,6 +15,7 @@ SHOP_KEYS = {
     "compression_level_jpg",
     "compression_level_png",
     "compression_level_gif",
+    "quality_target",
     "charged_at",
     "next_charge_at",
     "created_at",

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 from rest_framework import serializers
 
-from accounts.models import CompressionType
+from accounts.models import QUALITY_TARGET_MAX, QUALITY_TARGET_MIN, CompressionType
 from compression.engine.options import MAX_LEVEL, MIN_LEVEL
 from compression.models import OptimizedImage, OriginalImage, StoredFile
 from compression.services.options import SubmitOptions
@@ -36,6 +36,9 @@ class ParamsSerializer(serializers.Serializer):
     )
     compression_level = serializers.IntegerField(
         min_value=MIN_LEVEL, max_value=MAX_LEVEL, required=False, allow_null=True
+    )
+    quality_target = serializers.IntegerField(
+        min_value=QUALITY_TARGET_MIN, max_value=QUALITY_TARGET_MAX, required=False, allow_null=True
     )
 
     class Meta:
@@ -103,6 +106,7 @@ def image_add_input(data: Any) -> ImageAddInput:
         options=SubmitOptions(
             compression_type=options.validated_data.get("compression_type") or None,
             compression_level=options.validated_data.get("compression_level"),
+            quality_target=options.validated_data.get("quality_target"),
         ),
     )
 
