@@ -1,10 +1,12 @@
 """The visual table of docs/quality-target.md: one photo compressed in `balanced` at several quality targets.
 
-    .venv/bin/python bench/quality_table.py [--photo /tmp/crush-dev-corpus/jpeg/Kite.jpg] [--out docs/images/quality-target]
+    .venv/bin/python bench/quality_table.py [--photo /tmp/crush-dev-corpus/jpeg/Kite.jpg]
+                                            [--out docs/images/quality-target]
 
 For each target, the whole photo goes through the engine (as a job would); the table row gives its bytes, the
 score the engine reports and the time, and a 1:1 crop of the output (the photo's busiest tile: where loss
-shows first) is saved as a lossless PNG, with the same crop of the input beside them. Prints the markdown rows.
+shows first) is saved as a lossless PNG, with the same crop of the input beside them. Prints the markdown
+rows.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ def busiest_tile(image: pyvips.Image) -> tuple[int, int]:
 def main() -> None:
     from compression import engine
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     corpus = Path(tempfile.gettempdir()) / "crush-dev-corpus" / "jpeg" / "Kite.jpg"
     parser.add_argument("--photo", type=Path, default=corpus)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images" / "quality-target")
