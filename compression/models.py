@@ -57,6 +57,9 @@ class OriginalImage(models.Model):
     error_code = models.CharField(max_length=32, blank=True, help_text="Stable code of the failure")
     compression_type = models.CharField(max_length=16, choices=CompressionType.choices)
     compression_level = models.PositiveSmallIntegerField(null=True, blank=True)
+    convert = models.CharField(
+        max_length=64, blank=True, help_text="Output formats asked (comma-separated); empty: the input's"
+    )
     quality_target = models.PositiveSmallIntegerField(
         default=80, help_text="The SSIMULACRA2 score balanced outputs reach (the request's or the account's)"
     )
@@ -113,6 +116,12 @@ class OptimizedImage(models.Model):
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     background = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001 - API null
+    convert = models.CharField(
+        max_length=64, blank=True, help_text="Output formats asked (comma-separated); empty: the input's"
+    )
+    candidates = models.JSONField(
+        default=list, blank=True, help_text="The output formats tried: format, size, score, why not used"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ENQUEUED)
     error_msg = models.TextField(null=True, blank=True)  # noqa: DJ001 - the API shows null
     error_code = models.CharField(max_length=32, blank=True, help_text="Stable code of the failure")

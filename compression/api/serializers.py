@@ -10,11 +10,12 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import QUALITY_TARGET_MAX, QUALITY_TARGET_MIN, CompressionType
 from compression.engine import ResizeStrategy
-from compression.engine.options import MAX_LEVEL, MIN_LEVEL
+from compression.engine.options import CONVERT_CHOICES, MAX_LEVEL, MIN_LEVEL
 from compression.models import Status
 from compression.services.options import StyleRequest, SubmitOptions
 from crush.api.surfaces.crushpics import PaginationOutputSerializer
@@ -66,6 +67,45 @@ def _messages(detail: Any, path: str) -> list[str]:
     return [f"{path}: {detail}" if path else str(detail)]
 
 
+class ConvertField(serializers.Field):
+    """``convert``: one format, a comma-separated list, or a JSON list of them (``CONVERT_CHOICES``;
+    ``auto`` = the input's format, WebP or AVIF, whichever is smallest). Returns a tuple."""
+
+    default_error_messages = {
+        "invalid": f"Must be one of {', '.join(CONVERT_CHOICES)}, or a list of them.",
+        "too_many": f"At most {len(CONVERT_CHOICES)} formats.",
+    }
+
+    def to_internal_value(self, data: Any) -> tuple[str, ...]:
+        values = data.split(",") if isinstance(data, str) else data
+        if not isinstance(values, list | tuple) or not all(isinstance(value, str) for value in values):
+            self.fail("invalid")
+        names = tuple(value.strip().lower() for value in values if value.strip())
+        if any(name not in CONVERT_CHOICES for name in names):
+            self.fail("invalid")
+        if len(names) > len(CONVERT_CHOICES):
+            self.fail("too_many")
+        return names
+
+    def to_representation(self, value: Any) -> Any:
+        return list(value)
+
+
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})
+class _DocumentedConvertField(ConvertField):
+    pass
+
+
+def convert_field(**kwargs: Any) -> ConvertField:
+    return _DocumentedConvertField(
+        required=False,
+        allow_null=True,
+        help_text="Output format(s): webp, avif, jpeg, png, gif, or auto (the input's, WebP or AVIF); "
+        "a list returns the smallest that meets the compression type's rule",
+        **kwargs,
+    )
+
+
 class StyleInputSerializer(serializers.Serializer):
     style = serializers.CharField(  # type: ignore[assignment]  # DRF pops declared fields off the class
         max_length=MAX_STYLE_CHARS, help_text="Name of the style, unique per request"
@@ -88,8 +128,10 @@ class StyleInputSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         allow_blank=True,
-        help_text="fill only: CSS colour, default white (or transparent with alpha)",
+        help_text="fill: padding colour, default white (or transparent with alpha); also what alpha is "
+        "flattened over when converted to JPEG",
     )
+    convert = convert_field()
 
     def validate_style(self, value: str) -> str:
         if any(unicodedata.category(char)[0] == "C" for char in value):
@@ -127,6 +169,7 @@ class CompressInputSerializer(serializers.Serializer):
         allow_null=True,
         help_text="The SSIMULACRA2 score balanced outputs reach (50-95); default the account's (80)",
     )
+    convert = convert_field()
     resize = serializers.ListField(
         child=StyleInputSerializer(),
         required=False,
@@ -155,6 +198,7 @@ class CompressInputSerializer(serializers.Serializer):
             compression_type=attrs.get("compression_type") or None,
             compression_level=attrs.get("compression_level"),
             quality_target=attrs.get("quality_target"),
+            convert=attrs.get("convert") or (),
             resize=tuple(
                 StyleRequest(
                     style=style["style"],
@@ -162,6 +206,7 @@ class CompressInputSerializer(serializers.Serializer):
                     width=style.get("width"),
                     height=style.get("height"),
                     background=style.get("background") or None,
+                    convert=style.get("convert"),
                 )
                 for style in attrs.get("resize") or ()
             ),
@@ -171,6 +216,13 @@ class CompressInputSerializer(serializers.Serializer):
 
 
 # --- output shapes (the dicts of compression.presenters; documented for the schema) ------------------
+
+
+class CandidateOutputSerializer(serializers.Serializer):
+    format = serializers.CharField()
+    size = serializers.IntegerField(allow_null=True, help_text="Bytes; null when not made")
+    ssimulacra2 = serializers.FloatField(allow_null=True)
+    error = serializers.CharField(allow_null=True, help_text="Why it was not made or not used")
 
 
 class OptimizedImageOutputSerializer(serializers.Serializer):
@@ -192,6 +244,8 @@ class OptimizedImageOutputSerializer(serializers.Serializer):
     quality_target = serializers.IntegerField(
         allow_null=True, help_text="The score balanced was held to (request or account), else null"
     )
+    convert = serializers.ListField(child=serializers.CharField(), allow_null=True, help_text="As asked")
+    candidates = CandidateOutputSerializer(many=True, help_text="The output formats tried (with convert)")
     file_type = serializers.CharField(allow_null=True)
     filename = serializers.CharField()
     link = serializers.URLField(allow_null=True)
@@ -211,6 +265,7 @@ class OriginalImageOutputSerializer(serializers.Serializer):
     compression_type = serializers.ChoiceField(choices=CompressionType.values)
     compression_level = serializers.IntegerField(allow_null=True)
     quality_target = serializers.IntegerField(allow_null=True, help_text="See the optimized images' field")
+    convert = serializers.ListField(child=serializers.CharField(), allow_null=True, help_text="As asked")
     origin = serializers.CharField()
     size = serializers.IntegerField(allow_null=True, help_text="Bytes; null while an image_url job waits")
     width = serializers.IntegerField(allow_null=True)

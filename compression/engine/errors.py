@@ -38,6 +38,11 @@ class InvalidSpec(EngineError):
     default_message = "The compression or resize parameters are invalid."
 
 
+class UnsupportedConversion(EngineError):
+    code = "unsupported_conversion"
+    default_message = "The image cannot be converted to the asked format."
+
+
 class DeadlineExceeded(EngineError):
     code = "deadline_exceeded"
     default_message = "Processing took too long."

@@ -13,6 +13,7 @@ class Format(StrEnum):
     WEBP = "webp"
     SVG = "svg"
     PDF = "pdf"
+    AVIF = "avif"  # an output of ``convert`` only (not yet accepted as an input)
 
     @property
     def mime(self) -> str:
@@ -35,6 +36,7 @@ _MIME = {
     Format.WEBP: "image/webp",
     Format.SVG: "image/svg+xml",
     Format.PDF: "application/pdf",
+    Format.AVIF: "image/avif",
 }
 _EXTENSION = {
     Format.JPEG: "jpg",
@@ -43,6 +45,7 @@ _EXTENSION = {
     Format.WEBP: "webp",
     Format.SVG: "svg",
     Format.PDF: "pdf",
+    Format.AVIF: "avif",
 }
 _MIME_ALIASES = {
     "image/jpeg": Format.JPEG,

@@ -20,6 +20,9 @@ ALLOWED_LOADERS = (
     "VipsForeignLoadWebp",
     # The SVG module may render documents (after sanitising them) to compare them.
     "VipsForeignLoadSvg",
+    # AVIF outputs (``convert``) are decoded to score them. Inputs never reach it: ``sniff`` refuses
+    # every format it does not know by its magic bytes, HEIF among them.
+    "VipsForeignLoadHeif",
 )
 
 

@@ -28,6 +28,11 @@ NAMED_COLOURS: dict[str, tuple[int, int, int, int]] = {
 }
 
 
+# ``CompressOptions.convert``: output formats to choose the smallest from ("auto": the input's, WebP, AVIF).
+CONVERT_AUTO = "auto"
+CONVERT_CHOICES = ("webp", "avif", "jpeg", "jpg", "png", "gif", CONVERT_AUTO)
+
+
 class CompressionType(StrEnum):
     LOSSY = "lossy"
     LOSSLESS = "lossless"
@@ -61,6 +66,9 @@ _NEEDS: dict[ResizeStrategy, tuple[str, ...]] = {
 @dataclass(frozen=True, slots=True)
 class CompressOptions:
     """``target``: the SSIMULACRA2 score every ``balanced`` output reaches (MIN_TARGET..MAX_TARGET).
+    ``convert``: output formats (CONVERT_CHOICES) of which the smallest that meets the compression
+    type's rule is returned; empty: the input's format. ``background``: the colour alpha is flattened
+    over for an output without alpha (JPEG), white when None.
     ``hint``: what the balanced search of the same job's original learnt (its ``Result.search``),
     so a resize style's search starts there instead of from scratch; it only changes how fast the
     search gets there, never the floor."""
@@ -70,6 +78,8 @@ class CompressOptions:
     strip_metadata: bool = True
     hint: SearchHint | None = None
     target: float = TARGET_SCORE
+    convert: tuple[str, ...] = ()
+    background: str | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -84,6 +94,10 @@ class CompressOptions:
             raise InvalidSpec("The quality target must be a number.")
         if not MIN_TARGET <= self.target <= MAX_TARGET:
             raise InvalidSpec(f"The quality target must be between {MIN_TARGET} and {MAX_TARGET}.")
+        if not isinstance(self.convert, tuple) or any(value not in CONVERT_CHOICES for value in self.convert):
+            raise InvalidSpec(f"convert takes {', '.join(CONVERT_CHOICES)}.")
+        if self.background is not None:
+            parse_colour(self.background)
         if self.hint is not None and not isinstance(self.hint, SearchHint):
             raise InvalidSpec("The search hint must be a SearchHint.")
 

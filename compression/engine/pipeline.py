@@ -17,6 +17,9 @@ A codec that fails with anything but an ``EngineError`` is a bug in Crush, not a
 - an input that does not decode is ``CorruptInput``; a fallback that fails too is an
   ``EngineError`` (the style fails with a clear message).
 
+``convert`` (raster inputs; SVG and PDF keep their format) makes one output per asked format and returns
+the smallest that meets the compression type's rule (``_smallest_of``).
+
 Running out of time is no failure either (anytime search): the searches stop at their share of the
 deadline with the best passing output so far, and when the codec still hits the deadline (a decode
 or a final encode overran) ``compress`` hands back the same fallback without the full decode (the
@@ -26,20 +29,22 @@ input that does not even open is refused.
 
 import io
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import pikepdf
 
-from . import gif, jpeg, pdf, png, svg, webp
+from . import convert, gif, jpeg, pdf, png, svg, webp
 from .decode import check_deadline, frame_count, load, vips_errors
-from .errors import CorruptInput, DeadlineExceeded, EngineError, InputTooLarge
+from .errors import CorruptInput, DeadlineExceeded, EngineError, InputTooLarge, UnsupportedConversion
 from .formats import Format, sniff
 from .limits import check_bytes
-from .options import CompressOptions, EngineLimits, ResizeSpec
+from .options import CONVERT_AUTO, CompressionType, CompressOptions, EngineLimits, ResizeSpec
 from .pdf_document import page_count
 from .raster import Raster, open_raster
 from .resize import resize_image
-from .result import IDENTICAL_SCORE, KEPT_ORIGINAL_WARNING, Probe, Result
+from .result import IDENTICAL_SCORE, KEPT_ORIGINAL_WARNING, Probe, Result, Tried
 from .svg_sanitise import parse_svg, sanitise
 
 logger = logging.getLogger(__name__)
@@ -48,6 +53,7 @@ PLAIN_RESIZE_WARNING = "The optimizer failed on this file; the style is a plain 
 FALLBACK_FAILED_MESSAGE = "This style could not be rendered from the file."
 TIME_WARNING = "Time ran out before this file was optimized; the original is returned unchanged."
 TIME_RESIZE_WARNING = "Time ran out before this style was optimized; the style is a plain resize."
+MISSED_TARGET = "No output of this format reached the quality target."
 
 __all__ = ["Probe", "Result", "compress", "probe"]
 
@@ -99,7 +105,10 @@ def compress(
         raster = open_raster(
             data, fmt, limits=limits, resize=resize, deadline=deadline, guarded=probed is not None
         )
-        return RASTER_CODECS[fmt](raster, options, deadline)
+        targets = convert_targets(options.convert, fmt)
+        if targets == (fmt,):
+            return RASTER_CODECS[fmt](raster, options, deadline)
+        return _smallest_of(targets, raster, options, deadline)
     except DeadlineExceeded:
         logger.warning("engine: out of time on a %s of %d bytes; falling back", fmt.value, len(data))
         return _fallback(data, fmt, resize=resize, limits=limits, deadline=None, timed_out=True)
@@ -109,6 +118,59 @@ def compress(
         logger.exception("engine: the %s codec failed unexpectedly (%d bytes in)", fmt.value, len(data))
     check_deadline(deadline)
     return _fallback(data, fmt, resize=resize, limits=limits, deadline=deadline)
+
+
+def convert_targets(convert: tuple[str, ...], fmt: Format) -> tuple[Format, ...]:
+    """The output formats ``convert`` asks for an input of ``fmt``, in order, once each ("auto": the
+    input's, WebP, AVIF); the input's format alone when it asks for none."""
+    named: list[Format] = []
+    for value in convert:
+        if value == CONVERT_AUTO:
+            named += [fmt, Format.WEBP, Format.AVIF]
+        else:
+            named.append(Format.JPEG if value == "jpg" else Format(value))
+    return tuple(dict.fromkeys(named)) or (fmt,)
+
+
+def _smallest_of(
+    targets: tuple[Format, ...], raster: Raster, options: CompressOptions, deadline: float | None
+) -> Result:
+    """The smallest output among ``targets`` that meets the compression type's rule (``balanced``: the
+    quality target), each candidate given an equal share of the time left; the tries are reported in
+    ``Result.candidates``. The input's own format goes through its codec (never larger than the input);
+    other formats through ``convert``. With no candidate made, the first refusal is raised."""
+    made: list[Result] = []
+    tried: list[Tried] = []
+    refusals: list[EngineError] = []
+    for index, target in enumerate(targets):
+        share = (
+            None
+            if deadline is None
+            else time.monotonic() + (deadline - time.monotonic()) / (len(targets) - index)
+        )
+        try:
+            if target is raster.fmt:
+                result = RASTER_CODECS[target](raster, options, share)
+            else:
+                result = convert.encode_as(target, raster, options, share)
+        except (UnsupportedConversion, DeadlineExceeded) as refusal:
+            tried.append(Tried(target.value, None, None, refusal.message))
+            refusals.append(refusal)
+            continue
+        misses = (
+            options.compression_type is CompressionType.BALANCED
+            and result.ssimulacra2 is not None
+            and result.ssimulacra2 < options.target
+        )
+        tried.append(
+            Tried(target.value, len(result.data), result.ssimulacra2, MISSED_TARGET if misses else None)
+        )
+        if not misses:
+            made.append(result)
+    if not made:
+        raise refusals[0] if refusals else UnsupportedConversion(MISSED_TARGET)
+    best = min(made, key=lambda result: len(result.data))
+    return replace(best, candidates=tuple(tried))
 
 
 def _fallback(

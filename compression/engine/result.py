@@ -3,6 +3,7 @@
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .formats import Format
 from .search import SearchHint
@@ -24,6 +25,15 @@ class Probe:
     pages: int
 
 
+class Tried(NamedTuple):
+    """One output format ``convert`` tried: its bytes and score, or why it was not made or not used."""
+
+    format: str
+    size: int | None
+    ssimulacra2: float | None
+    error: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Result:
     data: bytes
@@ -37,6 +47,8 @@ class Result:
     # What a balanced search learnt (its setting and measured points), whether or not its output was
     # kept: the same job's resize styles start from it (``CompressOptions.hint``). None without a search.
     search: SearchHint | None = None
+    # The formats ``convert`` tried, in the order asked (empty without ``convert``).
+    candidates: tuple[Tried, ...] = ()
 
 
 def finish(

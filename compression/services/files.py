@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import posixpath
 from typing import Any
 
 from django.db import transaction
@@ -73,9 +74,12 @@ def optimized_complete(
     *, original: OriginalImage, optimized: OptimizedImage, result: engine.Result, fmt: Format, kept: bool
 ) -> None:
     key = file_put(
-        key=optimized_key(original_id=original.id, style=optimized.style, extension=fmt.extension),
+        key=optimized_key(original_id=original.id, style=optimized.style, extension=result.format.extension),
         data=result.data,
     )
+    filename = optimized.filename or original.filename
+    if result.format is not fmt:  # converted: the name follows the output's format
+        filename = f"{posixpath.splitext(filename)[0] or 'image'}.{result.format.extension}"
     with transaction.atomic():
         if not OriginalImage.objects.select_for_update(of=("self",)).filter(pk=original.id).exists():
             file_delete(key=key)
@@ -86,7 +90,7 @@ def optimized_complete(
             [
                 StoredFile(
                     key=key,
-                    filename=optimized.filename or original.filename,
+                    filename=filename,
                     content_type=result.format.mime,
                     size=len(result.data),
                     sha256=hashlib.sha256(result.data).hexdigest(),
@@ -107,6 +111,8 @@ def optimized_complete(
             ssimulacra2=result.ssimulacra2,
             file=stored,
             file_type=result.format.mime,
+            filename=filename,
+            candidates=[tried._asdict() for tried in result.candidates],
             kept_original=kept,
             warning=result.warning,
             updated_at=timezone.now(),

@@ -210,9 +210,14 @@ def _process_claimed(original: OriginalImage) -> None:
                 )
             )
         )
+        asked = replace(
+            options,
+            convert=tuple(filter(None, optimized.convert.split(","))),
+            background=optimized.background,
+        )
         try:
             result = engine.compress(
-                data, options=options, resize=spec, limits=limits, deadline=deadline, probed=probed
+                data, options=asked, resize=spec, limits=limits, deadline=deadline, probed=probed
             )
         except EngineError as exc:
             if is_original and isinstance(exc, UNREADABLE_ERRORS):

@@ -19,6 +19,7 @@ from crush.lib.errors import ValidationFailed
 
 ORIGINAL_STYLE = OptimizedImage.ORIGINAL_STYLE
 MAX_FILENAME_CHARS = 200
+LOSSY_ONLY_MESSAGE = "JPEG cannot hold an image losslessly: ask for png, webp or avif with lossless."
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class StyleRequest:
     width: int | None
     height: int | None
     background: str | None = None
+    convert: tuple[str, ...] | None = None  # None: the request's
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,7 @@ class SubmitOptions:
     compression_type: str | None = None
     compression_level: int | None = None
     quality_target: int | None = None
+    convert: tuple[str, ...] = ()
     resize: tuple[StyleRequest, ...] = ()
     strip_tags: bool = True
     origin: str | None = None
@@ -48,6 +51,15 @@ def options_validate(options: SubmitOptions) -> None:
     errors = _styles_errors(options.resize)
     if errors:
         raise ValidationFailed({"resize": errors})
+    if options.compression_type == engine.CompressionType.LOSSLESS and any(
+        _only_lossy(convert) for convert in (options.convert, *(style.convert for style in options.resize))
+    ):
+        raise ValidationFailed({"convert": [LOSSY_ONLY_MESSAGE]})
+
+
+def _only_lossy(convert: tuple[str, ...] | None) -> bool:
+    """Whether ``convert`` asks only for formats that cannot hold an image losslessly (JPEG)."""
+    return bool(convert) and all(name in ("jpeg", "jpg") for name in convert or ())
 
 
 def _styles_errors(styles: tuple[StyleRequest, ...]) -> list[str]:

@@ -205,6 +205,7 @@ def _original_create(
         compression_type=compression_type,
         compression_level=options.compression_level,
         quality_target=options.quality_target or account.quality_target,
+        convert=",".join(options.convert),
         strip_tags=options.strip_tags,
         origin=origin,
         image_url=image_url,
@@ -213,7 +214,7 @@ def _original_create(
         filename=filename,
         expire_at=expire_at,
     )
-    rows = [OptimizedImage(style=ORIGINAL_STYLE, strategy="")]
+    rows = [OptimizedImage(style=ORIGINAL_STYLE, strategy="", convert=original.convert)]
     for style in options.resize:
         spec = resize_spec(style)
         rows.append(
@@ -223,6 +224,7 @@ def _original_create(
                 width=spec.width,
                 height=spec.height,
                 background=spec.background,
+                convert=original.convert if style.convert is None else ",".join(style.convert),
             )
         )
     for row in rows:
