@@ -64,6 +64,9 @@ class OriginalImage(models.Model):
         default=80, help_text="The SSIMULACRA2 score balanced outputs reach (the request's or the account's)"
     )
     strip_tags = models.BooleanField(default=True)
+    preserve = models.CharField(
+        max_length=64, default="icc", blank=True, help_text="Metadata kept with strip_tags (comma-separated)"
+    )
     origin = models.CharField(max_length=32)
     image_url = models.TextField(blank=True, help_text="Source URL (may carry credentials: never shown)")
     base_url = models.CharField(max_length=255, help_text="Absolute base of links (webhooks of async jobs)")

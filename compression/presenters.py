@@ -68,6 +68,7 @@ def original_image_data(
         "compression_level": original_image.compression_level,
         "quality_target": _quality_target(original_image.compression_type, original_image),
         "convert": original_image.convert.split(",") if original_image.convert else None,
+        "preserve": original_image.preserve.split(",") if original_image.preserve else [],
         "origin": original_image.origin,
         "size": original_image.size,
         "width": original_image.width,

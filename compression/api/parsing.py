@@ -34,6 +34,8 @@ from crush.lib.errors import FileTooLarge, ValidationFailed
 _RESIZE_KEY = re.compile(r"resize\[(?P<index>[0-9]*)\]\[(?P<name>[^\[\]]+)\]")
 # An explicit index longer than this is refused (int() of thousands of digits is slow, then refused).
 _RESIZE_INDEX_MAX_DIGITS = 6
+# Fields that take a list: a form may repeat them (`preserve=copyright&preserve=creation`, or `preserve[]=…`).
+_LIST_FIELDS = ("convert", "preserve")
 # Form values that mean "not given" for an optional field (API.md: a dimension may be omitted, null or 0).
 _EMPTY_FORM_VALUES = ("", "null")
 
@@ -153,13 +155,18 @@ def _flat(pairs: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
 
 
 def form_fields(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Form pairs in arrival order → the dict a JSON body would carry (of a repeated key, the last wins)."""
+    """Form pairs in arrival order → the dict a JSON body would carry (of a repeated key, the last wins,
+    except for the list fields, which collect every `name=` or `name[]=` value)."""
     fields: dict[str, Any] = {}
     resize_pairs: list[tuple[str, str, Any]] = []
     for key, value in pairs:
         match = _RESIZE_KEY.fullmatch(key)
+        listed = key.removesuffix("[]")
         if match:
             resize_pairs.append((match["index"], match["name"], value))
+        elif listed in _LIST_FIELDS:
+            if value not in _EMPTY_FORM_VALUES:
+                fields.setdefault(listed, []).append(value)
         elif value not in _EMPTY_FORM_VALUES:
             fields[key] = value
         else:

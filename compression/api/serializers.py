@@ -15,7 +15,7 @@ from rest_framework import serializers
 
 from accounts.models import QUALITY_TARGET_MAX, QUALITY_TARGET_MIN, CompressionType
 from compression.engine import ResizeStrategy
-from compression.engine.options import CONVERT_CHOICES, MAX_LEVEL, MIN_LEVEL
+from compression.engine.options import CONVERT_CHOICES, MAX_LEVEL, MIN_LEVEL, PRESERVE_CHOICES
 from compression.models import Status
 from compression.services.options import StyleRequest, SubmitOptions
 from crush.api.surfaces.crushpics import PaginationOutputSerializer
@@ -67,24 +67,22 @@ def _messages(detail: Any, path: str) -> list[str]:
     return [f"{path}: {detail}" if path else str(detail)]
 
 
-class ConvertField(serializers.Field):
-    """``convert``: one format, a comma-separated list, or a JSON list of them (``CONVERT_CHOICES``;
-    ``auto`` = the input's format, WebP or AVIF, whichever is smallest). Returns a tuple."""
+class ChoiceListField(serializers.Field):
+    """One choice, a comma-separated list, or a JSON list of them; returns a tuple in the order given."""
 
-    default_error_messages = {
-        "invalid": f"Must be one of {', '.join(CONVERT_CHOICES)}, or a list of them.",
-        "too_many": f"At most {len(CONVERT_CHOICES)} formats.",
-    }
+    def __init__(self, choices: tuple[str, ...], **kwargs: Any) -> None:
+        self.choices = choices
+        super().__init__(**kwargs)
+        self.error_messages["invalid"] = f"Must be one of {', '.join(choices)}, or a list of them."
 
     def to_internal_value(self, data: Any) -> tuple[str, ...]:
-        values = data.split(",") if isinstance(data, str) else data
+        values = [data] if isinstance(data, str) else data
         if not isinstance(values, list | tuple) or not all(isinstance(value, str) for value in values):
             self.fail("invalid")
-        names = tuple(value.strip().lower() for value in values if value.strip())
-        if any(name not in CONVERT_CHOICES for name in names):
+        parts = (part.strip().lower() for value in values for part in value.split(","))
+        names = tuple(dict.fromkeys(part for part in parts if part))
+        if any(name not in self.choices for name in names):
             self.fail("invalid")
-        if len(names) > len(CONVERT_CHOICES):
-            self.fail("too_many")
         return names
 
     def to_representation(self, value: Any) -> Any:
@@ -92,17 +90,27 @@ class ConvertField(serializers.Field):
 
 
 @extend_schema_field({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})
-class _DocumentedConvertField(ConvertField):
+class _DocumentedChoiceListField(ChoiceListField):
     pass
 
 
-def convert_field(**kwargs: Any) -> ConvertField:
-    return _DocumentedConvertField(
+def convert_field() -> ChoiceListField:
+    return _DocumentedChoiceListField(
+        CONVERT_CHOICES,
         required=False,
         allow_null=True,
-        help_text="Output format(s): webp, avif, jpeg, png, gif, or auto (the input's, WebP or AVIF); "
+        help_text="Output format(s): webp, avif, jxl, jpeg, png, gif, or auto (the input's, WebP or AVIF); "
         "a list returns the smallest that meets the compression type's rule",
-        **kwargs,
+    )
+
+
+def preserve_field() -> ChoiceListField:
+    return _DocumentedChoiceListField(
+        PRESERVE_CHOICES,
+        required=False,
+        allow_null=True,
+        help_text="Metadata kept when strip_tags is on: copyright, creation, location, camera, icc "
+        "(default: icc only; GPS is dropped unless location is asked)",
     )
 
 
@@ -170,6 +178,7 @@ class CompressInputSerializer(serializers.Serializer):
         help_text="The SSIMULACRA2 score balanced outputs reach (50-95); default the account's (80)",
     )
     convert = convert_field()
+    preserve = preserve_field()
     resize = serializers.ListField(
         child=StyleInputSerializer(),
         required=False,
@@ -199,6 +208,7 @@ class CompressInputSerializer(serializers.Serializer):
             compression_level=attrs.get("compression_level"),
             quality_target=attrs.get("quality_target"),
             convert=attrs.get("convert") or (),
+            preserve=attrs.get("preserve"),
             resize=tuple(
                 StyleRequest(
                     style=style["style"],
@@ -266,6 +276,7 @@ class OriginalImageOutputSerializer(serializers.Serializer):
     compression_level = serializers.IntegerField(allow_null=True)
     quality_target = serializers.IntegerField(allow_null=True, help_text="See the optimized images' field")
     convert = serializers.ListField(child=serializers.CharField(), allow_null=True, help_text="As asked")
+    preserve = serializers.ListField(child=serializers.CharField(), help_text="Metadata kept with strip_tags")
     origin = serializers.CharField()
     size = serializers.IntegerField(allow_null=True, help_text="Bytes; null while an image_url job waits")
     width = serializers.IntegerField(allow_null=True)

@@ -10,10 +10,18 @@ from .errors import (
     UnsupportedFormat,
 )
 from .formats import Format, sniff
-from .options import CompressionType, CompressOptions, EngineLimits, ResizeSpec, ResizeStrategy
+from .options import (
+    DEFAULT_PRESERVE,
+    CompressionType,
+    CompressOptions,
+    EngineLimits,
+    ResizeSpec,
+    ResizeStrategy,
+)
 from .pipeline import Probe, Result, compress, probe
 
 __all__ = [
+    "DEFAULT_PRESERVE",
     "CompressOptions",
     "CompressionType",
     "CorruptInput",

@@ -1,16 +1,23 @@
-"""AVIF output (``convert``) through libvips' ``heifsave`` with libheif's AV1 encoder (both in
-``pyvips-binary``): still images only, since libvips writes one image per HEIF file.
+"""AVIF through libvips' ``heifsave`` with libheif's AV1 encoder (both in ``pyvips-binary``): an AVIF
+input's codec, and the encoder of ``convert``'s AVIF outputs. Still images only: libvips writes one image
+per HEIF file (an animated AVIF input keeps its first frame).
 
 ``lossy`` maps the level to AVIF's quality one to one; ``lossless`` is AV1's lossless mode (4:4:4,
-identity matrix); ``balanced`` searches the quality for the smallest output that reaches the target,
-scored at full resolution against the pixels it was made from.
+identity matrix), and for an AVIF input of the same size the input itself (a lossless re-encode of
+decoded AV1 only grows); ``balanced`` searches the quality for the smallest output that reaches the
+target, scored at full resolution against the pixels it was made from.
 """
 
 import logging
 
 import pyvips
 
-from .decode import vips_errors, watch
+from .decode import to_srgb8, vips_errors, watch
+from .formats import Format
+from .metadata import keep_flags, kept
+from .options import CompressionType, CompressOptions
+from .raster import Raster
+from .result import Result, finish, largest_within
 from .search import TARGET_SCORE, Candidate, SearchHint, SearchSpace, hint_for
 
 logger = logging.getLogger(__name__)
@@ -35,6 +42,30 @@ def encode(
         return watch(image, deadline).heifsave_buffer(
             compression="av1", Q=quality, lossless=lossless, effort=EFFORT, keep=keep
         )
+
+
+def compress_avif(raster: Raster, options: CompressOptions, deadline: float | None) -> Result:
+    data, resized = raster.data, raster.resized
+    keep = keep_flags(options)
+    kind = options.compression_type
+    if kind is CompressionType.LOSSLESS and not resized:
+        return finish(data, data, Format.AVIF, raster.size, score=None, resized=False)
+    with vips_errors(deadline):
+        image = to_srgb8(raster.pixels(deadline, sequential=kind is not CompressionType.BALANCED))
+    image = kept(image, raster, options)
+    size = (image.width, image.height)
+
+    def smaller(limit: int) -> bytes | None:
+        return largest_within(limit, lambda quality: encode(image, quality, keep, deadline), 1, 99)
+
+    if kind is CompressionType.LOSSLESS:
+        out = encode(image, 100, keep, deadline, lossless=True)
+        return finish(data, out, Format.AVIF, size, score=None, resized=resized, smaller=smaller)
+    if kind is CompressionType.LOSSY:
+        out = encode(image, level_to_quality(options.level), keep, deadline)
+        return finish(data, out, Format.AVIF, size, score=None, resized=resized, smaller=smaller)
+    out, score, learnt = balanced(image, keep, deadline, options.hint, options.target)
+    return finish(data, out, Format.AVIF, size, score=score, resized=resized, smaller=smaller, search=learnt)
 
 
 def balanced(

@@ -12,12 +12,15 @@ pixels. GIF output is only made from GIF inputs (the GIF codec); JPEG and AVIF t
 An image with alpha becomes opaque in JPEG, over ``background`` (white unless the style sets one).
 """
 
+from dataclasses import replace
+
 import pyvips
 
-from . import avif, jpeg, png, webp
+from . import avif, jpeg, jxl, png, webp
 from .decode import frame_count, page_height, to_srgb8, vips_errors
 from .errors import UnsupportedConversion
 from .formats import Format
+from .metadata import exif_block, jpeg_keep, jpeg_with_exif, keep_flags, kept
 from .options import CompressionType, CompressOptions, EngineLimits, parse_colour
 from .raster import Raster, open_raster
 from .result import IDENTICAL_SCORE, Result
@@ -26,6 +29,9 @@ from .search import SearchHint
 # Deflate level of the PNG handed to the PNG codec: it is read once and recompressed by oxipng.
 HANDOFF_PNG_COMPRESSION = 1
 DEFAULT_BACKGROUND = "white"
+# Outputs whose pixels are always upright: HEIF turns an EXIF orientation into a transform its decoders
+# apply, and a JPEG XL codestream carries no EXIF.
+UPRIGHT_FORMATS = (Format.AVIF, Format.JXL)
 # Inputs stored losslessly: a balanced WebP of them is also tried lossless.
 LOSSLESS_SOURCES = (Format.PNG, Format.GIF)
 
@@ -35,26 +41,30 @@ def encode_as(target: Format, raster: Raster, options: CompressOptions, deadline
     ``target`` cannot hold them as asked."""
     if target is Format.GIF:
         raise UnsupportedConversion("GIF output is made from GIF inputs only.")
-    image = raster.pixels(deadline, sequential=False)
+    if target in UPRIGHT_FORMATS:
+        raster = replace(raster, stored_orientation=1)
+    image = kept(raster.pixels(deadline, sequential=False), raster, options)
+    keep = keep_flags(options)
     frames = frame_count(image)
     size = (image.width, page_height(image))
-    if frames > 1 and target in (Format.JPEG, Format.AVIF, Format.PNG):
+    if frames > 1 and target in (Format.JPEG, Format.AVIF, Format.JXL, Format.PNG):
         raise UnsupportedConversion(
             f"An animation cannot be converted to {target.value.upper()}; ask for WebP."
         )
     if target is Format.PNG:
         with vips_errors(deadline):
-            handoff = image.pngsave_buffer(compression=HANDOFF_PNG_COMPRESSION, keep="icc")
+            handoff = image.pngsave_buffer(compression=HANDOFF_PNG_COMPRESSION, keep=keep)
         pixels = open_raster(
             handoff, Format.PNG, limits=_no_limits(), resize=None, deadline=deadline, guarded=True
         )
+        pixels.stored_orientation = raster.stored_orientation  # the hand-off holds the pixels as stored
         return png.compress_png(pixels, options, deadline)
-    keep = "icc" if options.strip_metadata else "all"
     kind = options.compression_type
     with vips_errors(deadline):
         image = to_srgb8(image)
     if target is Format.JPEG:
-        return _jpeg(image, size, options, keep, deadline)
+        block = exif_block(raster.head, options, raster.stored_orientation)
+        return _jpeg(image, size, options, deadline, block)
     if target is Format.WEBP:
         if kind is CompressionType.LOSSLESS:
             return _result(webp.lossless_encode(image, keep, deadline), target, size, None, None)
@@ -81,12 +91,27 @@ def encode_as(target: Format, raster: Raster, options: CompressOptions, deadline
             )
         out, score, learnt = avif.balanced(image, keep, deadline, options.hint, options.target)
         return _result(out, target, size, score, learnt)
+    if target is Format.JXL:
+        with vips_errors(deadline):
+            pixels = jxl.srgb_pixels(image)
+        if kind is CompressionType.LOSSLESS:
+            return _result(jxl.encode(pixels, 100, deadline, lossless=True), target, size, None, None)
+        if kind is CompressionType.LOSSY:
+            out = jxl.encode(pixels, jxl.level_to_quality(options.level), deadline)
+            return _result(out, target, size, None, None)
+        out, score, learnt = jxl.balanced(pixels, deadline, options.hint, options.target)
+        return _result(out, target, size, score, learnt)
     raise UnsupportedConversion(f"Conversion to {target.value} is not supported.")
 
 
 def _jpeg(
-    image: pyvips.Image, size: tuple[int, int], options: CompressOptions, keep: str, deadline: float | None
+    image: pyvips.Image,
+    size: tuple[int, int],
+    options: CompressOptions,
+    deadline: float | None,
+    block: bytes | None,
 ) -> Result:
+    keep = jpeg_keep(options)
     if options.compression_type is CompressionType.LOSSLESS:
         raise UnsupportedConversion("JPEG cannot hold the image losslessly; ask for PNG, WebP or AVIF.")
     with vips_errors(deadline):
@@ -96,9 +121,9 @@ def _jpeg(
         image = jpeg.prepare(image.cast("uchar")).copy_memory()
     if options.compression_type is CompressionType.LOSSY:
         out = jpeg.mozjpeg_best(image, jpeg.level_to_quality(options.level), keep, deadline)
-        return _result(out, Format.JPEG, size, None, None)
+        return _result(jpeg_with_exif(out, block), Format.JPEG, size, None, None)
     out, score, learnt = jpeg.balanced(image, keep, deadline, hint=options.hint, target=options.target)
-    return _result(out, Format.JPEG, size, score, learnt)
+    return _result(jpeg_with_exif(out, block), Format.JPEG, size, score, learnt)
 
 
 def _result(

@@ -55,13 +55,14 @@ def header(data: bytes, fmt: Format) -> pyvips.Image:
         return pyvips.Image.new_from_buffer(data, "", **load_options(fmt))
 
 
-def load(data: bytes, fmt: Format, *, sequential: bool = True) -> pyvips.Image:
-    """Load every frame, with EXIF orientation applied. Sequential access streams the pixels
-    through a single pass; rotating needs random access, so rotated images are loaded that way."""
+def load(data: bytes, fmt: Format, *, sequential: bool = True, rotate: bool = True) -> pyvips.Image:
+    """Load every frame, with EXIF orientation applied unless ``rotate`` is False. Sequential access
+    streams the pixels through a single pass; rotating needs random access, so rotated images are
+    loaded that way."""
     with vips_errors(None):
         access = "sequential" if sequential else "random"
         image = pyvips.Image.new_from_buffer(data, "", access=access, **load_options(fmt))
-        if orientation(image) != 1:
+        if rotate and orientation(image) != 1:
             image = pyvips.Image.new_from_buffer(data, "", **load_options(fmt)).autorot()
         return image
 

@@ -16,6 +16,7 @@ from .decode import check_deadline, load, vips_errors, watch
 from .errors import CorruptInput, DeadlineExceeded
 from .formats import Format
 from .jpeg_quality import MAX_QUALITY, estimate_quality
+from .metadata import exif_block, jpeg_keep, jpeg_with_exif
 from .options import CompressionType, CompressOptions
 from .raster import Raster
 from .result import Result, finish, largest_within
@@ -74,10 +75,6 @@ _ICC_CHUNK_BYTES = 65519
 def level_to_quality(level: int) -> int:
     """mozjpeg quality for a ``lossy`` level: the identity, so level 80 is sharp's default Q80."""
     return min(max(level, 1), 100)
-
-
-def keep_flags(options: CompressOptions) -> str:
-    return "icc" if options.strip_metadata else "all"
 
 
 def mozjpeg_encode(
@@ -148,15 +145,23 @@ def icc_segments(profile: bytes) -> bytes:
     return out
 
 
-def lossless_transcode(data: bytes, options: CompressOptions, rotation: int) -> bytes:
+def lossless_transcode(data: bytes, options: CompressOptions, rotation: int, head: pyvips.Image) -> bytes:
     """Optimised Huffman tables and progressive scans, identical pixels; with ``strip_metadata``
-    only the ICC profile survives, plus the orientation (pixels cannot be rotated losslessly here)."""
-    copy = mlo.COPY_MARKERS.ICC if options.strip_metadata else mlo.COPY_MARKERS.ALL
+    only what ``options.preserve`` keeps survives, plus the orientation (pixels cannot be rotated
+    losslessly here)."""
+    copy = {"all": mlo.COPY_MARKERS.ALL, "icc": mlo.COPY_MARKERS.ICC}.get(
+        jpeg_keep(options), mlo.COPY_MARKERS.NONE
+    )
     try:
         out = mlo.optimize(data, copy=copy)
     except ValueError:
         raise CorruptInput() from None
-    if options.strip_metadata and rotation != 1:
+    if not options.strip_metadata:
+        return out
+    block = exif_block(head, options, orientation=rotation)
+    if block is not None:
+        return jpeg_with_exif(out, block)
+    if rotation != 1:
         out = insert_segments(out, _exif_orientation_segment(rotation))
     return out
 
@@ -174,7 +179,7 @@ def prepare(image: pyvips.Image) -> pyvips.Image:
 def compress_jpeg(raster: Raster, options: CompressOptions, deadline: float | None) -> Result:
     data, size, resized = raster.data, raster.size, raster.resized
     if options.compression_type is CompressionType.LOSSLESS and not resized:
-        out = lossless_transcode(data, options, raster.orientation)
+        out = lossless_transcode(data, options, raster.orientation, raster.head)
         return finish(data, out, Format.JPEG, size, score=None, resized=False)
     # balanced reads the image many times: random access (libvips keeps a large decode on disk).
     pixels = raster.pixels(deadline, sequential=options.compression_type is not CompressionType.BALANCED)
@@ -182,7 +187,8 @@ def compress_jpeg(raster: Raster, options: CompressOptions, deadline: float | No
     if resized and image is not pixels:
         with vips_errors(deadline):
             image = image.copy_memory()  # may be encoded again (see ``smaller``)
-    keep = keep_flags(options)
+    keep = jpeg_keep(options)
+    block = exif_block(raster.head, options, raster.stored_orientation)
     out_size = (image.width, image.height)
     # Never finer than the source: a higher quality only spends bytes on its artefacts.
     cap = estimate_quality(data) or MAX_QUALITY
@@ -200,10 +206,15 @@ def compress_jpeg(raster: Raster, options: CompressOptions, deadline: float | No
             if kind is CompressionType.LOSSY
             else mozjpeg_encode(image, quality, keep, deadline)
         )
+        out = jpeg_with_exif(out, block)
         return finish(data, out, Format.JPEG, out_size, score=None, resized=resized, smaller=smaller)
     # A fresh sequential decode for each search encode of a large image (see ``balanced``); a rotated
     # image cannot be decoded sequentially, so it is always re-read.
-    stream = None if raster.recoded else lambda: prepare(load(data, Format.JPEG))
+    stream = (
+        None
+        if raster.recoded
+        else lambda: prepare(load(data, Format.JPEG, rotate=raster.stored_orientation == 1))
+    )
     # The cap holds for a same-size output only: a resized one averages the source's artefacts away.
     try:
         out, score, learnt = balanced(
@@ -225,8 +236,9 @@ def compress_jpeg(raster: Raster, options: CompressOptions, deadline: float | No
     if score < options.target and not resized:
         # Nothing up to the source's own quality reaches the target (re-encoding a heavily compressed JPEG
         # adds its loss to the source's): the lossless transcode, every pixel kept.
-        lossless = lossless_transcode(data, options, raster.orientation)
+        lossless = lossless_transcode(data, options, raster.orientation, raster.head)
         return finish(data, lossless, Format.JPEG, size, score=100.0, resized=False, search=learnt)
+    out = jpeg_with_exif(out, block)
     return finish(
         data, out, Format.JPEG, out_size, score=score, resized=resized, smaller=smaller, search=learnt
     )

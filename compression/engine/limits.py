@@ -12,7 +12,8 @@ from .errors import CorruptInput, InputTooLarge
 from .formats import PNG_SIGNATURE, Format
 from .options import EngineLimits
 
-# Loaders we accept; everything else (TIFF, HEIF, raw, matrix, vips, ...) is blocked at import.
+# Loaders we accept; everything else (raw, matrix, vips, FITS, ...) is blocked at import. Every input
+# reaches libvips only after ``sniff`` named its format from its magic bytes.
 ALLOWED_LOADERS = (
     "VipsForeignLoadJpeg",
     "VipsForeignLoadPng",
@@ -20,9 +21,11 @@ ALLOWED_LOADERS = (
     "VipsForeignLoadWebp",
     # The SVG module may render documents (after sanitising them) to compare them.
     "VipsForeignLoadSvg",
-    # AVIF outputs (``convert``) are decoded to score them. Inputs never reach it: ``sniff`` refuses
-    # every format it does not know by its magic bytes, HEIF among them.
+    # AVIF inputs, and AVIF outputs (``convert``) decoded to score them. HEIC (HEVC) is not in this
+    # libheif: ``foreign.py`` decodes it, after ``sniff`` told the two apart by their brands.
     "VipsForeignLoadHeif",
+    # TIFF inputs, and the uncompressed TIFF that ``foreign.py`` hands HEIC and BMP pixels on in.
+    "VipsForeignLoadTiff",
 )
 
 
@@ -158,7 +161,7 @@ def guard_raster(data: bytes, fmt: Format, limits: EngineLimits) -> None:
         gif_header(data, limits)
     elif fmt is Format.WEBP:
         webp_header(data, limits)
-    elif fmt is Format.JPEG:
+    elif fmt in (Format.JPEG, Format.AVIF, Format.TIFF):
         try:
             image = pyvips.Image.new_from_buffer(data, "")
         except pyvips.Error:

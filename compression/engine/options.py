@@ -28,9 +28,12 @@ NAMED_COLOURS: dict[str, tuple[int, int, int, int]] = {
 }
 
 
+# ``CompressOptions.preserve``: the metadata an output keeps (see ``metadata.py``).
+PRESERVE_CHOICES = ("copyright", "creation", "location", "camera", "icc", "orientation")
+DEFAULT_PRESERVE = frozenset({"icc"})
 # ``CompressOptions.convert``: output formats to choose the smallest from ("auto": the input's, WebP, AVIF).
 CONVERT_AUTO = "auto"
-CONVERT_CHOICES = ("webp", "avif", "jpeg", "jpg", "png", "gif", CONVERT_AUTO)
+CONVERT_CHOICES = ("webp", "avif", "jxl", "jpeg", "jpg", "png", "gif", CONVERT_AUTO)
 
 
 class CompressionType(StrEnum):
@@ -68,7 +71,8 @@ class CompressOptions:
     """``target``: the SSIMULACRA2 score every ``balanced`` output reaches (MIN_TARGET..MAX_TARGET).
     ``convert``: output formats (CONVERT_CHOICES) of which the smallest that meets the compression
     type's rule is returned; empty: the input's format. ``background``: the colour alpha is flattened
-    over for an output without alpha (JPEG), white when None.
+    over for an output without alpha (JPEG), white when None. ``preserve``: the metadata kept when
+    ``strip_metadata`` (PRESERVE_CHOICES; ``metadata.py``); without ``strip_metadata`` all is kept.
     ``hint``: what the balanced search of the same job's original learnt (its ``Result.search``),
     so a resize style's search starts there instead of from scratch; it only changes how fast the
     search gets there, never the floor."""
@@ -80,6 +84,7 @@ class CompressOptions:
     target: float = TARGET_SCORE
     convert: tuple[str, ...] = ()
     background: str | None = None
+    preserve: frozenset[str] = DEFAULT_PRESERVE
 
     def __post_init__(self) -> None:
         try:
@@ -98,6 +103,8 @@ class CompressOptions:
             raise InvalidSpec(f"convert takes {', '.join(CONVERT_CHOICES)}.")
         if self.background is not None:
             parse_colour(self.background)
+        if not isinstance(self.preserve, frozenset) or not self.preserve <= set(PRESERVE_CHOICES):
+            raise InvalidSpec(f"preserve takes {', '.join(PRESERVE_CHOICES)}.")
         if self.hint is not None and not isinstance(self.hint, SearchHint):
             raise InvalidSpec("The search hint must be a SearchHint.")
 

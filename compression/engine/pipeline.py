@@ -35,11 +35,13 @@ from dataclasses import replace
 
 import pikepdf
 
-from . import convert, gif, jpeg, pdf, png, svg, webp
+from . import avif, convert, gif, jpeg, pdf, png, svg, webp
 from .decode import check_deadline, frame_count, load, vips_errors
 from .errors import CorruptInput, DeadlineExceeded, EngineError, InputTooLarge, UnsupportedConversion
+from .foreign import FOREIGN_FORMATS, foreign_size, to_tiff
 from .formats import Format, sniff
-from .limits import check_bytes
+from .limits import check_bytes, check_pixels
+from .metadata import preserved
 from .options import CONVERT_AUTO, CompressionType, CompressOptions, EngineLimits, ResizeSpec
 from .pdf_document import page_count
 from .raster import Raster, open_raster
@@ -65,6 +67,7 @@ RASTER_CODECS: dict[Format, RasterCodec] = {
     Format.PNG: png.compress_png,
     Format.GIF: gif.compress_gif,
     Format.WEBP: webp.compress_webp,
+    Format.AVIF: avif.compress_avif,
 }
 
 
@@ -78,6 +81,10 @@ def probe(data: bytes, *, limits: EngineLimits, claimed_mime: str | None = None)
         if len(data) > limits.max_svg_bytes:
             raise InputTooLarge(f"The SVG is larger than {limits.max_svg_bytes} bytes.")
         return Probe(fmt, None, None, 1, 1)
+    if fmt in FOREIGN_FORMATS:  # the header alone: decoding waits for the job
+        size = foreign_size(data, fmt)
+        check_pixels(*size, limits)
+        return Probe(fmt, *size, 1, 1)
     raster = open_raster(data, fmt, limits=limits, resize=None, deadline=None)
     return Probe(fmt, *raster.size, frame_count(raster.head), 1)
 
@@ -102,10 +109,21 @@ def compress(
             return pdf.compress_pdf(data, options=options, limits=limits, deadline=deadline)
         if fmt is Format.SVG:
             return svg.compress_svg(data, options=options, resize=resize, limits=limits, deadline=deadline)
-        raster = open_raster(
-            data, fmt, limits=limits, resize=resize, deadline=deadline, guarded=probed is not None
-        )
-        targets = convert_targets(options.convert, fmt)
+        if fmt in FOREIGN_FORMATS:  # decoded by Pillow into a TIFF libvips reads (limits checked first)
+            tiff, exif = to_tiff(data, fmt, limits)
+            raster = open_raster(
+                tiff, Format.TIFF, limits=limits, resize=resize, deadline=deadline, guarded=True
+            )
+            raster.head = preserved(raster.head, exif)  # what ``preserve`` may keep of the file's EXIF
+        else:
+            raster = open_raster(
+                data, fmt, limits=limits, resize=resize, deadline=deadline, guarded=probed is not None
+            )
+        if options.strip_metadata and "orientation" in options.preserve and not raster.resized:
+            raster.stored_orientation = raster.orientation  # the tag kept, the pixels as stored
+        lossless = options.compression_type is CompressionType.LOSSLESS
+        stand_in = Format.PNG if lossless or raster.head.hasalpha() else Format.JPEG
+        targets = convert_targets(options.convert, fmt, stand_in)
         if targets == (fmt,):
             return RASTER_CODECS[fmt](raster, options, deadline)
         return _smallest_of(targets, raster, options, deadline)
@@ -120,13 +138,17 @@ def compress(
     return _fallback(data, fmt, resize=resize, limits=limits, deadline=deadline)
 
 
-def convert_targets(convert: tuple[str, ...], fmt: Format) -> tuple[Format, ...]:
+def convert_targets(
+    convert: tuple[str, ...], fmt: Format, stand_in: Format = Format.PNG
+) -> tuple[Format, ...]:
     """The output formats ``convert`` asks for an input of ``fmt``, in order, once each ("auto": the
-    input's, WebP, AVIF); the input's format alone when it asks for none."""
+    input's, WebP, AVIF); the input's format alone when it asks for none. An input that is no web
+    format (HEIC, TIFF, BMP) has ``stand_in`` (JPEG, or PNG for alpha or ``lossless``) in its place and
+    "auto" when nothing is asked."""
     named: list[Format] = []
-    for value in convert:
+    for value in convert or (() if fmt.web else (CONVERT_AUTO,)):
         if value == CONVERT_AUTO:
-            named += [fmt, Format.WEBP, Format.AVIF]
+            named += [fmt if fmt.web else stand_in, Format.WEBP, Format.AVIF]
         else:
             named.append(Format.JPEG if value == "jpg" else Format(value))
     return tuple(dict.fromkeys(named)) or (fmt,)
@@ -186,6 +208,8 @@ def _fallback(
     docstring. Out of time, the input's pixels are not all decoded first (that could take as long as
     what overran): its header must read, a plain resize decodes what it needs."""
     kept_warning = TIME_WARNING if timed_out else KEPT_ORIGINAL_WARNING
+    if not fmt.web:  # the input cannot be an output: there is nothing to fall back on
+        raise EngineError(FALLBACK_FAILED_MESSAGE)
     if fmt is Format.PDF:
         _check_pdf_opens(data)
         return Result(data, fmt, None, None, None, unchanged=True, warning=kept_warning)

@@ -10,6 +10,7 @@ import pyvips
 from .decode import check_deadline, to_srgb8, vips_errors, watch
 from .errors import CorruptInput, DeadlineExceeded
 from .formats import PNG_SIGNATURE, Format
+from .metadata import keep_flags, kept
 from .options import CompressionType, CompressOptions
 from .oxipng_run import OXIPNG_LEVEL, OxipngRun, oxipng_optimize
 from .raster import Raster
@@ -106,19 +107,23 @@ def plain_encode(image: pyvips.Image, keep: str, deadline: float | None) -> byte
 
 def compress_png(raster: Raster, options: CompressOptions, deadline: float | None) -> Result:
     data, resized, recoded = raster.data, raster.resized, raster.recoded
-    keep = "icc" if options.strip_metadata else "all"
+    keep = keep_flags(options)
     # Random access: the pixels are decoded once and reused by every encoder below.
-    image = raster.pixels(deadline, sequential=False)
+    image = kept(raster.pixels(deadline, sequential=False), raster, options)
     out_size = (image.width, image.height)
     if not recoded:
         with vips_errors(deadline):
             watch(image, deadline).avg()  # a full decode: truncated data fails here
 
     depth = palette_depth(raster.head)
+    # With EXIF to keep, every PNG handed to oxipng is libvips' (holding only the kept EXIF), and oxipng
+    # strips nothing: its ``safe`` stripping would drop the eXIf chunk.
+    own_exif = options.strip_metadata and "exif" in keep
+    strip = options.strip_metadata and not own_exif
 
     def lossless_input() -> bytes:
         """What the lossless recompression gives to oxipng."""
-        if not recoded:
+        if not recoded and not own_exif:
             return data
         if resized and depth is not None:
             # A palette image stays one: resizing blends colours, which are mapped back to a
@@ -130,13 +135,11 @@ def compress_png(raster: Raster, options: CompressOptions, deadline: float | Non
         # oxipng is stricter than libpng (a missing IEND, trailing data cut short): the pixels
         # libvips decoded are encoded again instead.
         logger.info("png refused by oxipng although it decodes; re-encoding its pixels")
-        return oxipng_optimize(
-            plain_encode(image, keep, deadline), options.strip_metadata, deadline, level=level
-        )
+        return oxipng_optimize(plain_encode(image, keep, deadline), strip, deadline, level=level)
 
     def lossless() -> bytes:
         try:
-            return oxipng_optimize(lossless_input(), options.strip_metadata, deadline)
+            return oxipng_optimize(lossless_input(), strip, deadline)
         except CorruptInput:
             if recoded:
                 raise
@@ -145,9 +148,7 @@ def compress_png(raster: Raster, options: CompressOptions, deadline: float | Non
     def smaller(limit: int) -> bytes | None:
         return largest_within(
             limit,
-            lambda q: oxipng_optimize(
-                palette_encode(image, q, keep, deadline), options.strip_metadata, deadline
-            ),
+            lambda q: oxipng_optimize(palette_encode(image, q, keep, deadline), strip, deadline),
             1,
             99,
         )
@@ -159,13 +160,12 @@ def compress_png(raster: Raster, options: CompressOptions, deadline: float | Non
     if options.compression_type is CompressionType.LOSSY:
         quality = level_to_quality(options.level)
         encoded = palette_encode(image, quality, keep, deadline)
-        palette = oxipng_optimize(encoded, options.strip_metadata, deadline)
+        palette = oxipng_optimize(encoded, strip, deadline)
         out = lossless() if _lossless_may_win(image, palette, input_bytes) else palette
         out = min(palette, out, key=len)
         return finish(data, out, Format.PNG, out_size, score=None, resized=resized, smaller=smaller)
     with vips_errors(deadline):
         palette_source = _without_opaque_alpha(image.copy_memory())
-    strip = options.strip_metadata
     running = OxipngRun(lossless_input(), strip, deadline, level=BALANCED_OXIPNG_LEVEL, threads=1)
     try:
         out, score, learnt = balanced(

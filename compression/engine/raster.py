@@ -27,6 +27,9 @@ class Raster:
     orientation: int
     resize: ResizeSpec | None
     geometry: Geometry | None  # set only when the resize style changes the size
+    # The orientation tag the output keeps, its pixels then left as stored (``preserve`` "orientation",
+    # same-size outputs only); 1: the orientation is applied to the pixels.
+    stored_orientation: int = 1
     _rendered: pyvips.Image | None = field(default=None, repr=False)
 
     @property
@@ -36,7 +39,7 @@ class Raster:
     @property
     def recoded(self) -> bool:
         """Whether the output's pixels differ in layout from the input's (resized or rotated)."""
-        return self.resized or self.orientation != 1
+        return self.resized or (self.orientation != 1 and self.stored_orientation == 1)
 
     def render_style(self, deadline: float | None) -> pyvips.Image:
         """The resize style rendered once into memory: a codec may encode it several times (a
@@ -53,7 +56,7 @@ class Raster:
         applied (random access for a codec that reads the pixels more than once)."""
         if self.resized:
             return self.render_style(deadline)
-        return load(self.data, self.fmt, sequential=sequential)
+        return load(self.data, self.fmt, sequential=sequential, rotate=self.stored_orientation == 1)
 
 
 def open_raster(

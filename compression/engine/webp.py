@@ -17,6 +17,7 @@ from .decode import (
     watch,
 )
 from .formats import Format
+from .metadata import keep_flags, kept
 from .options import CompressionType, CompressOptions
 from .raster import Raster
 from .result import Result, finish, largest_within
@@ -100,9 +101,10 @@ def lossy_encode(
 
 def compress_webp(raster: Raster, options: CompressOptions, deadline: float | None) -> Result:
     data, resized = raster.data, raster.resized
-    keep = "icc" if options.strip_metadata else "all"
+    keep = keep_flags(options)
     # Random access: a balanced search encodes the same pixels several times.
     image = raster.pixels(deadline, sequential=options.compression_type is not CompressionType.BALANCED)
+    image = kept(image, raster, options)
     out_size = (image.width, page_height(image))
     kind = options.compression_type
     resized_image = image

@@ -185,6 +185,7 @@ def _process_claimed(original: OriginalImage) -> None:
         compression_type=engine.CompressionType(original.compression_type),
         level=original.compression_level or 80,
         strip_metadata=original.strip_tags,
+        preserve=frozenset(filter(None, original.preserve.split(","))),
         target=original.quality_target,
     )
     # The engine answers (anytime: its best output so far, else the input or a plain resize) before

@@ -40,6 +40,7 @@ class SubmitOptions:
     compression_level: int | None = None
     quality_target: int | None = None
     convert: tuple[str, ...] = ()
+    preserve: tuple[str, ...] | None = None  # None: the ICC profile only
     resize: tuple[StyleRequest, ...] = ()
     strip_tags: bool = True
     origin: str | None = None

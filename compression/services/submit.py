@@ -206,6 +206,7 @@ def _original_create(
         compression_level=options.compression_level,
         quality_target=options.quality_target or account.quality_target,
         convert=",".join(options.convert),
+        preserve=",".join(engine.DEFAULT_PRESERVE if options.preserve is None else options.preserve),
         strip_tags=options.strip_tags,
         origin=origin,
         image_url=image_url,

@@ -11,6 +11,7 @@ import pyvips
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import Account
+from compression.engine import Format
 from compression.engine.quality import ssimulacra2
 from tests.api.test_compress import _download
 from tests.compression.engine.test_quality_target import scene
@@ -147,3 +148,52 @@ def test_the_imagerecycle_surface_passes_convert_through_and_serves_the_webp(acc
     assert image["optimized_url"].endswith(".webp")
     body = _download(image["optimized_url"])
     assert body[8:12] == b"WEBP"
+
+
+def test_a_heic_upload_comes_back_as_a_web_format_named_after_it(api: Any) -> None:
+    from tests.compression.engine.test_inputs import MAKERS
+
+    source = MAKERS[Format.HEIC]()
+
+    original = _ok(_compress(api, "IMG_0042.HEIC", source, "image/heic"))
+
+    row = original["optimized_images"][0]
+    data = _download(row["link"])
+    assert original["file_type"] == "image/heic"
+    assert row["file_type"] in ("image/jpeg", "image/webp", "image/avif")
+    assert (
+        row["filename"]
+        == "IMG_0042." + {"image/jpeg": "jpg", "image/webp": "webp", "image/avif": "avif"}[row["file_type"]]
+    )
+    assert row["ssimulacra2"] >= 80
+    assert (
+        (_decode(data).width, _decode(data).height) == (original["width"], original["height"]) == (480, 360)
+    )
+
+
+def test_an_avif_upload_through_imagerecycle_stays_avif(account: Account) -> None:
+    from tests.compression.engine.test_inputs import MAKERS
+
+    client = client_for(account)
+    source = MAKERS[Format.AVIF]()
+    upload = SimpleUploadedFile("photo.avif", source, content_type="image/avif")
+
+    response = client.post("images", {"file": upload}, multipart=True)
+
+    assert response.status_code == 201, response.content
+    body = _download(response.json()["optimized_url"])
+    assert body[4:12] == b"ftypavif"
+    assert len(body) <= len(source)
+
+
+def test_a_jpeg_xl_conversion_decodes_and_reaches_the_floor(api: Any) -> None:
+    from compression.engine import jxl
+
+    source = scene().jpegsave_buffer(Q=95)
+
+    row = _ok(_compress(api, "scene.jpg", source, "image/jpeg", convert="jxl"))["optimized_images"][0]
+
+    data = _download(row["link"])
+    assert (row["file_type"], row["filename"]) == ("image/jxl", "scene.jxl")
+    assert data[:2] == b"\xff\x0a"  # a JPEG XL codestream
+    assert ssimulacra2(_decode(source), jxl.decode(data)) >= 79.0

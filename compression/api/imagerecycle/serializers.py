@@ -14,7 +14,7 @@ from django.core.files.uploadedfile import UploadedFile
 from rest_framework import serializers
 
 from accounts.models import QUALITY_TARGET_MAX, QUALITY_TARGET_MIN, CompressionType
-from compression.api.serializers import convert_field
+from compression.api.serializers import convert_field, preserve_field
 from compression.engine.options import MAX_LEVEL, MIN_LEVEL
 from compression.models import OptimizedImage, OriginalImage, StoredFile
 from compression.services.options import SubmitOptions
@@ -42,6 +42,7 @@ class ParamsSerializer(serializers.Serializer):
         min_value=QUALITY_TARGET_MIN, max_value=QUALITY_TARGET_MAX, required=False, allow_null=True
     )
     convert = convert_field()
+    preserve = preserve_field()
 
     class Meta:
         ref_name = "ImageRecycleParams"
@@ -110,6 +111,7 @@ def image_add_input(data: Any) -> ImageAddInput:
             compression_level=options.validated_data.get("compression_level"),
             quality_target=options.validated_data.get("quality_target"),
             convert=options.validated_data.get("convert") or (),
+            preserve=options.validated_data.get("preserve"),
         ),
     )
 

@@ -246,9 +246,9 @@ def test_a_large_balanced_jpeg_is_searched_on_fresh_decodes_with_the_same_result
     sequential_loads = []
     real_load = jpeg_module.load
 
-    def load(data: bytes, fmt: Format, *, sequential: bool = True) -> pyvips.Image:
+    def load(data: bytes, fmt: Format, *, sequential: bool = True, rotate: bool = True) -> pyvips.Image:
         sequential_loads.extend([1] if sequential else [])
-        return real_load(data, fmt, sequential=sequential)
+        return real_load(data, fmt, sequential=sequential, rotate=rotate)
 
     monkeypatch.setattr(jpeg_module, "load", load)
 

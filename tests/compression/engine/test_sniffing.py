@@ -44,9 +44,8 @@ def test_sniff_recognises_formats_by_their_bytes(data: bytes, fmt: Format) -> No
 @pytest.mark.parametrize(
     "data",
     [
-        b"BM" + b"\x00" * 60,  # BMP
-        b"II*\x00" + b"\x00" * 60,  # TIFF
-        b"\x00\x00\x00\x18ftypheic" + b"\x00" * 40,  # HEIC
+        b"BM" + b"\x00" * 60,  # "BM" without a BMP header
+        b"\x00\x00\x00\x18ftypisom" + b"\x00" * 40,  # an MP4 video
         b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 40,  # a RIFF file that is not WebP
         b"<html><body>hello</body></html>",
         b"just some text",
@@ -57,6 +56,21 @@ def test_wrong_magic_is_unsupported(data: bytes) -> None:
     with pytest.raises(UnsupportedFormat):
         sniff(data)
     with pytest.raises(UnsupportedFormat):
+        compress(data, options=LOSSLESS)
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt"),
+    [
+        (b"II*\x00" + b"\x00" * 60, Format.TIFF),
+        (b"\x00\x00\x00\x18ftypheic" + b"\x00" * 40, Format.HEIC),
+        (b"\x00\x00\x00\x18ftypavif" + b"\x00" * 40, Format.AVIF),
+        (b"BM" + b"\x00" * 12 + (40).to_bytes(4, "little") + b"\x00" * 40, Format.BMP),
+    ],
+)
+def test_a_known_header_without_an_image_is_corrupt(data: bytes, fmt: Format) -> None:
+    assert sniff(data) is fmt
+    with pytest.raises(CorruptInput):
         compress(data, options=LOSSLESS)
 
 
