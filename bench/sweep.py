@@ -50,7 +50,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = Path(tempfile.gettempdir()) / "crush-sweep-dev"
 DEFAULT_KEEP = Path(tempfile.gettempdir()) / "crush-sweep-out"
 CLASSES = ("ok", "refusal", "fallback", "internal", "wrong", "timeout")
-FORMATS = ("jpeg", "png", "gif", "webp", "svg", "pdf")
+FORMATS = ("jpeg", "png", "gif", "webp", "svg", "pdf", "avif", "heic", "tiff", "bmp")
+# Inputs that are no web format: their output is another format (``convert``'s "auto" over these).
+CONVERTED_INPUTS = ("heic", "tiff", "bmp")
+CONVERTED_OUTPUTS = ("jpeg", "png", "webp", "avif")
 # "how made" (MANIFEST.tsv) of inputs that are not a complete image file (an interrupted download, a web
 # page under an image name): they must be refused. (Go's "progressive.truncated" JPEG is a complete file
 # with fewer scans, and its invalid-*.png may or may not be readable: those are judged like any file.)
@@ -62,6 +65,7 @@ DEFAULT_DELAY_MS = 100
 CHECK_SECONDS = 240  # the checks after a run (decode, look, pdftotext) get this long
 THUMB_PX = 96  # look comparisons on thumbnails this size (both sides resized to the same size)
 LOOK_LIMIT = {"lossy": 14.0, "balanced": 10.0, "resize": 12.0}  # mean absolute difference, 0..255
+CONVERTED_LOSSLESS_LIMIT = 1.0  # mean absolute difference, 0..255, of a lossless conversion to sRGB
 MAX_TIMES = 48  # animations: frames compared at up to this many instants
 
 
@@ -93,7 +97,7 @@ RUN_SUBSET: dict[str, int | None] = {
     "fit800": 2,
     "lossy100-fit1100": 4,
 }
-RESIZABLE = ("jpeg", "png", "gif", "webp", "svg")
+RESIZABLE = ("jpeg", "png", "gif", "webp", "svg", "avif", "heic", "tiff", "bmp")
 
 
 @dataclasses.dataclass
@@ -295,12 +299,15 @@ def check(job: Job, data: bytes, probe: Any, result: Any, run: Run) -> list[str]
         out_fmt = engine.sniff(out)
     except engine.EngineError as exc:
         raise WrongOutput(f"the output is not a known format ({exc.message})") from None
-    if out_fmt != probe.format:
+    converted = job.fmt in CONVERTED_INPUTS
+    if converted and out_fmt.value not in CONVERTED_OUTPUTS:
+        raise WrongOutput(f"the output is {out_fmt}, not one of {', '.join(CONVERTED_OUTPUTS)}")
+    if not converted and out_fmt != probe.format:
         raise WrongOutput(f"the output is {out_fmt}, the input {probe.format}")
-    if len(out) > len(data):
+    if not converted and len(out) > len(data):
         what = "the original file" if run.fit else "the input"
         raise WrongOutput(f"the output ({len(out)} B) is larger than {what} ({len(data)} B)")
-    if not run.fit and result.unchanged != (out == data):
+    if not converted and not run.fit and result.unchanged != (out == data):
         raise WrongOutput(
             f"Result.unchanged={result.unchanged} but the bytes are {'not ' * (out != data)}the input's"
         )
@@ -309,7 +316,7 @@ def check(job: Job, data: bytes, probe: Any, result: Any, run: Run) -> list[str]
     elif probe.format is engine.Format.SVG:
         notes += check_svg(data, out, run)
     else:
-        notes += check_raster(job.fmt, data, out, probe, result, run)
+        notes += check_raster(job.fmt, data, out, out_fmt.value, probe, result, run)
     return notes
 
 
@@ -338,6 +345,11 @@ class Decoded:
 def decode(data: bytes, fmt: str, fail_on: str) -> Decoded:
     import pyvips
 
+    if fmt in ("heic", "bmp"):  # libvips cannot read them here: the engine's own reader (Pillow)
+        from compression.engine import EngineLimits, Format
+        from compression.engine.foreign import to_tiff
+
+        data, fmt = to_tiff(data, Format(fmt), EngineLimits(max_pixels=2**40))[0], "tiff"
     image = pyvips.Image.new_from_buffer(data, "", fail_on=fail_on, **_frames_option(fmt))
     orientation = int(image.get("orientation")) if image.get_typeof("orientation") else 1
     frame_h = int(image.get("page-height")) if image.get_typeof("page-height") else image.height
@@ -392,11 +404,13 @@ def exact_difference(a: Any, b: Any) -> float:
     return float((_exact_rgba(a) - _exact_rgba(b)).abs().max())
 
 
-def check_raster(fmt: str, data: bytes, out: bytes, probe: Any, result: Any, run: Run) -> list[str]:
-    notes = []
+def check_raster(
+    fmt: str, data: bytes, out: bytes, out_fmt: str, probe: Any, result: Any, run: Run
+) -> list[str]:
+    notes = [] if out_fmt == fmt else [f"{fmt} -> {out_fmt}"]
     src = decode(data, fmt, "none")
     try:
-        dst = decode(out, fmt, "error")
+        dst = decode(out, out_fmt, "error")
     except Exception as exc:
         raise WrongOutput(f"the output does not decode: {str(exc).strip()[:200]}") from None
     if dst.orientation != 1:
@@ -449,7 +463,12 @@ def check_raster(fmt: str, data: bytes, out: bytes, probe: Any, result: Any, run
     worst = 0.0
     for i, j in pairs:
         a, b = src.frame(i), dst.frame(j)
-        if run.compression_type == "lossless" and not run.fit:
+        if run.compression_type == "lossless" and not run.fit and fmt in CONVERTED_INPUTS:
+            # converted losslessly into sRGB (a CMYK or 16-bit source is rounded once)
+            diff = look_difference(a, b)
+            if diff > CONVERTED_LOSSLESS_LIMIT:
+                raise WrongOutput(f"lossless conversion changed the look (mean difference {diff:.2f})")
+        elif run.compression_type == "lossless" and not run.fit:
             diff = exact_difference(a, b)
             if diff:
                 raise WrongOutput(

@@ -11,7 +11,7 @@
 # bytes, source package, how made). Files are chosen by fixed rules (every Nth of a package's files in
 # C-locale path order, content-checked, deduplicated by SHA-256), so a rebuild gives the same corpus.
 # Needs apt-get (Debian package downloads, about 360 MB) and dpkg; installs vips, webp, exiftool,
-# ImageMagick, img2pdf and poppler-utils when missing. Prints DEST on stdout, progress on stderr.
+# ImageMagick, img2pdf, poppler-utils, avifenc and heif-enc when missing. Prints DEST on stdout, progress on stderr.
 set -euo pipefail
 export LC_ALL=C
 dest=${1:-$(dirname "$(mktemp -u)")/crush-sweep-dev}
@@ -20,8 +20,8 @@ t0=$SECONDS
 mkdir -p "$dest"
 dest=$(cd "$dest" && pwd)
 X=$dest/.x T=$dest/.tmp M=$dest/.manifest
-rm -rf "$dest"/{jpeg,png,gif,webp,svg,pdf} "$X" "$T" "$M" "$dest/MANIFEST.tsv"
-mkdir -p "$dest"/{jpeg,png,gif,webp,svg,pdf} "$dest/.debs" "$X" "$T"
+rm -rf "$dest"/{jpeg,png,gif,webp,svg,pdf,avif,heic,tiff,bmp} "$X" "$T" "$M" "$dest/MANIFEST.tsv"
+mkdir -p "$dest"/{jpeg,png,gif,webp,svg,pdf,avif,heic,tiff,bmp} "$dest/.debs" "$X" "$T"
 log() { echo "build-sweep-dev: $*" >&2; }
 
 # --- image programs ------------------------------------------------------------------------------
@@ -32,6 +32,8 @@ for t in cwebp gif2webp img2webp; do command -v $t >/dev/null || { need+=(webp);
 command -v exiftool >/dev/null || need+=(libimage-exiftool-perl)
 command -v img2pdf >/dev/null || need+=(img2pdf)
 command -v pdftoppm >/dev/null || need+=(poppler-utils)
+command -v avifenc >/dev/null || need+=(libavif-bin)
+command -v heif-enc >/dev/null || need+=(libheif-examples)
 # the real ImageMagick (a `convert` elsewhere on PATH may be a stand-in)
 IM=$(command -v magick || command -v convert-im6.q16 || true)
 [[ -n $IM ]] || need+=(imagemagick)
@@ -388,10 +390,55 @@ if s=$(src eyes17 usr/share/eyes17/helpFiles/pics/induction-photo.jpg); then
   der svg embedded-jpeg.svg eyes17 "a 480 px thumbnail of helpFiles/pics/induction-photo.jpg as a base64 data URI in an SVG" "$T/e.svg"
 fi
 
+# AVIF, HEIC, TIFF and BMP inputs: real photos and graphics from the packages above, written by the tools
+# that make such files (phones' HEIC by libheif's x265, AVIF by libavif, TIFF by libtiff/libvips, BMP by
+# ImageMagick), in the layouts they come in (alpha, 10-bit, 16-bit, CMYK, several pages, palettes)
+photo=$(src lomiri-wallpapers-20.04 $L20/Fossa_by_Jasper_Roks.jpg) || photo=
+icon=$(src gnome-icon-theme usr/share/icons/gnome/256x256/actions/appointment-new.png) || icon=
+if [[ -n $photo ]]; then
+  vips thumbnail "$photo" "$T/p.png" 2400
+  vips thumbnail "$photo" "$T/q.png" 800
+  avifenc --min 20 --max 30 -s 6 "$T/p.png" "$T/p.avif" >/dev/null
+  der avif photo-q20-30.avif lomiri-wallpapers-20.04 "avifenc --min 20 --max 30 -s 6 of a 2400 px thumbnail of $L20/Fossa_by_Jasper_Roks.jpg" "$T/p.avif"
+  avifenc --min 10 --max 16 -d 10 -y 444 -s 6 "$T/q.png" "$T/q.avif" >/dev/null
+  der avif photo-10bit-444.avif lomiri-wallpapers-20.04 "avifenc --min 10 --max 16 -d 10 -y 444 of an 800 px thumbnail of $L20/Fossa_by_Jasper_Roks.jpg" "$T/q.avif"
+  heif-enc -q 50 "$T/p.png" -o "$T/p.heic" >/dev/null
+  der heic photo-q50.heic lomiri-wallpapers-20.04 "heif-enc (x265) -q 50 of a 2400 px thumbnail of $L20/Fossa_by_Jasper_Roks.jpg" "$T/p.heic"
+  vips copy "$T/p.png" "$T/p.tif[compression=lzw,predictor=horizontal]"
+  der tiff photo-lzw.tif lomiri-wallpapers-20.04 "vips tiffsave LZW + predictor of a 2400 px thumbnail of $L20/Fossa_by_Jasper_Roks.jpg" "$T/p.tif"
+  vips colourspace "$T/q.png" "$T/q16.tif[compression=deflate]" rgb16
+  der tiff photo-16bit-deflate.tif lomiri-wallpapers-20.04 "vips 16-bit RGB, deflate, of an 800 px thumbnail of $L20/Fossa_by_Jasper_Roks.jpg" "$T/q16.tif"
+  "$IM" "$T/q.png" -colorspace CMYK -compress JPEG -quality 88 "$T/c.tif"
+  der tiff cmyk-jpeg.tif lomiri-wallpapers-20.04 "ImageMagick CMYK, JPEG-compressed TIFF, of an 800 px thumbnail of $L20/Fossa_by_Jasper_Roks.jpg" "$T/c.tif"
+  "$IM" "$T/q.png" "$T/p.png" -compress Zip "$T/m.tif"
+  der tiff two-pages.tif lomiri-wallpapers-20.04 "ImageMagick two-page TIFF (800 and 2400 px thumbnails) of $L20/Fossa_by_Jasper_Roks.jpg" "$T/m.tif"
+  "$IM" "$T/q.png" BMP3:"$T/q.bmp"
+  der bmp photo-24bit.bmp lomiri-wallpapers-20.04 "ImageMagick BMP3 (24-bit) of an 800 px thumbnail of $L20/Fossa_by_Jasper_Roks.jpg" "$T/q.bmp"
+fi
+if [[ -n $icon ]]; then
+  avifenc -l "$icon" "$T/i.avif" >/dev/null
+  der avif icon-alpha-lossless.avif gnome-icon-theme "avifenc -l (lossless, alpha) of 256x256/actions/appointment-new.png" "$T/i.avif"
+  heif-enc -q 70 "$icon" -o "$T/i.heic" >/dev/null
+  der heic icon-alpha.heic gnome-icon-theme "heif-enc (x265) -q 70 of 256x256/actions/appointment-new.png (alpha)" "$T/i.heic"
+  "$IM" "$icon" BMP:"$T/i.bmp"
+  der bmp icon-32bit-alpha.bmp gnome-icon-theme "ImageMagick BMP (v5, 32-bit with alpha) of 256x256/actions/appointment-new.png" "$T/i.bmp"
+  "$IM" "$icon" -background white -flatten -colors 256 -type Palette BMP3:"$T/p8.bmp"
+  der bmp palette-8bit.bmp gnome-icon-theme "ImageMagick BMP3 8-bit palette of 256x256/actions/appointment-new.png over white" "$T/p8.bmp"
+fi
+if s=$(src zsh-doc usr/share/doc/zsh-common/zsh.pdf); then
+  pdftoppm -r 150 -f 7 -l 7 -gray -tiff -tiffcompression packbits "$s" "$T/scan"
+  der tiff scan-grey-packbits.tif zsh-doc "pdftoppm -r 150 -gray -tiff packbits of page 7 of zsh.pdf (a scanned page)" "$(ls "$T"/scan*.tif)"
+fi
+if s=$(src krank $KR/level-16.jpg); then
+  vips thumbnail "$s" "$T/t.png" 1200 && heif-enc -q 60 "$T/t.png" -o "$T/t.heic" >/dev/null
+  head -c $(($(stat -c %s "$T/t.heic") / 2)) "$T/t.heic" >"$T/th.heic"
+  der heic truncated-half.heic krank "the first half of a heif-enc -q 60 HEIC of a 1200 px thumbnail of $KR/level-16.jpg" "$T/th.heic"
+fi
+
 # --- manifest, summary, cleanup ----------------------------------------------------------------------
 { printf 'file\tbytes\tsource_package\thow_made\n'; sort "$M"; } >"$dest/MANIFEST.tsv"
 rm -rf "$X" "$T" "$M"
 touch "$dest/.done"
-for f in jpeg png gif webp svg pdf; do printf '%s %s  ' "$f" "$(ls "$dest/$f" | wc -l)"; done >&2
+for f in jpeg png gif webp svg pdf avif heic tiff bmp; do printf '%s %s  ' "$f" "$(ls "$dest/$f" | wc -l)"; done >&2
 log "$(($(wc -l <"$dest/MANIFEST.tsv") - 1)) files, $(du -sh --exclude=.debs "$dest" | cut -f1), $((SECONDS - t0)) s"
 echo "$dest"

@@ -39,10 +39,12 @@ def outage_port(settings, monkeypatch):  # type: ignore[no-untyped-def]
         }
     }
     settings.CRUSH_RATE_LIMIT = "3/min"
-    settings.CELERY_BROKER_URL = url
     celery_app.conf.task_always_eager = False  # publish for real
     try:
+        # broker() first: it saves Celery's broker URL to restore it, and Celery's configuration reads
+        # Django's settings, so setting CELERY_BROKER_URL first made it "restore" the private URL.
         with broker(url, monkeypatch):
+            settings.CELERY_BROKER_URL = url
             yield port
     finally:
         celery_app.conf.task_always_eager = True
