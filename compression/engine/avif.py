@@ -2,10 +2,11 @@
 input's codec, and the encoder of ``convert``'s AVIF outputs. Still images only: libvips writes one image
 per HEIF file (an animated AVIF input keeps its first frame).
 
-``lossy`` maps the level to AVIF's quality one to one; ``lossless`` is AV1's lossless mode (4:4:4,
-identity matrix), and for an AVIF input of the same size the input itself (a lossless re-encode of
-decoded AV1 only grows); ``balanced`` searches the quality for the smallest output that reaches the
-target, scored at full resolution against the pixels it was made from.
+``lossy`` maps the level to the AVIF quality that looks like lossy JPEG at that level
+(``levels.py``); ``lossless`` is AV1's lossless mode (4:4:4, identity matrix), and for an AVIF input of the
+same size the input itself (a lossless re-encode of decoded AV1 only grows); ``balanced`` searches the
+quality for the smallest output that reaches the target, scored at full resolution against the pixels it
+was made from.
 """
 
 import logging
@@ -14,6 +15,7 @@ import pyvips
 
 from .decode import to_srgb8, vips_errors, watch
 from .formats import Format
+from .levels import calibrated
 from .metadata import keep_flags, kept
 from .options import CompressionType, CompressOptions
 from .raster import Raster
@@ -30,9 +32,14 @@ BALANCED = SearchSpace(first=64, low=20, high=98, slope=0.5, max_evals=4, tolera
 ENCODER = "aom"  # the scale of what a search learnt (``SearchHint.encoder``)
 
 
+# ``lossy``: the AVIF quality that scored like lossy JPEG at each level (``levels.py``; measured on 21 photos,
+# docs/benchmarks.md).
+LOSSY_LEVELS = ((30, 21), (40, 31), (50, 37), (60, 41), (70, 49), (80, 62), (90, 89), (95, 91))
+
+
 def level_to_quality(level: int) -> int:
-    """AVIF quality for a ``lossy`` level: the identity (monotonic, 1..100)."""
-    return min(max(level, 1), 100)
+    """AVIF quality for a ``lossy`` level (monotonic, 1..100)."""
+    return calibrated(level, LOSSY_LEVELS)
 
 
 def encode(

@@ -25,7 +25,8 @@ ENCODER = "libjxl"  # the scale of what a search learnt (``SearchHint.encoder``)
 
 
 def level_to_quality(level: int) -> int:
-    """libjxl quality for a ``lossy`` level: the identity (monotonic, 1..100)."""
+    """libjxl quality for a ``lossy`` level: the identity (monotonic, 1..100; not calibrated against JPEG
+    as WebP's and AVIF's are: libjxl's quality was designed to follow libjpeg's)."""
     return min(max(level, 1), 100)
 
 

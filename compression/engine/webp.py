@@ -17,6 +17,7 @@ from .decode import (
     watch,
 )
 from .formats import Format
+from .levels import calibrated
 from .metadata import keep_flags, kept
 from .options import CompressionType, CompressOptions
 from .raster import Raster
@@ -56,9 +57,14 @@ VERIFY = SearchSpace(
 )
 
 
+# ``lossy``: the libwebp quality that scored like lossy JPEG at each level (``levels.py``; measured on 21
+# photos, docs/benchmarks.md). Above 85 no WebP quality reaches what JPEG does at 90.
+LOSSY_LEVELS = ((30, 19), (40, 35), (50, 49), (60, 62), (70, 76), (80, 86), (90, 100), (95, 100))
+
+
 def level_to_quality(level: int) -> int:
-    """libwebp quality for a ``lossy`` level: the identity (monotonic, 1..100)."""
-    return min(max(level, 1), 100)
+    """libwebp quality for a ``lossy`` level (monotonic, 1..100)."""
+    return calibrated(level, LOSSY_LEVELS)
 
 
 def _chunks(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
