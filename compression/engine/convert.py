@@ -71,7 +71,9 @@ def encode_as(target: Format, raster: Raster, options: CompressOptions, deadline
         if kind is CompressionType.LOSSY:
             out = webp.lossy_encode(image, webp.level_to_quality(options.level), keep, deadline)
             return _result(out, target, size, None, None)
-        out, score, learnt = webp.balanced(image, keep, deadline, options.hint, options.target)
+        out, score, learnt = webp.balanced(
+            image, keep, deadline, options.hint, options.target, converting=True
+        )
         if score < options.target or raster.fmt in LOSSLESS_SOURCES:
             # Graphics: lossless WebP is often the smaller, and it always reaches the target.
             exact = webp.lossless_encode(image, keep, deadline)

@@ -42,9 +42,12 @@ QUALITY_SAMPLE_FRAMES = 6
 # scored as one mosaic (~1 MP: an evaluation costs a quarter of a plain encode of 16 MP). On the dev
 # corpus the proxy read 1.5-1.8 points above the full image near 80 (PROXY_OFFSET); the proxy's points
 # are the model of the full-resolution search (VERIFY), which starts where the shifted model reaches 80
-# and scores the bytes returned at full resolution. A pass by more than a point goes one step down when
-# the model, shifted to that pass, puts it within half a point of the target: libwebp's sizes jump near
-# quality 90 (a 4 MP photo: 263,538 B at q90 scoring 81.7, 229,990 B at q89 scoring 80.4).
+# and scores the bytes returned at full resolution. Re-encoding a WebP (VERIFY) stops at a pass within 2.5
+# points: near the source's own quality the scores rise steeply and a step down fails (licorice-d.webp:
+# q86 81.7, q85 79.9; the try cost 30% more time). Converting another format (VERIFY_CONVERTED), a pass by
+# more than a point goes one step down when the model, shifted to that pass, puts it within half a point
+# of the target: libwebp's sizes jump near quality 90 (a 4 MP JPEG: 263,538 B at q90 scoring 81.7,
+# 229,990 B at q89 scoring 80.4).
 PROXY_TILE_PX = 256
 PROXY_TILES = 16
 PROXY_OFFSET = -1.6
@@ -52,9 +55,8 @@ PROXY_SEARCH = replace(BALANCED, tolerance=1, max_evals=4, close_enough=0.5)
 # The scales of what a search learnt (``SearchHint.encoder``): plain or sharp YUV qualities.
 PLAIN = "libwebp"
 SHARP = "libwebp-sharp"
-VERIFY = SearchSpace(
-    first=80, low=30, high=100, slope=0.6, max_evals=3, tolerance=1, close_enough=1.0, model_stop=0.5
-)
+VERIFY = SearchSpace(first=80, low=30, high=100, slope=0.6, max_evals=3, tolerance=1, close_enough=2.5)
+VERIFY_CONVERTED = replace(VERIFY, close_enough=1.0, model_stop=0.5)
 
 
 # ``lossy``: the libwebp quality that scored like lossy JPEG at each level (``levels.py``; measured on 21
@@ -143,13 +145,16 @@ def balanced(
     deadline: float | None,
     hint: SearchHint | None = None,
     target: float = TARGET_SCORE,
+    *,
+    converting: bool = False,
 ) -> tuple[bytes, float, SearchHint | None]:
     """Smallest lossy output scoring at least ``target`` against the decoded input (an animation:
     against a few evenly spaced frames, each compared with the output frame shown at the same time:
     the encoder merges identical consecutive frames); the highest-scoring one when none reaches it.
     With a ``hint`` (what the original's search learnt; this is a resize style of it) the search
-    starts at its quality with its points as the model, without a proxy. Returns the output, its score
-    and what the search learnt."""
+    starts at its quality with its points as the model, without a proxy. ``converting``: the pixels are
+    not a WebP's (the full-resolution search may then step below a first pass; see VERIFY_CONVERTED).
+    Returns the output, its score and what the search learnt."""
     from .quality import Reference
 
     with vips_errors(deadline):
@@ -177,7 +182,8 @@ def balanced(
         plain_hint = hint_for(hint, PLAIN)
         tiles_fit = (image.width // PROXY_TILE_PX) * (image.height // PROXY_TILE_PX) >= 4 * PROXY_TILES
         if plain_hint is None and frames == 1 and tiles_fit:
-            best, tried = _proxy_guided_search(image, evaluate, keep, deadline, target)
+            verify = VERIFY_CONVERTED if converting else VERIFY
+            best, tried = _proxy_guided_search(image, evaluate, keep, deadline, target, verify)
         else:
             best, tried = BALANCED.search(evaluate, deadline=deadline, hint=plain_hint, target=target)
         learnt = SearchHint.learnt(PLAIN, best, tried)
@@ -203,12 +209,13 @@ def _proxy_guided_search(
     keep: str,
     deadline: float | None,
     target: float,
+    verify: SearchSpace,
 ) -> tuple[Candidate | None, list[Candidate]]:
-    """VERIFY at full resolution, guided by the proxy's points; the plain search above the
+    """``verify`` at full resolution, guided by the proxy's points; the plain search above the
     qualities tried when the model's guesses all missed."""
     model = proxy_points(image, keep, deadline, target)
     first = model_guess(model, target, BALANCED.low, BALANCED.high, BALANCED.slope, PROXY_OFFSET)
-    best, tried = VERIFY.search(evaluate, deadline=deadline, first=first, model=model, target=target)
+    best, tried = verify.search(evaluate, deadline=deadline, first=first, model=model, target=target)
     missed = max(c.setting for c in tried)
     if best is None and missed < BALANCED.high:
         best, more = replace(BALANCED, low=missed + 1).search(evaluate, deadline=deadline, target=target)
