@@ -18,7 +18,7 @@ from .options import (
     ResizeSpec,
     ResizeStrategy,
 )
-from .pipeline import Probe, Result, compress, probe
+from .pipeline import Probe, Result, compress, convert_targets, probe
 
 __all__ = [
     "DEFAULT_PRESERVE",
@@ -38,6 +38,7 @@ __all__ = [
     "Result",
     "UnsupportedFormat",
     "compress",
+    "convert_targets",
     "probe",
     "sniff",
 ]

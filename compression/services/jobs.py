@@ -189,12 +189,12 @@ def _process_claimed(original: OriginalImage) -> None:
         target=original.quality_target,
     )
     # The engine answers (anytime: its best output so far, else the input or a plain resize) before
-    # Celery's hard time limit kills the worker — a synchronous job within CRUSH_SYNC_SEARCH_SECONDS, so
-    # that its caller gets the answer within a client's timeout; each output left gets its share of the
-    # time left.
-    job_deadline = time.monotonic() + _engine_seconds(original)
-    pending = [o for o in original.optimized_images.order_by("id") if o.status not in ENDED_STATUSES]
-    weights = [_time_weight(o) for o in pending]
+    # Celery's hard time limit kills the worker — a synchronous job within CRUSH_SYNC_SEARCH_SECONDS per
+    # output format tried, so that its caller gets the answer within a client's timeout; each output
+    # left gets its share of the time left.
+    pending = _pending(original)
+    weights = [_time_weight(o, fmt) for o in pending]
+    job_deadline = time.monotonic() + engine_seconds(original, fmt)
     for index, optimized in enumerate(pending):
         deadline = _share_of(job_deadline, weights[index], sum(weights[index:]))
         is_original = optimized.style == ORIGINAL_STYLE
@@ -244,11 +244,21 @@ def _process_claimed(original: OriginalImage) -> None:
     original_complete(original_image_id=original.id)
 
 
-def _engine_seconds(original: OriginalImage) -> float:
-    """The engine time of one run of the job (every output left)."""
+def _pending(original: OriginalImage) -> list[OptimizedImage]:
+    return [o for o in original.optimized_images.order_by("id") if o.status not in ENDED_STATUSES]
+
+
+def engine_seconds(original: OriginalImage, fmt: engine.Format) -> float:
+    """The engine time of one run of the job (every output left; ``fmt`` is the input's format). A
+    synchronous job has CRUSH_SYNC_SEARCH_SECONDS for its outputs as asked without ``convert``, and as
+    much again for each further format a ``convert`` list or ``auto`` asks to try (each candidate is a
+    search of its own)."""
     seconds = settings.CRUSH_JOB_TIME_LIMIT_SECONDS * 0.9
     if original.synchronous:
-        seconds = min(seconds, settings.CRUSH_SYNC_SEARCH_SECONDS)
+        pending = _pending(original)
+        plain = sum(_time_weight(o) for o in pending) or 1.0
+        asked = sum(_time_weight(o, fmt) for o in pending)
+        seconds = min(seconds, settings.CRUSH_SYNC_SEARCH_SECONDS * max(1.0, asked / plain))
     return seconds
 
 
@@ -256,8 +266,13 @@ def _engine_seconds(original: OriginalImage) -> float:
 ORIGINAL_STYLE_TIME_WEIGHT = 2.0
 
 
-def _time_weight(optimized: OptimizedImage) -> float:
-    return ORIGINAL_STYLE_TIME_WEIGHT if optimized.style == ORIGINAL_STYLE else 1.0
+def _time_weight(optimized: OptimizedImage, fmt: engine.Format | None = None) -> float:
+    """An output's share of the job's time: the original's counts twice, and each output format it
+    asks ``convert`` to try (with ``fmt``, the input's) counts once."""
+    weight = ORIGINAL_STYLE_TIME_WEIGHT if optimized.style == ORIGINAL_STYLE else 1.0
+    if fmt is None:
+        return weight
+    return weight * len(engine.convert_targets(tuple(filter(None, optimized.convert.split(","))), fmt))
 
 
 def _share_of(job_deadline: float, weight: float, weights_left: float) -> float:

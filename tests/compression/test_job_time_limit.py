@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from compression import engine
-from compression.models import Status
+from compression import engine, services
+from compression.models import OriginalImage, Status
 from tests.compression.live_jobs import process_inline
-from tests.compression.pipeline_support import SAMPLES, TWO_STYLES
+from tests.compression.pipeline_support import SAMPLES, TWO_STYLES, options, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -64,3 +64,44 @@ def test_the_time_left_is_shared_between_the_outputs_left(account, settings, mon
     assert 44 < deadlines[0] <= 45
     assert 30 < deadlines[1] <= 45
     assert deadlines[1] < deadlines[2] <= 90
+
+
+def test_a_synchronous_conversion_has_the_sync_time_once_per_format_it_tries(
+    account, settings, monkeypatch
+) -> None:
+    # given: a sync search time, and an engine that records the deadline it is given
+    settings.CRUSH_SYNC_SEARCH_SECONDS = 10
+    real_compress = engine.compress
+    deadlines: list[float] = []
+
+    def recording(data: bytes, *, deadline: float | None = None, **kwargs):  # type: ignore[no-untyped-def]
+        assert deadline is not None
+        deadlines.append(deadline - time.monotonic())
+        return real_compress(data, deadline=deadline, **kwargs)
+
+    monkeypatch.setattr(engine, "compress", recording)
+    name, _content_type, make = SAMPLES["jpeg"]
+
+    def sync(**overrides: object) -> OriginalImage:
+        return services.original_image_submit(
+            account=account,
+            options=options(compression_type="balanced", resize=(), **overrides),
+            base_url=BASE,
+            upload=upload(name, make()),
+            synchronous=True,
+        )
+
+    # when: the same photo, kept in its format, then converted to the smallest of jpeg, webp and avif
+    plain = sync()
+    converted = sync(convert=("auto",))
+
+    # then: three searches get three times the time of one (each a full share, not a third of it)
+    assert plain.status == converted.status == Status.COMPLETED
+    assert 9 < deadlines[0] <= 10
+    assert 29 < deadlines[1] <= 30
+    row = converted.optimized_images.get()
+    assert [(c["format"], c["size"] is not None) for c in row.candidates] == [
+        ("jpeg", True),
+        ("webp", True),
+        ("avif", True),
+    ]
