@@ -7,6 +7,7 @@ from .errors import (
     EngineError,
     InputTooLarge,
     InvalidSpec,
+    UnsupportedConversion,
     UnsupportedFormat,
 )
 from .formats import Format, sniff
@@ -36,6 +37,7 @@ __all__ = [
     "ResizeSpec",
     "ResizeStrategy",
     "Result",
+    "UnsupportedConversion",
     "UnsupportedFormat",
     "compress",
     "convert_targets",

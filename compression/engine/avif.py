@@ -19,7 +19,7 @@ from .levels import calibrated
 from .metadata import keep_flags, kept
 from .options import CompressionType, CompressOptions
 from .raster import Raster
-from .result import Result, finish, largest_within
+from .result import IDENTICAL_SCORE, Result, finish, largest_within
 from .search import TARGET_SCORE, Candidate, SearchHint, SearchSpace, hint_for
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,11 @@ def compress_avif(raster: Raster, options: CompressOptions, deadline: float | No
         out = encode(image, level_to_quality(options.level), keep, deadline)
         return finish(data, out, Format.AVIF, size, score=None, resized=resized, smaller=smaller)
     out, score, learnt = balanced(image, keep, deadline, options.hint, options.target)
+    if score < options.target:  # no lossy quality reaches it: the input itself, or a style lossless
+        if resized:
+            out, score = encode(image, 100, keep, deadline, lossless=True), IDENTICAL_SCORE
+        else:
+            out = data
     return finish(data, out, Format.AVIF, size, score=score, resized=resized, smaller=smaller, search=learnt)
 
 

@@ -8,7 +8,8 @@ pixels (the style rendered, else the oriented decode), with the same rules per c
 - ``lossless``: WebP's, AVIF's and PNG's lossless modes; JPEG cannot be lossless and is refused.
 
 PNG output goes through the PNG codec itself (palette search, oxipng), from a quickly deflated PNG of the
-pixels. GIF output is only made from GIF inputs (the GIF codec); JPEG and AVIF take still images only.
+pixels. GIF output is only made from GIF inputs (the GIF codec); an animation becomes an animated WebP or
+AVIF (``avif_animation``); JPEG, PNG and JPEG XL take still images only.
 An image with alpha becomes opaque in JPEG, over ``background`` (white unless the style sets one).
 """
 
@@ -16,7 +17,7 @@ from dataclasses import replace
 
 import pyvips
 
-from . import avif, jpeg, jxl, png, webp
+from . import avif, avif_animation, jpeg, jxl, png, webp
 from .decode import frame_count, page_height, to_srgb8, vips_errors
 from .errors import UnsupportedConversion
 from .formats import Format
@@ -47,9 +48,9 @@ def encode_as(target: Format, raster: Raster, options: CompressOptions, deadline
     keep = keep_flags(options)
     frames = frame_count(image)
     size = (image.width, page_height(image))
-    if frames > 1 and target in (Format.JPEG, Format.AVIF, Format.JXL, Format.PNG):
+    if frames > 1 and target in (Format.JPEG, Format.JXL, Format.PNG):
         raise UnsupportedConversion(
-            f"An animation cannot be converted to {target.value.upper()}; ask for WebP."
+            f"An animation cannot be converted to {target.value.upper()}; ask for WebP or AVIF."
         )
     if target is Format.PNG:
         with vips_errors(deadline):
@@ -80,6 +81,8 @@ def encode_as(target: Format, raster: Raster, options: CompressOptions, deadline
             if score < options.target or len(exact) < len(out):
                 return _result(exact, target, size, IDENTICAL_SCORE, learnt)
         return _result(out, target, size, score, learnt)
+    if target is Format.AVIF and frames > 1:
+        return _avif_animation(image, size, options, deadline)
     if target is Format.AVIF:
         if kind is CompressionType.LOSSLESS:
             return _result(avif.encode(image, 100, keep, deadline, lossless=True), target, size, None, None)
@@ -126,6 +129,18 @@ def _jpeg(
         return _result(jpeg_with_exif(out, block), Format.JPEG, size, None, None)
     out, score, learnt = jpeg.balanced(image, keep, deadline, hint=options.hint, target=options.target)
     return _result(jpeg_with_exif(out, block), Format.JPEG, size, score, learnt)
+
+
+def _avif_animation(
+    image: pyvips.Image, size: tuple[int, int], options: CompressOptions, deadline: float | None
+) -> Result:
+    kind = options.compression_type
+    if kind is CompressionType.LOSSLESS:
+        raise UnsupportedConversion(avif_animation.LOSSLESS_REFUSAL)
+    if kind is CompressionType.LOSSY:
+        return _result(avif_animation.lossy(image, options.level, deadline), Format.AVIF, size, None, None)
+    out, score, learnt = avif_animation.balanced(image, deadline, options.hint, options.target)
+    return _result(out, Format.AVIF, size, score, learnt)
 
 
 def _result(

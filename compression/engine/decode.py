@@ -105,12 +105,21 @@ def to_srgb8(image: pyvips.Image) -> pyvips.Image:
 
 
 def sample_pages(image: pyvips.Image, samples: int) -> pyvips.Image:
-    """Up to ``samples`` evenly spaced frames of an image loaded with every frame stacked, stacked
-    vertically: what an animation's quality is measured on (scoring every frame of a long animation
-    costs too much)."""
+    """Up to ``samples`` evenly spaced frames of an image loaded with every frame stacked, side by
+    side: what an animation's quality is measured on (scoring every frame of a long animation costs too
+    much)."""
     frames = frame_count(image)
-    if frames <= samples:
-        return image
     frame_h = page_height(image)
-    pages = sorted({round(i * (frames - 1) / (samples - 1)) for i in range(samples)})
-    return pyvips.Image.arrayjoin([image.crop(0, p * frame_h, image.width, frame_h) for p in pages], across=1)
+    pages = (
+        sorted({round(i * (frames - 1) / (samples - 1)) for i in range(samples)})
+        if frames > samples
+        else range(frames)
+    )
+    return side_by_side([image.crop(0, p * frame_h, image.width, frame_h) for p in pages])
+
+
+def side_by_side(frames: list[pyvips.Image]) -> pyvips.Image:
+    """Frames joined left to right. Never stacked: SSIMULACRA2's number of scales follows the smaller
+    side (a scale narrower than 8 px is dropped and the weights shift), so a stack of 211-px frames would
+    score 6 scales where each frame scores 5 (a WebP frame scoring 57.7 on its own read 85.9 stacked)."""
+    return frames[0] if len(frames) == 1 else pyvips.Image.arrayjoin(frames, across=len(frames))

@@ -12,7 +12,7 @@ import struct
 
 import pyvips
 
-from .decode import vips_errors
+from .decode import side_by_side, vips_errors
 from .formats import Format
 from .limits import sub_blocks_end
 
@@ -107,7 +107,8 @@ def sample_indices(frames: int, samples: int) -> list[int]:
 
 
 def load_pages(data: bytes, pages: list[int]) -> pyvips.Image:
-    """The fully composited ``pages`` of an animation, stacked vertically."""
+    """The fully composited ``pages`` of an animation, side by side (``decode.side_by_side``)."""
     with vips_errors(None):
-        parts = [pyvips.Image.new_from_buffer(data, "", fail_on="truncated", page=p, n=1) for p in pages]
-        return parts[0] if len(parts) == 1 else pyvips.Image.arrayjoin(parts, across=1)
+        return side_by_side(
+            [pyvips.Image.new_from_buffer(data, "", fail_on="truncated", page=p, n=1) for p in pages]
+        )

@@ -21,7 +21,7 @@ from .levels import calibrated
 from .metadata import keep_flags, kept
 from .options import CompressionType, CompressOptions
 from .raster import Raster
-from .result import Result, finish, largest_within
+from .result import IDENTICAL_SCORE, Result, finish, largest_within
 from .search import TARGET_SCORE, Candidate, Point, SearchHint, SearchSpace, hint_for, model_guess
 from .timeline import frame_map, load_pages, sample_indices, webp_delays
 
@@ -134,6 +134,11 @@ def compress_webp(raster: Raster, options: CompressOptions, deadline: float | No
         out = lossy_encode(image, level_to_quality(options.level), keep, deadline)
         return finish(data, out, Format.WEBP, out_size, score=None, resized=resized, smaller=smaller)
     out, score, learnt = balanced(image, keep, deadline, options.hint, options.target)
+    if score < options.target:  # no lossy quality reaches it: the input itself, or a style lossless
+        if resized:
+            out, score = lossless_encode(image, keep, deadline), IDENTICAL_SCORE
+        else:
+            out = data
     return finish(
         data, out, Format.WEBP, out_size, score=score, resized=resized, smaller=smaller, search=learnt
     )

@@ -16,6 +16,7 @@ from compression import engine
 from compression.engine import (
     EngineError,
     InputTooLarge,
+    UnsupportedConversion,
 )
 from compression.fetch import (
     DownloadFailed,
@@ -180,6 +181,8 @@ def _failure_error(original: OriginalImage) -> CrushError:
         return ValidationFailed({"image_url": [message]})
     if original.error_code in (InputTooLarge.code, FileTooLarge.code):
         return FileTooLarge(message)
+    if original.error_code == UnsupportedConversion.code:  # the file is fine; the format asked is not
+        return ValidationFailed({"convert": [message]})
     return UnsupportedMedia(message)
 
 
