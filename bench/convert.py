@@ -41,6 +41,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]  # bench/engine.py, compression/
 
 import engine as bench  # noqa: E402  (bench/engine.py: scoring, corpus, table helpers)
+import imagecodecs  # noqa: E402
 import pyvips  # noqa: E402
 
 from compression import engine  # noqa: E402
@@ -128,7 +129,10 @@ def run_tool(args: list[str], data: bytes, in_suffix: str, out_suffix: str) -> b
 
 def decode_to_png(data: bytes) -> bytes:
     """An output's pixels as a PNG for the reference package (which loads through PIL): pyvips, else
-    dwebp / avifdec when pyvips cannot load it (the engine blocks most libvips loaders)."""
+    dwebp / avifdec when pyvips cannot load it (the engine blocks most libvips loaders); JPEG XL through
+    imagecodecs."""
+    if data[:2] == b"\xff\x0a" or data[4:8] == b"JXL ":  # libvips here has no JPEG XL loader
+        return pyvips.Image.new_from_array(imagecodecs.jpegxl_decode(data)).pngsave_buffer(compression=1)
     try:
         image = pyvips.Image.new_from_buffer(data, "")
         return image.pngsave_buffer(compression=1)

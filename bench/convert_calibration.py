@@ -50,7 +50,8 @@ OUT_DIR = Path(tempfile.gettempdir()) / "convert-bench"
 DEV_JPEGS = bench.DEFAULT_CORPUS / "jpeg"
 SWEEP_JPEGS = Path(tempfile.gettempdir()) / "crush-sweep-dev" / "jpeg"
 LEVELS = (30, 40, 50, 60, 70, 80, 90, 95)
-FORMATS = ("webp", "avif")
+FORMATS = ["webp", "avif"]  # --formats; jxl too
+NAMES = {"webp": "WebP", "avif": "AVIF", "jxl": "JPEG XL"}
 MIN_SWEEP_PIXELS = 1_000_000
 SOURCE_QUALITY = 100
 LOWEST, HIGHEST = 1, 100
@@ -173,7 +174,7 @@ def measure_image(
     fast = Reference(pyvips.Image.new_from_buffer(source, "").copy_memory())
 
     def fast_score(data: bytes) -> float:
-        return fast.score(pyvips.Image.new_from_buffer(data, ""))
+        return fast.score(pyvips.Image.new_from_buffer(convert_bench.decode_to_png(data), ""))
 
     for level in levels:
         out = lossy(source, level)
@@ -230,19 +231,21 @@ def proposed_mapping(results: list[ImageResult], levels: tuple[int, ...]) -> dic
 
 
 def report(results: list[ImageResult], levels: tuple[int, ...], args: argparse.Namespace, info: str) -> str:
+    names = " / ".join(NAMES[fmt] for fmt in FORMATS)
     lines = [
-        "## Lossy calibration: the WebP / AVIF level matching Crush's lossy JPEG at each level",
+        f"## Lossy calibration: the {names} level matching Crush's lossy JPEG at each level",
         "",
         f"{info}. {len(results)} images ({args.sweep} of them from the sweep corpus), each oriented, "
         f"downscaled to ≤ {args.max_mp:g} MP and stored as a 4:4:4 Q{SOURCE_QUALITY} JPEG (the input). "
-        "S(L): full-res SSIMULACRA2 (reference package) of `lossy` level L as JPEG; WebP / AVIF: per image "
+        f"S(L): full-res SSIMULACRA2 (reference package) of `lossy` level L as JPEG; {names}: per image "
         "the `lossy` level (`convert`, passed to the encoder unchanged) whose score is closest to that "
         "image's S(L) (search scored by the engine's metric), median [interquartile range] over images; "
         "bytes: the matched output's size over the JPEG's at L, median [IQR].",
         "",
-        "| L (JPEG) | JPEG mean score S(L) | JPEG score range | WebP level | WebP bytes / JPEG | "
-        "AVIF level | AVIF bytes / JPEG | out of range (WebP / AVIF) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| L (JPEG) | JPEG mean score S(L) | JPEG score range | "
+        + "".join(f"{NAMES[fmt]} level | {NAMES[fmt]} bytes / JPEG | " for fmt in FORMATS)
+        + f"out of range ({names}) |",
+        "|---:|---:|---:|" + "---:|---:|" * len(FORMATS) + "---:|",
     ]
     for level in levels:
         scores = [r.jpeg_scores[level] for r in results]
@@ -257,7 +260,7 @@ def report(results: list[ImageResult], levels: tuple[int, ...], args: argparse.N
         lines.append(
             f"| {level} | {statistics.mean(scores):.2f} | {min(scores):.1f}–{max(scores):.1f} | "
             + " | ".join(cells)
-            + f" | {saturated[0]} / {saturated[1]} |"
+            + f" | {' / '.join(map(str, saturated))} |"
         )
     mapping = proposed_mapping(results, levels)
     lines += [
@@ -278,11 +281,11 @@ def report(results: list[ImageResult], levels: tuple[int, ...], args: argparse.N
     lines.append(
         f"Engine metric vs reference package: max |difference| {max(differences):.4f} over "
         f"{len(differences)} outputs ({max(jpeg_diffs):.4f} on the {len(jpeg_diffs)} JPEGs, "
-        f"{max(other):.4f} on {len(other)} matched WebP / AVIF outputs, one level per image)."
+        f"{max(other):.4f} on {len(other)} matched {names} outputs, one level per image)."
     )
     lines += [
         "",
-        "| image | size | seconds | evaluations (WebP / AVIF) | S(L) for L = "
+        f"| image | size | seconds | evaluations ({names}) | S(L) for L = "
         + ", ".join(map(str, levels))
         + " |",
         "|---|---|---:|---:|---|",
@@ -293,11 +296,11 @@ def report(results: list[ImageResult], levels: tuple[int, ...], args: argparse.N
         lines.append(f"| {r.name} | {r.size_note} | {r.seconds:.0f} | {evaluations} | {scores} |")
     lines += [
         "",
-        "| image | " + " | ".join(f"WebP / AVIF at L={level}" for level in levels) + " |",
+        "| image | " + " | ".join(f"{' / '.join(FORMATS)} at L={level}" for level in levels) + " |",
         "|---|" + "---|" * len(levels),
     ]
     for r in results:
-        cells = [f"{r.matches['webp'][level].level} / {r.matches['avif'][level].level}" for level in levels]
+        cells = [" / ".join(str(r.matches[fmt][level].level) for fmt in FORMATS) for level in levels]
         lines.append(f"| {r.name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -308,9 +311,11 @@ def main() -> None:
     parser.add_argument("--sweep", type=int, default=10, help="photos taken from the sweep corpus")
     parser.add_argument("--dev", type=int, default=None, help="at most N dev corpus photos")
     parser.add_argument("--levels", default=",".join(map(str, LEVELS)))
+    parser.add_argument("--formats", default=",".join(FORMATS), help="of webp, avif, jxl")
     parser.add_argument("--out", type=Path, default=OUT_DIR / "calibration.md")
     args = parser.parse_args()
     levels = tuple(sorted(int(x) for x in args.levels.split(",") if x))
+    FORMATS[:] = [fmt for fmt in args.formats.split(",") if fmt]
     started = time.perf_counter()
     bench.WORK = OUT_DIR / "calibration-work"
     bench.WORK.mkdir(parents=True, exist_ok=True)
@@ -328,8 +333,8 @@ def main() -> None:
         print(
             f"  {path.name} ({size_note}): {r.seconds:.0f}s, "
             + ", ".join(
-                f"L{level} {r.jpeg_scores[level]:.1f} → webp {r.matches['webp'][level].level} "
-                f"avif {r.matches['avif'][level].level}"
+                f"L{level} {r.jpeg_scores[level]:.1f} → "
+                + " ".join(f"{fmt} {r.matches[fmt][level].level}" for fmt in FORMATS)
                 for level in levels
             )
             + f" ({convert_bench.uptime()})",

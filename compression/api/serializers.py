@@ -292,10 +292,15 @@ class OriginalImageOutputSerializer(serializers.Serializer):
     optimized_images = OptimizedImageOutputSerializer(many=True)
 
 
+SUCCESS_HELP = "Always true in a 2xx answer (errors carry false), as the original service's plugins check"
+
+
 class OriginalImageEnvelopeSerializer(serializers.Serializer):
+    success = serializers.BooleanField(help_text=SUCCESS_HELP)
     original_image = OriginalImageOutputSerializer()
 
 
 class OriginalImageListOutputSerializer(serializers.Serializer):
+    success = serializers.BooleanField(help_text=SUCCESS_HELP)
     original_images = OriginalImageOutputSerializer(many=True)
     pagination = PaginationOutputSerializer()

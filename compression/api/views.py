@@ -28,7 +28,7 @@ from compression.services.submit import original_image_submit
 from crush.api.surfaces.crushpics import PAGE_PARAMETERS, CrushPicsApi, CrushPicsPagination, error_responses
 from crush.api.views import base_url
 
-_SUBMIT_ERRORS = error_responses(401, 403, 413, 415, 422, 429)
+_SUBMIT_ERRORS = error_responses(401, 402, 403, 413, 415, 422, 429)
 _READ_ERRORS = error_responses(401, 404, 429)
 _LIST_SCHEMA: dict[str, Any] = {
     "parameters": PAGE_PARAMETERS,
@@ -50,7 +50,7 @@ def _submit(request: Request, *, synchronous: bool) -> dict[str, Any]:
     )
     if synchronous:
         original = original_image_get(account=account, original_image_id=original.id)
-    return {"original_image": original_image_data(original, base_url=base_url(request))}
+    return {"success": True, "original_image": original_image_data(original, base_url=base_url(request))}
 
 
 class CompressApi(CrushPicsApi):
@@ -84,7 +84,9 @@ class OriginalImagesApi(CrushPicsApi):
         rows = paginator.paginate_queryset(originals, request)
 
         url = base_url(request)
-        return paginator.get_paginated_response([original_image_data(row, base_url=url) for row in rows])
+        response = paginator.get_paginated_response([original_image_data(row, base_url=url) for row in rows])
+        response.data = {"success": True, **response.data}
+        return response
 
     @extend_schema(
         operation_id="original_images_create",
@@ -127,7 +129,9 @@ class OriginalImageApi(CrushPicsApi):
             account=request_account(request),
             original_image_id=original_image_id,
         )
-        return Response({"original_image": original_image_data(original, base_url=base_url(request))})
+        return Response(
+            {"success": True, "original_image": original_image_data(original, base_url=base_url(request))}
+        )
 
     @extend_schema(
         operation_id="original_images_destroy",

@@ -116,14 +116,16 @@ def test_compress_without_a_valid_token_is_401(db: Any, header: str | None) -> N
     assert isinstance(response.json()["message"], str)
 
 
-def test_compress_with_quota_used_up_is_403(api: Any, account: Any) -> None:
+def test_compress_with_quota_used_up_is_402_as_crush_pics_plugins_expect(api: Any, account: Any) -> None:
     account.plan_bytes = 100
     account.save(update_fields=["plan_bytes"])
 
     response = api.post(URL, {"file": _upload()}, format="multipart")
 
-    assert response.status_code == 403
-    assert "allowance" in response.json()["message"]
+    assert response.status_code == 402
+    body = response.json()
+    assert body["success"] is False and body["code"] == "quota_exceeded"
+    assert "allowance" in body["message"] and "allowance" in body["formatted_message"]
 
 
 def test_compress_over_file_max_size_is_413(api: Any, account: Any) -> None:

@@ -103,7 +103,7 @@ def test_original_images_create_with_image_url_answering_404_ends_failed(
 @pytest.mark.parametrize(
     ("change", "status"),
     [
-        pytest.param({"plan_bytes": 10}, 403, id="quota"),
+        pytest.param({"plan_bytes": 10}, 402, id="quota"),
         pytest.param({"file_max_size": 100}, 413, id="file_max_size"),
     ],
 )
@@ -166,6 +166,7 @@ def test_original_images_list_defaults_and_caps_per_page(api: Any) -> None:
     capped = api.get(URL, {"per_page": 1000})
 
     assert default.json() == {
+        "success": True,
         "original_images": [],
         "pagination": {"current": 1, "per_page": 25, "count": 0, "total_pages": 0, "total_count": 0},
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
@@ -11,9 +12,13 @@ from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from crush.api.errors import ApiError
 from crush.api.surface import Surface, sentence
 from crush.api.views import PublicSurfaceApi, SurfaceApi
 from crush.lib.dbranges import INT_MAX
+from crush.lib.errors import QuotaExceeded
+
+PAYMENT_REQUIRED = 402
 
 
 class CrushPicsSurface(Surface):
@@ -22,7 +27,14 @@ class CrushPicsSurface(Surface):
     authentication = "accounts.authentication.BearerTokenAuthentication"
 
     def error_body(self, status: int, message: Any, code: str) -> dict[str, Any]:
-        return {"message": message, "formatted_message": sentence(message), "code": code}
+        """The original service's error: `success: false`, the message, one sentence of it for people
+        (`formatted_message`, what its plugins show), and the code."""
+        return {"success": False, "message": message, "formatted_message": sentence(message), "code": code}
+
+    def error_response(self, error: ApiError) -> Response:
+        if error.code == QuotaExceeded.code:  # Crush.pics' plugins read 402 as "allowance used up"
+            error = replace(error, status=PAYMENT_REQUIRED)
+        return super().error_response(error)
 
 
 CRUSHPICS = CrushPicsSurface()
@@ -107,21 +119,30 @@ class CrushPicsPagination(BasePagination):
 # --- schema: the error answers
 
 ERROR_SERIALIZER = inline_serializer(
-    "Error", {"message": serializers.CharField(), "code": serializers.CharField()}
+    "Error",
+    {
+        "success": serializers.BooleanField(help_text="Always false"),
+        "message": serializers.CharField(),
+        "formatted_message": serializers.CharField(help_text="The message as one sentence for people"),
+        "code": serializers.CharField(),
+    },
 )
 VALIDATION_ERROR_SERIALIZER = inline_serializer(
     "ValidationError",
     {
+        "success": serializers.BooleanField(help_text="Always false"),
         "message": serializers.DictField(
             child=serializers.ListField(child=serializers.CharField()), help_text="{field: [messages]}"
         ),
+        "formatted_message": serializers.CharField(help_text="`field: message; …` as one sentence"),
         "code": serializers.CharField(),
     },
 )
 
 _ERROR_DESCRIPTIONS = {
     401: "Missing, invalid or revoked token",
-    403: "Quota used up, account disabled, or plain HTTP when HTTPS is required",
+    402: "The monthly allowance is used up",
+    403: "Account disabled, or plain HTTP when HTTPS is required",
     404: "Not found, or not this account's",
     413: "File larger than the account's file_max_size",
     415: "Not a supported, well-formed image or PDF (decided by content)",
