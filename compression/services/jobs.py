@@ -200,7 +200,7 @@ def _process_claimed(original: OriginalImage) -> None:
         is_original = optimized.style == ORIGINAL_STYLE
         spec = (
             None
-            if is_original
+            if not optimized.strategy  # the full-size output, unless bounded (``SubmitOptions.bounded``)
             else resize_spec(
                 StyleRequest(
                     optimized.style,

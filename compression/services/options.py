@@ -44,6 +44,23 @@ class SubmitOptions:
     resize: tuple[StyleRequest, ...] = ()
     strip_tags: bool = True
     origin: str | None = None
+    # The full-size output's bounding box (ImageRecycle's `params.resize`): shrunk to fit it, aspect kept,
+    # never enlarged; None on a side leaves that side free.
+    max_width: int | None = None
+    max_height: int | None = None
+
+    def bounded(self) -> StyleRequest | None:
+        """The full-size output's resize, when ``max_width``/``max_height`` ask for one."""
+        if self.max_width is None and self.max_height is None:
+            return None
+        strategy = (
+            engine.ResizeStrategy.FIT
+            if self.max_width is not None and self.max_height is not None
+            else engine.ResizeStrategy.LANDSCAPE
+            if self.max_width is not None
+            else engine.ResizeStrategy.PORTRAIT
+        )
+        return StyleRequest(ORIGINAL_STYLE, strategy.value, self.max_width, self.max_height)
 
 
 def options_validate(options: SubmitOptions) -> None:

@@ -218,7 +218,16 @@ def _original_create(
         filename=filename,
         expire_at=expire_at,
     )
-    rows = [OptimizedImage(style=ORIGINAL_STYLE, strategy="", convert=original.convert)]
+    bounded = options.bounded()
+    rows = [
+        OptimizedImage(
+            style=ORIGINAL_STYLE,
+            strategy=bounded.strategy if bounded else "",
+            width=bounded.width if bounded else None,
+            height=bounded.height if bounded else None,
+            convert=original.convert,
+        )
+    ]
     for style in options.resize:
         spec = resize_spec(style)
         rows.append(

@@ -1,5 +1,5 @@
-"""Download links serve their file only when the whole link matches; `params` options beyond the documented
-ones are ignored."""
+"""Download links serve their file only when the whole link matches; `params.resize` bounds the optimized
+image; `params` options beyond the documented ones are ignored."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+import pyvips
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
@@ -68,7 +69,7 @@ def test_download_link_of_a_name_needing_escapes_works(ir: ImageRecycleClient) -
     assert_json_404(fetch(link.rsplit("/", 1)[0] + "/ete%202024%20%231.jpg"))
 
 
-def test_unknown_params_and_resize_are_ignored(ir: ImageRecycleClient) -> None:
+def test_unknown_params_and_a_list_of_resize_styles_are_ignored(ir: ImageRecycleClient) -> None:
     params = {
         "compression_type": "lossy",
         "compression_level": 42,
@@ -83,3 +84,42 @@ def test_unknown_params_and_resize_are_ignored(ir: ImageRecycleClient) -> None:
     styles = list(OptimizedImage.objects.filter(original=original).values_list("style", flat=True))
     assert styles == [OptimizedImage.ORIGINAL_STYLE]
     assert fetch(image["optimized_url"]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("bound", "expected"),
+    [
+        ({"width": 200}, (200, 150)),  # the WordPress plugin: the site's largest width
+        ({"height": "60"}, (80, 60)),
+        ({"width": 200, "height": 100}, (133, 100)),
+        ({"width": 2000}, (320, 240)),  # never enlarged
+    ],
+)
+def test_params_resize_bounds_the_optimized_image_keeping_its_aspect(
+    ir: ImageRecycleClient, bound: dict[str, Any], expected: tuple[int, int]
+) -> None:
+    params = json.dumps({"compression_type": "lossy", "resize": bound})
+    response = ir.post(
+        "images", {"file": SimpleUploadedFile("photo.jpg", jpeg(320, 240)), "params": params}, multipart=True
+    )
+    assert response.status_code == 201, response.content
+    image = response.json()
+
+    data = fetch(image["optimized_url"]).getvalue()
+    out = pyvips.Image.new_from_buffer(data, "")
+    assert (out.width, out.height) == expected
+    assert (image["width"], image["height"]) == (320, 240)  # the original's, as uploaded
+
+
+def test_a_bad_params_resize_is_a_400_naming_it(ir: ImageRecycleClient) -> None:
+    response = ir.post(
+        "images/",
+        {
+            "file": SimpleUploadedFile("a.jpg", jpeg(320, 240), "image/jpeg"),
+            "params": json.dumps({"resize": {"width": 0}}),
+        },
+        multipart=True,
+    )
+
+    assert response.status_code == 400
+    assert "resize" in response.json()["errMessage"] and "width" in response.json()["errMessage"]

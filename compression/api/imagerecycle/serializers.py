@@ -1,6 +1,7 @@
 """Shapes of the ImageRecycle surface's images endpoints (API.md §2; seeds/000_… "Images").
 
-`params` is a JSON string (or, in a JSON body, an object): `{"compression_type": …, "compression_level": …}`,
+`params` is a JSON string (or, in a JSON body, an object): `{"compression_type": …, "compression_level": …,
+"resize": {"width": …}}`,
 or for a URL upload `{"url": …, "params": {…}}`; the URL may also come as a top-level `url` field.
 """
 
@@ -19,14 +20,27 @@ from compression.engine.options import MAX_LEVEL, MIN_LEVEL
 from compression.models import OptimizedImage, OriginalImage, StoredFile
 from compression.services.options import SubmitOptions
 from crush.api import jsonbody
+from crush.api.surface import sentence
 from crush.api.surfaces.imagerecycle import PageLinkSerializer, download_link
 from crush.lib.errors import ValidationFailed
 from crush.lib.timestamps import UtcTimestampField, iso_utc
 
 MAX_URL_CHARS = 2048
+MAX_BOUND_PX = 100_000
 ZIP_MAX_IDS = 100
 # str.isdigit() also takes "١٢" and "²": an id is ASCII digits, a few, so int() stays cheap.
 _ASCII_ID = re.compile(r"[0-9]{1,19}")
+
+
+class BoundSerializer(serializers.Serializer):
+    """`params.resize`: the optimized image's largest width and/or height (the WordPress plugin sends the
+    site's maximum upload width); aspect kept, never enlarged."""
+
+    width = serializers.IntegerField(min_value=1, max_value=MAX_BOUND_PX, required=False, allow_null=True)
+    height = serializers.IntegerField(min_value=1, max_value=MAX_BOUND_PX, required=False, allow_null=True)
+
+    class Meta:
+        ref_name = "ImageRecycleResize"
 
 
 class ParamsSerializer(serializers.Serializer):
@@ -43,6 +57,7 @@ class ParamsSerializer(serializers.Serializer):
     )
     convert = convert_field()
     preserve = preserve_field()
+    resize = BoundSerializer(required=False, allow_null=True)
 
     class Meta:
         ref_name = "ImageRecycleParams"
@@ -98,11 +113,14 @@ def image_add_input(data: Any) -> ImageAddInput:
         raise ValidationFailed({"url": [f"Must be a URL of at most {MAX_URL_CHARS} characters."]})
     if (upload is None) == (not url):
         raise ValidationFailed({"file": ["Send either a file or a url, not both or neither."]})
+    if not isinstance(params.get("resize"), (dict, type(None))):  # a Crush.pics style list: not ours
+        params = {key: value for key, value in params.items() if key != "resize"}
     options = ParamsSerializer(
         data={key: params[key] for key in map(str, ParamsSerializer().fields) if key in params}
     )
     if not options.is_valid():
         raise ValidationFailed({"params": [_message(options.errors)]})
+    bound = options.validated_data.get("resize") or {}
     return ImageAddInput(
         upload=upload,
         url=url or None,
@@ -112,12 +130,14 @@ def image_add_input(data: Any) -> ImageAddInput:
             quality_target=options.validated_data.get("quality_target"),
             convert=options.validated_data.get("convert") or (),
             preserve=options.validated_data.get("preserve"),
+            max_width=bound.get("width"),
+            max_height=bound.get("height"),
         ),
     )
 
 
 def _message(errors: dict[str, Any]) -> str:
-    return " ".join(f"{field}: {' '.join(map(str, messages))}" for field, messages in errors.items())
+    return " ".join(f"{field}: {sentence(messages)}" for field, messages in errors.items())
 
 
 def ids_parse(raw: str) -> list[int]:
