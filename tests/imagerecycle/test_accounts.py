@@ -157,8 +157,14 @@ def test_consumption_lists_30_days_and_12_months_with_zeros(account: Account, ir
         day=today - datetime.timedelta(days=400),
     )
 
-    consumption = ir.get("accounts/mine/consumption").json()["consumption"]
+    body = ir.get("accounts/mine/consumption").json()
+    consumption = body["consumption"]
 
+    # the documentation's second shape, in the same body: the last 30 days as {date, consumption}
+    assert [(day["date"], day["consumption"]) for day in body["consumptions"]] == [
+        (day["date"], day["total_size_before"]) for day in consumption["last_days"]
+    ]
+    assert {day["date"]: day["consumption"] for day in body["consumptions"]}[ten_days_ago.isoformat()] == 150
     days = consumption["last_days"]
     assert [day["date"] for day in days] == [
         (today - datetime.timedelta(days=back)).isoformat() for back in range(29, -1, -1)

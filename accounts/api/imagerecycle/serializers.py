@@ -113,8 +113,19 @@ class ConsumptionSerializer(serializers.Serializer):
     last_months = ConsumptionPeriodSerializer(many=True, help_text="The last 12 months, oldest first")
 
 
+class DayConsumptionSerializer(serializers.Serializer):
+    date = serializers.DateField(source="start", help_text="The day (UTC)")
+    consumption = serializers.IntegerField(
+        source="bytes_before", help_text="Bytes counted against the allowance that day"
+    )
+
+
 class ConsumptionEnvelopeSerializer(serializers.Serializer):
+    """Both shapes of the original documentation in one body: `consumption` (per day and per month) and
+    `consumptions` (the same last 30 days as `{date, consumption}`)."""
+
     consumption = ConsumptionSerializer()
+    consumptions = DayConsumptionSerializer(many=True, help_text="The last 30 days, oldest first")
 
     class Meta:
         ref_name = "ImageRecycleConsumption"

@@ -109,7 +109,9 @@ class AccountConsumptionApi(ImageRecycleApi):
     def get(self, request: Request) -> Response:
         summary = selectors.consumption_summary(account=request_account(request))
 
-        return Response(ConsumptionEnvelopeSerializer({"consumption": summary}).data)
+        return Response(
+            ConsumptionEnvelopeSerializer({"consumption": summary, "consumptions": summary.last_days}).data
+        )
 
 
 class SubAccountsApi(ImageRecycleApi):
