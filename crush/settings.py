@@ -39,6 +39,26 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-debug-only-key"  # noqa: S105 - only reachable with DEBUG on
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 
+
+def _surface_hosts(value: str) -> dict[str, str]:
+    """`api.imagerecycle.com=imagerecycle,images.example.com=crush` -> {host: surface name}."""
+    names = {"crush": "crushpics", "crushpics": "crushpics", "imagerecycle": "imagerecycle"}
+    hosts: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        host, _, name = item.partition("=")
+        host, name = host.strip().lower().rstrip("."), name.strip().lower()
+        if not host or name not in names:
+            raise ImproperlyConfigured(
+                f"CRUSH_SURFACE_HOSTS: {item!r} must be host=surface, surface one of crush, imagerecycle"
+            )
+        hosts[host] = names[name]
+    return hosts
+
+
+# Surfaces served at the root path for these Host names (crush.api.surfaces.hosts); they are allowed hosts.
+CRUSH_SURFACE_HOSTS = _surface_hosts(env.str("CRUSH_SURFACE_HOSTS", default=""))
+ALLOWED_HOSTS += [host for host in CRUSH_SURFACE_HOSTS if host not in ALLOWED_HOSTS]
+
 INSTALLED_APPS = [
     "crush.apps.CrushAdminConfig",  # django.contrib.admin with the landing page of crush/admin_site.py
     "django.contrib.auth",
@@ -56,6 +76,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "crush.api.surfaces.hosts.SurfaceHostMiddleware",  # first: every layer after it sees the surface's path
     "crush.middleware.RequestIdMiddleware",
     "crush.middleware.RequireHttpsMiddleware",
     "django.middleware.security.SecurityMiddleware",

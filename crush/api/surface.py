@@ -36,6 +36,9 @@ def sentence(message: Any) -> str:
 class Surface:
     name: str
     prefix: str  # "/v1": the surface's paths are this and what lies under it
+    # What Crush puts before the replaced service's own paths ("" when they are the same): a host listed in
+    # CRUSH_SURFACE_HOSTS gets it added (crush.api.surfaces.hosts).
+    mount: str = ""
     authentication: str  # dotted path of its DRF authentication class (apps are not imported here)
     validation_status = 422  # the status of input the serializers refuse
 

@@ -18,6 +18,7 @@ from crush.lib.dbranges import BIGINT_MAX
 class ImageRecycleSurface(Surface):
     name = "imagerecycle"
     prefix = "/imagerecycle/v1"
+    mount = "/imagerecycle"  # api.imagerecycle.com/v1/… is /imagerecycle/v1/… here
     authentication = "accounts.authentication.ImageRecycleAuthentication"
     validation_status = 400  # the surface reports validation as a bad query (API.md §2)
 
