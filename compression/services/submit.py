@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account
+from accounts.selectors import quota_used_this_month
 from compression import engine
 from compression.engine import (
     EngineError,
@@ -43,7 +44,7 @@ from compression.services.options import (
     options_validate,
     resize_spec,
 )
-from crush.lib.errors import CrushError, FileTooLarge, UnsupportedMedia, ValidationFailed
+from crush.lib.errors import CrushError, FileTooLarge, QuotaExceeded, UnsupportedMedia, ValidationFailed
 from crush.lib.netguard import NetworkError, ResponseTooLarge
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ def original_image_submit(
         raise TypeError("original_image_submit takes either an upload or an image_url")
     options_validate(options)
     origin = options.origin or ("file" if upload is not None else "url")
+    if image_url and _allowance_used_up(account):
+        raise QuotaExceeded()  # a URL's size is known only once a worker fetched it; nothing is left now
     if image_url:
         try:
             url_check(url=image_url)
@@ -118,6 +121,15 @@ def original_image_submit(
     if not synchronous:
         return original
     return _sync_run(original.id)
+
+
+def _allowance_used_up(account: Account) -> bool:
+    """Whether the account or its parent has no byte of this month's allowance left."""
+    return any(
+        holder.plan_bytes is not None and quota_used_this_month(account=holder) >= holder.plan_bytes
+        for holder in (account.parent, account)
+        if holder is not None
+    )
 
 
 def _sync_run(original_image_id: int) -> OriginalImage:

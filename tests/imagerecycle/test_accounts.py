@@ -73,9 +73,12 @@ def test_mine_shows_this_months_window_and_usage(account: Account, ir: ImageRecy
     mine = ir.get("accounts/mine").json()
 
     today = datetime.datetime.now(datetime.UTC).date()
-    assert mine["quota_start"] == today.replace(day=1).isoformat()
-    assert datetime.date.fromisoformat(mine["quota_end"]).month == today.month
-    assert (datetime.date.fromisoformat(mine["quota_end"]) + datetime.timedelta(days=1)).day == 1
+    # Unix timestamps of noon UTC, as the plugins print them with PHP's date()
+    start = datetime.datetime.fromtimestamp(mine["quota_start"], datetime.UTC)
+    end = datetime.datetime.fromtimestamp(mine["quota_end"], datetime.UTC)
+    assert (start.date(), start.hour) == (today.replace(day=1), 12)
+    assert (end.month, end.hour) == (today.month, 12)
+    assert (end.date() + datetime.timedelta(days=1)).day == 1
     assert mine["quota_current"] == len(photo)
     assert mine["quota_allowed"] == account.plan_bytes
     assert mine["file_max_size"] == account.file_max_size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from rest_framework import serializers
@@ -55,9 +56,20 @@ class SubAccountInputSerializer(serializers.Serializer):
         return fields
 
 
+# Unix timestamps, as the ImageRecycle plugins print them with PHP's date(); noon UTC, so that the day shown
+# is the same on a server in any time zone from UTC-11 to UTC+11.
+QUOTA_START_HELP = "First day of the current month, as a Unix timestamp of 12:00 UTC that day"
+QUOTA_END_HELP = "Last day of the current month, as a Unix timestamp of 12:00 UTC that day"
+
+
+def day_timestamp(day: datetime.date) -> int:
+    """12:00 UTC of ``day`` in seconds since the epoch."""
+    return int(datetime.datetime.combine(day, datetime.time(12), tzinfo=datetime.UTC).timestamp())
+
+
 class AccountMineSerializer(serializers.Serializer):
-    quota_start = serializers.DateField(help_text="First day of the current month (UTC)")
-    quota_end = serializers.DateField(help_text="Last day of the current month (UTC)")
+    quota_start = serializers.IntegerField(help_text=QUOTA_START_HELP)
+    quota_end = serializers.IntegerField(help_text=QUOTA_END_HELP)
     quota_current = serializers.IntegerField(help_text="Original bytes counted this month")
     quota_allowed = serializers.IntegerField(allow_null=True, help_text="Monthly allowance; null: unlimited")
     file_max_size = serializers.IntegerField(help_text="Largest accepted file, in bytes")
@@ -70,8 +82,8 @@ class SubAccountSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
     description = serializers.CharField()
-    quota_start = serializers.DateField(help_text="First day of the current month (UTC)")
-    quota_end = serializers.DateField(help_text="Last day of the current month (UTC)")
+    quota_start = serializers.IntegerField(help_text=QUOTA_START_HELP)
+    quota_end = serializers.IntegerField(help_text=QUOTA_END_HELP)
     quota_allowed = serializers.IntegerField(
         allow_null=True, help_text="Its own monthly allowance, else its parent's; null: unlimited"
     )

@@ -21,6 +21,7 @@ from accounts.api.imagerecycle.serializers import (
     SubAccountSerializer,
     SuccessSerializer,
     allowance,
+    day_timestamp,
 )
 from accounts.authentication import request_account
 from accounts.models import Account
@@ -62,8 +63,8 @@ def _sub_account_row(sub_account: Account, *, api_secret: str | None = None) -> 
             "id": sub_account.id,
             "title": sub_account.title,
             "description": sub_account.description,
-            "quota_start": summary.start,
-            "quota_end": summary.end,
+            "quota_start": day_timestamp(summary.start),
+            "quota_end": day_timestamp(summary.end),
             "quota_current": sub_account.quota_used_bytes,  # type: ignore[attr-defined]
             "quota_allowed": allowance(sub_account),
             "file_max_size": sub_account.file_max_size,
@@ -89,8 +90,8 @@ class AccountMineApi(ImageRecycleApi):
         return Response(
             AccountMineSerializer(
                 {
-                    "quota_start": summary.start,
-                    "quota_end": summary.end,
+                    "quota_start": day_timestamp(summary.start),
+                    "quota_end": day_timestamp(summary.end),
                     "quota_current": summary.used_bytes,
                     "quota_allowed": allowance(account),
                     "file_max_size": account.file_max_size,

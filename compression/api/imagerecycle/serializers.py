@@ -27,6 +27,8 @@ from crush.lib.timestamps import UtcTimestampField, iso_utc
 
 MAX_URL_CHARS = 2048
 MAX_BOUND_PX = 100_000
+# `params.preserve_metas` (the WordPress plugin) -> `preserve`: its "datetime" is Crush's "creation".
+PRESERVE_METAS = {"datetime": "creation"}
 ZIP_MAX_IDS = 100
 # str.isdigit() also takes "١٢" and "²": an id is ASCII digits, a few, so int() stays cheap.
 _ASCII_ID = re.compile(r"[0-9]{1,19}")
@@ -115,6 +117,12 @@ def image_add_input(data: Any) -> ImageAddInput:
         raise ValidationFailed({"file": ["Send either a file or a url, not both or neither."]})
     if not isinstance(params.get("resize"), (dict, type(None))):  # a Crush.pics style list: not ours
         params = {key: value for key, value in params.items() if key != "resize"}
+    if "preserve" not in params and isinstance(params.get("preserve_metas"), list):
+        # the WordPress plugin's "Preserve selected" metadata, in its own names
+        params = {
+            **params,
+            "preserve": [PRESERVE_METAS.get(str(name), name) for name in params["preserve_metas"]],
+        }
     options = ParamsSerializer(
         data={key: params[key] for key in map(str, ParamsSerializer().fields) if key in params}
     )
