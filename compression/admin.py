@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from compression.models import OptimizedImage, OriginalImage, Status, StoredFile
+from compression.models import Export, OptimizedImage, OriginalImage, Status, StoredFile
 from compression.services.files import stored_files_delete
 from compression.services.operator import original_image_retry
 from crush.lib.errors import CrushError
@@ -94,3 +94,24 @@ class StoredFileAdmin(admin.ModelAdmin):
     list_filter = ("content_type",)
     search_fields = ("key", "filename")
     exclude = ("token",)
+
+
+@admin.register(Export)
+class ExportAdmin(admin.ModelAdmin):
+    """Read-only: exports are made through the API and end on their own."""
+
+    list_display = ("id", "account", "type", "status", "files", "size", "created_at", "expire_at")
+    list_filter = ("status", "type")
+    list_select_related = ("account",)
+    search_fields = ("=id", "account__login")
+    raw_id_fields = ("account", "file")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Export | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Export | None = None) -> bool:
+        return False

@@ -151,3 +151,43 @@ class OptimizedImage(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.style} of #{self.original_id} ({self.status})"
+
+
+class ExportType(models.TextChoices):
+    OPTIMIZED = "optimized"
+    ORIGINAL = "original"
+
+
+class Export(models.Model):
+    """A zip of an account's optimized (or original) files, built by a worker (`POST /v1/export`).
+
+    At most one export of an account is running (`enqueued` or `processing`) at a time: the partial unique
+    constraint holds it even against two requests at once. `updated_at` is the running build's heartbeat.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="exports")
+    type = models.CharField(max_length=16, choices=ExportType.choices, default=ExportType.OPTIMIZED)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ENQUEUED)
+    files = models.PositiveIntegerField(null=True, blank=True, help_text="Entries in the zip once completed")
+    size = models.BigIntegerField(null=True, blank=True, help_text="Bytes of the zip once completed")
+    file = models.ForeignKey(StoredFile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    error_msg = models.TextField(null=True, blank=True)  # noqa: DJ001 - the API shows null
+    error_code = models.CharField(max_length=32, blank=True, help_text="Stable code of the failure")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    expire_at = models.DateTimeField(help_text="When the zip is purged (CRUSH_RETENTION_DAYS after)")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["account", "-created_at", "-id"], name="export_account_newest")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(status__in=["enqueued", "processing"]),
+                name="export_one_running_per_account",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"export #{self.pk} {self.type} of {self.account_id} ({self.status})"

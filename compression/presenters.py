@@ -1,12 +1,15 @@
-"""Plain dicts of API.md's `original_image` and `optimized_image` objects (API views and webhook payloads)."""
+"""Plain dicts of API.md's `original_image`, `optimized_image` and `export` objects (API views, webhook
+payloads)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
+from django.utils import timezone
+
 from accounts.models import CompressionType
-from compression.models import OptimizedImage, OriginalImage, StoredFile
+from compression.models import Export, OptimizedImage, OriginalImage, Status, StoredFile
 from crush.api.surfaces.crushpics import file_link
 from crush.lib.timestamps import iso_utc
 
@@ -82,4 +85,26 @@ def original_image_data(
         "expire_at": iso_utc(original_image.expire_at),
         "link": _link(original_image.file, base_url=base_url),
         "optimized_images": [optimized_image_data(row, base_url=base_url) for row in rows],
+    }
+
+
+def export_data(export: Export, *, base_url: str) -> dict[str, Any]:
+    """`link` only while the zip can be downloaded: completed, not purged, not past `expire_at`."""
+    stored = export.file
+    downloadable = (
+        export.status == Status.COMPLETED
+        and stored is not None
+        and stored.deleted_at is None
+        and stored.expire_at > timezone.now()
+    )
+    return {
+        "id": export.id,
+        "type": export.type,
+        "status": export.status,
+        "files": export.files,
+        "size": export.size,
+        "link": _link(stored, base_url=base_url) if downloadable else None,
+        "error_msg": export.error_msg,
+        "created_at": iso_utc(export.created_at),
+        "expire_at": iso_utc(export.expire_at),
     }

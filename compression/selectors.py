@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.core.files.base import File
@@ -10,7 +11,7 @@ from django.db.models import Count, Min, Prefetch, QuerySet
 from django.utils import timezone
 
 from accounts.models import Account
-from compression.models import OptimizedImage, OriginalImage, Status, StoredFile
+from compression.models import Export, ExportType, OptimizedImage, OriginalImage, Status, StoredFile
 from compression.storage import file_open
 from crush.lib.errors import NotFound
 
@@ -49,6 +50,48 @@ def stored_file_open(*, stored_file: StoredFile) -> File:
         return file_open(key=stored_file.key)
     except FileNotFoundError:
         raise NotFound() from None
+
+
+# --- exports
+
+
+def export_latest(*, account: Account) -> Export | None:
+    exports = Export.objects.filter(account=account).select_related("file")
+    return exports.order_by("-created_at", "-id").first()
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSource:
+    """A live stored file to export: an original's upload (`style` None) or an optimized image's output."""
+
+    original_id: int
+    style: str | None
+    filename: str
+    key: str
+    size_bytes: int
+    created_at: datetime.datetime
+
+
+EXPORT_ROWS_PER_QUERY = 2000  # rows fetched at a time: an account's list is never held whole in memory
+
+
+def export_sources(*, account: Account, export_type: str) -> Iterator[ExportSource]:
+    """The account's live files of that type (not deleted, not expired), by original then style: its optimized
+    images' completed outputs, or its originals' uploads (whatever their job's status)."""
+    live = {"file__deleted_at": None, "file__expire_at__gt": timezone.now()}
+    fields = ("file__filename", "file__key", "file__size", "file__created_at")
+    if export_type == ExportType.ORIGINAL:
+        originals = OriginalImage.objects.filter(account=account, file__isnull=False, **live).order_by("id")
+        uploads = originals.values_list("id", *fields)
+        for original_id, *stored in uploads.iterator(chunk_size=EXPORT_ROWS_PER_QUERY):
+            yield ExportSource(original_id, None, *stored)
+        return
+    optimized = OptimizedImage.objects.filter(
+        original__account=account, status=Status.COMPLETED, file__isnull=False, **live
+    ).order_by("original_id", "id")
+    outputs = optimized.values_list("original_id", "style", *fields)
+    for original_id, style, *stored in outputs.iterator(chunk_size=EXPORT_ROWS_PER_QUERY):
+        yield ExportSource(original_id, style, *stored)
 
 
 # --- platform-wide (the operators' landing page)

@@ -6,6 +6,7 @@ One module per concern; the app's write API is re-exported here:
 - `jobs`: one processing run (claim, compress every output left) and the hand-backs of stopping workers;
 - `lifecycle`: a job's row locked, published to the queue, and ended (ledger or quota, webhook event);
 - `files`: stored files written under deterministic keys, deleted with their rows or alone, expired;
+- `export`: a zip of an account's optimized or original files (`/v1/export`), built by a worker;
 - `operator`: the retry of an ended job (admin);
 - `periodic`: the sweeper, the queue repair, the purge of expired files.
 
@@ -30,6 +31,7 @@ Job life cycle (DESIGN.md "Reliability rules"):
   every enqueued job when the broker came back empty (crush/broker.py).
 """
 
+from compression.services.export import export_build, export_fail, export_start
 from compression.services.files import (
     original_image_delete,
     original_images_delete,
@@ -51,6 +53,9 @@ __all__ = [
     "StyleRequest",
     "SubmitOptions",
     "expired_files_purge",
+    "export_build",
+    "export_fail",
+    "export_start",
     "lost_runs_hand_back",
     "original_image_delete",
     "original_image_hand_back",

@@ -1,6 +1,6 @@
 """The real Crush.pics Node client (`@crush-pics/crush-pics` 0.2.2, installed by `npm ci` in
 tests/clients/node, never modified) against a live server: gunicorn for the API and a Celery worker for the
-asynchronous upload.
+asynchronous upload and the export.
 
 It uploads with `form-data` streams, i.e. `Transfer-Encoding: chunked` and no Content-Length, and points at
 this server through its own `baseUrl` option. The npm packages are installed by `make test` (and `.ci/run`)
@@ -91,6 +91,8 @@ def test_node_client_drives_the_api_unchanged(
         "original_images.get": 200,
         "original_images.list": 200,
         "dashboard.get": 200,
+        "export.create": 200,
+        "export.get": 200,
     }, calls
 
     assert calls["account.get"]["data"]["shop"]["login"] == account.login
@@ -121,3 +123,10 @@ def test_node_client_drives_the_api_unchanged(
     assert listed["pagination"]["total_count"] == 2
 
     assert "stats" in calls["dashboard.get"]["data"]
+
+    started = calls["export.create"]["data"]["export"]
+    assert started["type"] == "optimized"
+    exported = calls["export.get"]["data"]["export"]
+    assert (exported["id"], exported["status"]) == (started["id"], "completed")
+    assert exported["files"] == 2  # the original style of each of the two originals
+    assert exported["link"].startswith(f"{web.url}/v1/files/")

@@ -29,7 +29,7 @@ CONVERTER_SAMPLES = {"int": "987654", "str": "nothing", "path": "nothing.jpg", "
 UNKNOWN_PATHS = [
     "/v1",
     "/v1/",
-    "/v1/export",
+    "/v1/exports",
     "/v1/upload",
     "/v1/images/5",
     "/v1/invoices",

@@ -73,6 +73,16 @@ async function main () {
 
   await call('original_images.list', crushPics.original_images.list())
   await call('dashboard.get', crushPics.dashboard.get({ report_type: 'week' }))
+
+  await call('export.create', crushPics.export.create())
+  for (let attempt = 0; attempt < POLL_ATTEMPTS; attempt++) {
+    const fetched = await call('export.get', crushPics.export.get())
+    const status = fetched.data && fetched.data.export && fetched.data.export.status
+    const ended = fetched.status !== 200 || status === 'completed' || status === 'failed'
+    if (ended || attempt === POLL_ATTEMPTS - 1) break
+    calls.pop() // only the last poll is reported
+    await sleep(POLL_INTERVAL_MS)
+  }
 }
 
 main()
