@@ -2,8 +2,9 @@
 no JPEG XL). Still images only; the output is a bare JPEG XL codestream in sRGB: an embedded ICC profile
 is applied to the pixels first, and no other metadata is written (``preserve`` has nothing to keep in it).
 
-``lossy`` maps the level to libjxl's quality one to one, ``lossless`` is libjxl's lossless mode, and
-``balanced`` searches the quality for the smallest output reaching the target at full resolution.
+``lossy`` maps the level to the libjxl quality that looks like lossy JPEG at that level (``levels.py``),
+``lossless`` is libjxl's lossless mode, and ``balanced`` searches the quality for the smallest output
+reaching the target at full resolution.
 """
 
 import logging
@@ -14,6 +15,7 @@ import pyvips
 
 from .decode import check_deadline, to_srgb8, vips_errors
 from .errors import CorruptInput
+from .levels import calibrated
 from .search import TARGET_SCORE, Candidate, SearchHint, SearchSpace, hint_for
 
 logger = logging.getLogger(__name__)
@@ -24,10 +26,14 @@ BALANCED = SearchSpace(first=75, low=20, high=98, slope=0.6, max_evals=4, tolera
 ENCODER = "libjxl"  # the scale of what a search learnt (``SearchHint.encoder``)
 
 
+# ``lossy``: the libjxl quality that scored like lossy JPEG at each level (``levels.py``; measured on 21
+# photos, docs/benchmarks.md). Below 90 libjxl's scale reads higher than mozjpeg's.
+LOSSY_LEVELS = ((30, 16), (40, 23), (50, 36), (60, 50), (70, 62), (80, 75), (90, 90), (95, 94))
+
+
 def level_to_quality(level: int) -> int:
-    """libjxl quality for a ``lossy`` level: the identity (monotonic, 1..100; not calibrated against JPEG
-    as WebP's and AVIF's are: libjxl's quality was designed to follow libjpeg's)."""
-    return min(max(level, 1), 100)
+    """libjxl quality for a ``lossy`` level (monotonic, 1..100)."""
+    return calibrated(level, LOSSY_LEVELS)
 
 
 def srgb_pixels(image: pyvips.Image) -> pyvips.Image:
