@@ -163,6 +163,13 @@ class AccountAdmin(admin.ModelAdmin):
             .annotate(used_this_month=Coalesce(Subquery(used, output_field=BigIntegerField()), Value(0)))
         )
 
+    def save_model(self, request: HttpRequest, obj: Account, form: ModelForm, change: bool) -> None:
+        """A change goes through the service, which tells the account's callback URLs of a changed plan."""
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        services.account_update(account=obj, **{name: getattr(obj, name) for name in form.changed_data})
+
     @admin.display(description="usage this month", ordering="used_this_month")
     def usage_this_month(self, obj: Account) -> str:
         return _usage(getattr(obj, "used_this_month", 0), obj.plan_bytes)

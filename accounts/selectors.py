@@ -34,6 +34,28 @@ def quota_used_this_month(*, account: Account) -> int:
     return _used_in(account, month_start())
 
 
+def quota_used_month_before(*, account: Account, month: datetime.date) -> int:
+    """What the account used in the calendar month before `month` (a first day)."""
+    return _used_in(account, _month_before(month))
+
+
+def account_ids_with_month_unopened(*, month: datetime.date) -> list[int]:
+    """Active accounts that used some of the month before `month` and have no quota period in `month` yet:
+    the ones whose monthly reset is still to be announced (accounts.services.quota_months_open)."""
+    return list(
+        Account.objects.filter(
+            is_active=True, quota_periods__month=_month_before(month), quota_periods__used_bytes__gt=0
+        )
+        .exclude(quota_periods__month=month)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+
+def _month_before(month: datetime.date) -> datetime.date:
+    return (month - datetime.timedelta(days=1)).replace(day=1)
+
+
 def _used_in(account: Account, month: datetime.date) -> int:
     period = QuotaPeriod.objects.filter(account=account, month=month).first()
     return period.used_bytes if period else 0

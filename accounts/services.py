@@ -1,4 +1,9 @@
-"""Writes for accounts: creation, credentials, quota reservations and the consumption ledger."""
+"""Writes for accounts: creation, credentials, quota reservations and the consumption ledger.
+
+A change of what the `subscription_updated` webhook event shows (the plan, the allowance, its use reset, the
+next charge) emits that event in the transaction making it, whoever makes it: the admin, the API, a command,
+the month's reset.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +18,19 @@ from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from accounts import credentials
+from accounts import credentials, presenters, selectors
 from accounts.models import Account, ApiKey, ApiToken, ConsumptionDay, QuotaPeriod, month_start
 from crush.lib.dbranges import column_range_check
 from crush.lib.errors import QuotaExceeded, Unauthenticated, ValidationFailed
+from webhooks.models import CallbackUrl
+from webhooks.services import account_event_emit, callback_url_add
 
 LAST_USED_GRANULARITY = datetime.timedelta(minutes=1)  # at most one write per credential a minute
+SUBSCRIPTION_UPDATED = "subscription_updated"
+# The account fields a subscription_updated event shows (accounts.presenters.subscription_data), usage aside.
+SUBSCRIPTION_FIELDS = frozenset(
+    {"login", "plan_code", "plan_name", "plan_price", "plan_bytes", "next_charge_at"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +83,38 @@ def account_create(
     return account
 
 
+@transaction.atomic
 def account_update(*, account: Account, **fields: Any) -> Account:
+    """Saves `fields` (`account` may already carry them, as the admin's form leaves it); when that changes
+    what a subscription_updated event shows, emits one."""
     column_range_check(Account, fields)  # a 4xx naming the field, not the database's out-of-range error
+    shown_before = None
+    if not SUBSCRIPTION_FIELDS.isdisjoint(fields):
+        shown_before = _subscription_shown(Account.objects.select_for_update().get(pk=account.pk))
     for name, value in fields.items():
         setattr(account, name, value)
     account.save(update_fields=[*fields, "updated_at"])
+    if shown_before is not None and _subscription_shown(account) != shown_before:
+        _subscription_updated_emit(account=account)
     return account
+
+
+@dataclass(frozen=True, slots=True)
+class ShopUpdate:
+    account: Account
+    callback_url_created: CallbackUrl | None  # its secret is shown once, in the answer of this update
+
+
+@transaction.atomic
+def shop_update(*, account: Account, callback_url: str | None = None, **fields: Any) -> ShopUpdate:
+    """`PATCH /v1/shop`: the settings in `fields`, and `callback_url` added to the account's callback URLs
+    unless it has it already. Nothing is saved when the URL is refused (422 naming `callback_url`)."""
+    created = None
+    if callback_url is not None:
+        Account.objects.select_for_update().get(pk=account.pk)  # one add at a time per account
+        url, is_new = callback_url_add(account=account, url=callback_url)
+        created = url if is_new else None
+    return ShopUpdate(account=account_update(account=account, **fields), callback_url_created=created)
 
 
 def account_deactivate(*, account: Account) -> None:
@@ -184,9 +222,27 @@ def _chain(account: Account) -> list[Account]:
     return [account.parent, account] if account.parent_id else [account]  # type: ignore[list-item]
 
 
-def _period(account: Account, month: datetime.date) -> None:
-    """Makes sure the counter row exists; parallel creators are harmless (ON CONFLICT DO NOTHING)."""
-    QuotaPeriod.objects.bulk_create([QuotaPeriod(account=account, month=month)], ignore_conflicts=True)
+def _period_open(account: Account, month: datetime.date) -> bool:
+    """Makes sure the counter row of `month` exists; True when this call created it. Opening a month resets
+    the usage shown, so whoever opens it first (the month's first upload, or quota_months_open) announces the
+    reset when the account used some of the month before; parallel openers are harmless (get_or_create: one
+    creates, the others read)."""
+    _, created = QuotaPeriod.objects.get_or_create(account=account, month=month)
+    if created and selectors.quota_used_month_before(account=account, month=month) > 0:
+        _subscription_updated_emit(account=account)
+    return created
+
+
+def quota_months_open() -> int:
+    """Opens this month's quota period of each active account that used some of last month's allowance and
+    has not uploaded yet this month, announcing the reset (beat, hourly: a missed run is caught up by the
+    next); returns how many it opened."""
+    month = month_start()
+    opened = 0
+    for account_id in selectors.account_ids_with_month_unopened(month=month):
+        with transaction.atomic():
+            opened += _period_open(Account.objects.get(pk=account_id), month)
+    return opened
 
 
 def _check_size(size_bytes: int) -> None:
@@ -204,7 +260,7 @@ def quota_reserve(*, account: Account, size_bytes: int) -> datetime.date:
     _check_size(size_bytes)
     month = month_start()
     for holder in _chain(account):
-        _period(holder, month)
+        _period_open(holder, month)
         periods = QuotaPeriod.objects.filter(account=holder, month=month)
         if holder.plan_bytes is not None:
             periods = periods.filter(used_bytes__lte=holder.plan_bytes - size_bytes)
@@ -223,9 +279,13 @@ def quota_release(*, account: Account, size_bytes: int, month: datetime.date) ->
         )
 
 
+@transaction.atomic
 def quota_reset(*, account: Account) -> None:
     """Sets this month's usage of the account to zero (its parent keeps counting what it used)."""
-    QuotaPeriod.objects.filter(account=account, month=month_start()).update(used_bytes=0)
+    if QuotaPeriod.objects.filter(account=account, month=month_start(), used_bytes__gt=0).update(
+        used_bytes=0
+    ):
+        _subscription_updated_emit(account=account)
 
 
 def consumption_record(
@@ -250,6 +310,23 @@ def consumption_record(
         bytes_after=F("bytes_after") + bytes_after,
         files=F("files") + files,
         optimized_files=F("optimized_files") + optimized_files,
+    )
+
+
+# --- the subscription_updated webhook event
+
+
+def _subscription_shown(account: Account) -> dict[str, Any]:
+    """What a subscription_updated event shows of the account row: its payload, usage aside."""
+    return presenters.subscription_data(account, quota_usage=0)
+
+
+def _subscription_updated_emit(*, account: Account) -> None:
+    quota_usage = selectors.quota_used_this_month(account=account)
+    account_event_emit(
+        account=account,
+        event=SUBSCRIPTION_UPDATED,
+        payload=presenters.subscription_data(account, quota_usage=quota_usage),
     )
 
 

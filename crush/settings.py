@@ -172,6 +172,7 @@ CELERY_TASK_ROUTES = {
     "compression.tasks.expired_files_purge_task": {"queue": "maintenance"},
     "compression.tasks.*": {"queue": "compression"},
     "webhooks.tasks.*": {"queue": "webhooks"},
+    "accounts.tasks.quota_months_open_task": {"queue": "maintenance"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
@@ -301,6 +302,12 @@ CRUSH_RETENTION_DAYS = _int_renamed("CRUSH_RETENTION_DAYS", old_name="RETENTION_
 CRUSH_DEFAULT_PLAN_BYTES = env.int("CRUSH_DEFAULT_PLAN_BYTES", default=1024 * 2**20)  # 1 GiB a month
 CRUSH_DEFAULT_FILE_MAX_SIZE_BYTES = env.int("CRUSH_DEFAULT_FILE_MAX_SIZE_BYTES", default=32 * 2**20)
 CRUSH_RATE_LIMIT = env.str("CRUSH_RATE_LIMIT", default="1200/min")  # per API token or key
+# Hourly: the month's reset (subscription_updated) reaches accounts uploading nothing yet within the hour; a
+# missed run is caught up by the next.
+CELERY_BEAT_SCHEDULE["accounts-quota-months-open"] = {
+    "task": "accounts.tasks.quota_months_open_task",
+    "schedule": 3600,
+}
 
 # --- webhooks (Standard Webhooks delivery to callback URLs)
 # The whole POST, connection included (API.md).

@@ -1,7 +1,8 @@
 """Callback URLs, the webhook outbox (events) and the delivery log.
 
 An event's `body` is the exact JSON text that is signed and sent on every attempt; it is written once, in the
-transaction that ends the original image, and never changed.
+transaction that made the change it reports (an original image ended, an account's plan changed), and never
+changed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from accounts.models import Account
 class EventType(models.TextChoices):
     OPTIMIZED = "optimized"
     ERROR = "error"
+    SUBSCRIPTION_UPDATED = "subscription_updated"
 
 
 class DeliveryStatus(models.TextChoices):
@@ -50,7 +52,12 @@ class WebhookEvent(models.Model):
     public_id = models.CharField(max_length=40, unique=True, help_text="evt_…; the webhook-id header")
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="webhook_events")
     event_type = models.CharField(max_length=32, choices=EventType.choices)
-    image_id = models.BigIntegerField(db_index=True, help_text="The original image the event is about")
+    image_id = models.BigIntegerField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="The original image the event is about (null: the account)",
+    )
     body = models.TextField(help_text="The exact JSON text signed and sent (UTF-8), frozen at creation")
     created_at = models.DateTimeField(db_index=True)
 

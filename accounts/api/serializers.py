@@ -1,15 +1,34 @@
 """The `shop` object of /v1/shop (API.md §1, "Endpoints")."""
 
+from typing import Any
+
 from rest_framework import serializers
 
 from accounts.models import CompressionType
 from crush.lib.timestamps import UtcTimestampField
+from crush.lib.urls import url_masked
 
 
 class CallbackUrlRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     url = serializers.URLField()
     disabled = serializers.BooleanField(help_text="Deliveries stopped (410 answer or 5 days failing)")
+
+
+class ShopCallbackUrlSerializer(serializers.Serializer):
+    """A callback URL `PATCH /v1/shop` created, as `POST /v1/callback_urls` answers it."""
+
+    id = serializers.IntegerField()
+    url = serializers.SerializerMethodField(help_text="A password in the URL is shown as ***")
+    disabled = serializers.SerializerMethodField()
+    secret = serializers.CharField(help_text="whsec_…: the signing secret, shown only in this answer")
+    created_at = UtcTimestampField()
+
+    def get_url(self, callback_url: Any) -> str:
+        return url_masked(callback_url.url)
+
+    def get_disabled(self, callback_url: Any) -> bool:
+        return not callback_url.is_active
 
 
 class PlanDataSerializer(serializers.Serializer):

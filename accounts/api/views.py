@@ -7,8 +7,8 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts import selectors, services
-from accounts.api.serializers import ShopSerializer
+from accounts import presenters, selectors, services
+from accounts.api.serializers import ShopCallbackUrlSerializer, ShopSerializer
 from accounts.authentication import request_account
 from accounts.models import QUALITY_TARGET_MAX, QUALITY_TARGET_MIN, Account, CompressionType
 from crush.api.surfaces.crushpics import CrushPicsApi, error_responses
@@ -42,13 +42,9 @@ def _shop(account: Account) -> dict[str, Any]:
         "created_at": account.created_at,
         "updated_at": account.updated_at,
         "callback_urls": _callback_urls(account),
-        "plan_data": {
-            "code": account.plan_code,
-            "name": account.plan_name,
-            "price": account.plan_price,
-            "bytes": account.plan_bytes,
-            "quota_usage": selectors.quota_used_this_month(account=account),
-        },
+        "plan_data": presenters.plan_data(
+            account, quota_usage=selectors.quota_used_this_month(account=account)
+        ),
     }
 
 
@@ -75,6 +71,12 @@ class ShopApi(CrushPicsApi):
             help_text="The SSIMULACRA2 score balanced outputs reach unless a request sets its own",
         )
         email = serializers.EmailField(allow_blank=True, max_length=254, required=False)
+        callback_url = serializers.CharField(
+            max_length=2048,
+            required=False,
+            help_text="Added to the account's callback URLs unless it is one already (the rules of "
+            "POST /v1/callback_urls)",
+        )
 
         class Meta:
             ref_name = "ShopUpdate"
@@ -84,6 +86,15 @@ class ShopApi(CrushPicsApi):
 
         class Meta:
             ref_name = "ShopResponse"
+
+    class UpdateOutputSerializer(serializers.Serializer):
+        shop = ShopSerializer()
+        callback_url = ShopCallbackUrlSerializer(
+            required=False, help_text="Only when this request created it: its secret is shown only here"
+        )
+
+        class Meta:
+            ref_name = "ShopUpdateResponse"
 
     @extend_schema(
         operation_id="shop_retrieve",
@@ -99,12 +110,14 @@ class ShopApi(CrushPicsApi):
 
     @extend_schema(
         operation_id="shop_update",
-        summary="Change the default compression settings or the email",
+        summary="Change the default compression settings or the email, add a callback URL",
         description="Every field is optional; unknown fields are ignored. Invalid values answer 422 "
-        '`{"message": {"<field>": ["…"]}}` and change nothing.',
+        '`{"message": {"<field>": ["…"]}}` and change nothing. `callback_url` is added to the callback URLs '
+        "unless the account has it already; when it is added, the answer's `callback_url` carries its "
+        "signing secret, shown only there.",
         request=InputSerializer,
         responses={
-            200: OutputSerializer,
+            200: UpdateOutputSerializer,
             **error_responses(401, 403, 422, 429),
         },
     )
@@ -113,6 +126,9 @@ class ShopApi(CrushPicsApi):
         params.is_valid(raise_exception=True)
         account = request_account(request)
 
-        account = services.account_update(account=account, **params.validated_data)
+        updated = services.shop_update(account=account, **params.validated_data)
 
-        return Response(self.OutputSerializer({"shop": _shop(account)}).data)
+        answer: dict[str, Any] = {"shop": _shop(updated.account)}
+        if updated.callback_url_created is not None:
+            answer["callback_url"] = updated.callback_url_created
+        return Response(self.UpdateOutputSerializer(answer).data)

@@ -4,6 +4,7 @@ Runs in CI (CRUSH_REQUIRE_SERVICES=1, PostgreSQL); on the embedded SQLite defaul
 serialises writers and would prove nothing.
 """
 
+import datetime
 import os
 import threading
 from collections import Counter
@@ -12,9 +13,10 @@ import pytest
 from django.db import connection, connections
 
 from accounts import selectors, services
-from accounts.models import Account
+from accounts.models import Account, QuotaPeriod, month_start
 from crush.lib.errors import QuotaExceeded
 from tests.factories import AccountFactory
+from webhooks.models import CallbackUrl, WebhookEvent
 
 ON_POSTGRESQL = connection.vendor == "postgresql"
 pytestmark = [
@@ -87,3 +89,21 @@ def test_quota_reserve_in_parallel_on_one_account_accepts_exactly_what_fits() ->
 
     assert Counter(outcome for _, outcome in outcomes) == {"accepted": 5, "refused": 11}
     assert selectors.quota_used_this_month(account=account) == 5 * SIZE_BYTES
+
+
+def test_parallel_first_uploads_of_a_month_announce_its_reset_once() -> None:
+    assert ON_POSTGRESQL, "CRUSH_REQUIRE_SERVICES=1 needs DATABASE_URL to point at PostgreSQL"
+    parent = AccountFactory.create(plan_bytes=None)
+    sub = AccountFactory.create(parent=parent, plan_bytes=None)
+    last_month = (month_start() - datetime.timedelta(days=1)).replace(day=1)
+    for holder in (parent, sub):
+        QuotaPeriod.objects.create(account=holder, month=last_month, used_bytes=900)
+        CallbackUrl.objects.create(account=holder, url="http://127.0.0.1:9/hook", secret="whsec_dGVzdA==")
+
+    outcomes = reserve_in_parallel([sub, parent] * 8, SIZE_BYTES)
+
+    assert Counter(outcome for _, outcome in outcomes) == {"accepted": 16}
+    announced = Counter(
+        WebhookEvent.objects.filter(event_type="subscription_updated").values_list("account_id", flat=True)
+    )
+    assert announced == {parent.pk: 1, sub.pk: 1}

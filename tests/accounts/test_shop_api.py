@@ -5,6 +5,7 @@ from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.models import Account
+from webhooks.models import CallbackUrl
 
 pytestmark = pytest.mark.django_db
 
@@ -163,3 +164,75 @@ def test_shop_of_a_sub_account_counts_its_own_usage(account: Account) -> None:
 
     assert response.json()["shop"]["login"] == "sub-of-shop"
     assert response.json()["shop"]["plan_data"]["quota_usage"] == 300
+
+
+# --- callback_url: what the Crush.pics WordPress plugin sends to register its webhook listener
+
+
+def test_shop_patch_adds_a_callback_url_once_and_shows_its_secret_only_then(
+    api: APIClient, account: Account
+) -> None:
+    url = "http://127.0.0.1:8080/wp-json/crush/webhook"
+
+    first = api.patch("/v1/shop", {"callback_url": url, "compression_type": "lossy"}, format="json")
+    again = api.patch("/v1/shop", {"callback_url": f" {url} "}, format="json")
+
+    assert first.status_code == again.status_code == 200
+    created = first.json()["callback_url"]
+    assert created["url"] == url
+    assert created["secret"].startswith("whsec_")
+    assert created["disabled"] is False
+    assert "callback_url" not in again.json()
+    [stored] = CallbackUrl.objects.filter(account=account)
+    assert (stored.id, stored.secret) == (created["id"], created["secret"])
+    assert again.json()["shop"]["callback_urls"] == [{"id": stored.id, "url": url, "disabled": False}]
+    assert again.json()["shop"]["compression_type"] == "lossy"
+
+
+def test_shop_patch_keeps_the_callback_urls_the_account_has(api: APIClient, account: Account) -> None:
+    other = CallbackUrl.objects.create(
+        account=account, url="http://127.0.0.1:1/other", secret="whsec_b3RoZXI="
+    )
+
+    response = api.patch("/v1/shop", {"callback_url": "http://127.0.0.1:1/hook"}, format="json")
+
+    assert response.status_code == 200
+    assert [row["url"] for row in response.json()["shop"]["callback_urls"]] == [
+        other.url,
+        "http://127.0.0.1:1/hook",
+    ]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "not a url",
+        "ftp://example.com/hook",
+        "http://127.0.0.1/hook",
+        "http://169.254.169.254/latest",
+        "http://[::1]/",
+    ],
+)
+def test_shop_patch_refuses_a_callback_url_as_post_callback_urls_does_and_saves_nothing(
+    api: APIClient, account: Account, settings, url: str
+) -> None:
+    settings.CRUSH_ALLOW_PRIVATE_URLS = False
+
+    response = api.patch("/v1/shop", {"callback_url": url, "compression_level_png": 42}, format="json")
+    reference = api.post("/v1/callback_urls", {"url": url}, format="json")
+
+    assert response.status_code == reference.status_code == 422
+    message = response.json()["message"]
+    assert list(message) == ["callback_url"]
+    assert message["callback_url"] == reference.json()["message"]["url"]
+    account.refresh_from_db()
+    assert account.compression_level_png == 80
+    assert not CallbackUrl.objects.filter(account=account).exists()
+
+
+@pytest.mark.parametrize("value", ["", "x" * 2049])
+def test_shop_patch_rejects_a_blank_or_too_long_callback_url(api: APIClient, value: str) -> None:
+    response = api.patch("/v1/shop", {"callback_url": value}, format="json")
+
+    assert response.status_code == 422
+    assert list(response.json()["message"]) == ["callback_url"]

@@ -92,11 +92,6 @@ def test_add_callback_url_registers_the_wp_json_webhook(token: str, httpserver: 
     assert [row["url"] for row in listed] == [url]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="POST /v1/callback_urls adds the same URL again: the plugin re-registers its webhook on every key "
-    "validation and permalink change, so each event is delivered once per registration",
-)
 def test_add_callback_url_again_keeps_one_callback_url(token: str, httpserver: HTTPServer) -> None:
     """Api_Requests::add_callback_url twice with the same REST URL (wpic_validate_account, then
     Api_Requests::update_crush_callback_url after a permalink change)."""

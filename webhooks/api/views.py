@@ -50,6 +50,11 @@ class CallbackUrlCreatedSerializer(CallbackUrlSerializer):
     secret = serializers.CharField(help_text="whsec_…: the signing secret, shown only in this answer")
 
 
+_CREATED_ENVELOPE = inline_serializer(
+    "CallbackUrlCreatedEnvelope", fields={"callback_url": CallbackUrlCreatedSerializer()}
+)
+
+
 class CallbackUrlListCreateApi(CrushPicsApi):
     """GET lists, POST creates: one path, so one view with both operations."""
 
@@ -60,22 +65,23 @@ class CallbackUrlListCreateApi(CrushPicsApi):
 
     @extend_schema(
         operation_id="callback_urls_create",
+        description="Registers a callback URL (201), or answers the account's existing one at that address "
+        "(200): clients such as the Crush.pics WordPress plugin register it again on every settings check.",
         request=CallbackUrlInputSerializer,
         responses={
-            201: inline_serializer(
-                "CallbackUrlCreatedEnvelope", fields={"callback_url": CallbackUrlCreatedSerializer()}
-            ),
+            201: _CREATED_ENVELOPE,
+            200: _CREATED_ENVELOPE,
         },
     )
     def post(self, request: Request) -> Response:
         data = CallbackUrlInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        callback_url = services.callback_url_create(
-            account=request_account(request),
-            url=data.validated_data["url"],
+        callback_url, created = services.callback_url_add(
+            account=request_account(request), url=data.validated_data["url"], field="url"
         )
         return Response(
-            {"callback_url": CallbackUrlCreatedSerializer(callback_url).data}, status=status.HTTP_201_CREATED
+            {"callback_url": CallbackUrlCreatedSerializer(callback_url).data},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
 
@@ -107,7 +113,7 @@ class DeliverySerializer(serializers.Serializer):
 class WebhookEventSerializer(serializers.Serializer):
     id = serializers.CharField(source="public_id", help_text="evt_…, the webhook-id header")
     event = serializers.CharField(source="event_type")
-    image_id = serializers.IntegerField()
+    image_id = serializers.IntegerField(allow_null=True, help_text="null for an event about the account")
     created_at = UtcTimestampField()
     payload = serializers.SerializerMethodField(help_text="The body as sent")
     deliveries = DeliverySerializer(many=True)

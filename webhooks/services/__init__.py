@@ -1,13 +1,15 @@
 """The webhooks' services (STYLE.md §7), one module per concern; the app's write API is re-exported here.
 
 - `callback_urls`: the receivers an account registers (validation, secret, delete/disable/enable).
-- `outbox`: events, written in the caller's transaction with one pending Delivery per active callback URL.
+- `outbox`: events (an original image ended, an account changed), written in the caller's transaction with one
+  pending Delivery per active callback URL.
 - `delivery`: the attempt state machine (claim → POST → record → deliver, retry or fail) and the requeue of
   lost deliveries; its raw SQL statements live in `delivery_sql`.
 """
 
 from webhooks.services.callback_urls import (
     MAX_CALLBACK_URLS_PER_ACCOUNT,
+    callback_url_add,
     callback_url_create,
     callback_url_delete,
     callback_url_disable,
@@ -16,6 +18,7 @@ from webhooks.services.callback_urls import (
 from webhooks.services.delivery import deliveries_requeue_lost, delivery_attempt, retry_delay_seconds
 from webhooks.services.outbox import (
     NoActiveCallbackUrl,
+    account_event_emit,
     event_id_generate,
     original_image_event_emit,
     webhook_event_resend,
@@ -25,6 +28,8 @@ from webhooks.services.outbox import (
 __all__ = [
     "MAX_CALLBACK_URLS_PER_ACCOUNT",
     "NoActiveCallbackUrl",
+    "account_event_emit",
+    "callback_url_add",
     "callback_url_create",
     "callback_url_delete",
     "callback_url_disable",

@@ -17,20 +17,33 @@ logger = logging.getLogger(__name__)
 MAX_CALLBACK_URLS_PER_ACCOUNT = 20  # every event is POSTed to each: bounds the fan-out of one account
 
 
-def callback_url_create(*, account: Account, url: str) -> CallbackUrl:
-    """Validates `url` with the outbound guard (scheme, host, resolved addresses); gives it a fresh secret."""
+def callback_url_create(*, account: Account, url: str, field: str = "url") -> CallbackUrl:
+    """Validates `url` with the outbound guard (scheme, host, resolved addresses); gives it a fresh secret.
+    `field`: the input field the 422 names."""
     url = url.strip()
     try:
         netguard.check_url(url, allow_private=settings.CRUSH_ALLOW_PRIVATE_URLS)
     except (netguard.UrlRefused, netguard.NetworkError) as exc:
-        raise ValidationFailed({"url": [str(exc.message)]}) from None
+        raise ValidationFailed({field: [str(exc.message)]}) from None
     if CallbackUrl.objects.filter(account=account).count() >= MAX_CALLBACK_URLS_PER_ACCOUNT:
         raise ValidationFailed(
-            {"url": [f"An account may have at most {MAX_CALLBACK_URLS_PER_ACCOUNT} callback URLs"]}
+            {field: [f"An account may have at most {MAX_CALLBACK_URLS_PER_ACCOUNT} callback URLs"]}
         )
     callback_url = CallbackUrl.objects.create(account=account, url=url, secret=signing.secret_generate())
     logger.info("callback URL %s created for account %s", callback_url.id, account.id)
     return callback_url
+
+
+def callback_url_add(*, account: Account, url: str, field: str = "callback_url") -> tuple[CallbackUrl, bool]:
+    """The account's callback URL at `url` and whether it was created now: one is created, as by
+    `callback_url_create`, only when the account has none at that address (the original service's
+    `PATCH /v1/shop {"callback_url"}`, and `POST /v1/callback_urls`, which the Crush.pics plugin repeats on
+    every settings check). Its errors name `field`."""
+    url = url.strip()
+    existing = CallbackUrl.objects.filter(account=account, url=url).first()
+    if existing is not None:
+        return existing, False
+    return callback_url_create(account=account, url=url, field=field), True
 
 
 @transaction.atomic

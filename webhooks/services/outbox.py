@@ -42,7 +42,20 @@ def original_image_event_emit(
     `payload` carries shop_identifier, quota_usage, image_id, original_image and optimized_images; the body
     sent is `{"id", "event", "created_at", **payload}`, serialized once and frozen.
     """
-    event_type = EventType(event)
+    return _event_emit(
+        account=account, event_type=EventType(event), image_id=original_image_id, payload=payload
+    )
+
+
+def account_event_emit(*, account: Account, event: str, payload: dict) -> WebhookEvent | None:
+    """An event about the account itself (`subscription_updated`), written like an original image's: in the
+    caller's transaction, None when no callback URL is active."""
+    return _event_emit(account=account, event_type=EventType(event), image_id=None, payload=payload)
+
+
+def _event_emit(
+    *, account: Account, event_type: EventType, image_id: int | None, payload: dict
+) -> WebhookEvent | None:
     callback_url_ids = list(
         CallbackUrl.objects.filter(account=account, is_active=True).values_list("id", flat=True)
     )
@@ -60,7 +73,7 @@ def original_image_event_emit(
         public_id=public_id,
         account=account,
         event_type=event_type,
-        image_id=original_image_id,
+        image_id=image_id,
         body=body,
         created_at=now,
     )
@@ -69,7 +82,7 @@ def original_image_event_emit(
         "webhook event %s (%s, image %s) for account %s: %s deliveries",
         public_id,
         event_type.value,
-        original_image_id,
+        image_id,
         account.id,
         len(callback_url_ids),
     )
