@@ -5,7 +5,7 @@ from celery import shared_task
 from compression.claimers import claimer_name
 from compression.fetch import DownloadUnavailable
 from compression.services.export import export_build, export_fail
-from compression.services.jobs import original_image_process
+from compression.services.jobs import original_image_fetch, original_image_process
 from compression.services.periodic import expired_files_purge, queue_repair, stuck_jobs_sweep
 from compression.storage import StorageUnavailable
 
@@ -23,6 +23,11 @@ from compression.storage import StorageUnavailable
 def original_image_process_task(self, original_image_id: int) -> None:  # type: ignore[no-untyped-def]
     nodename = None if self.request.is_eager else self.request.hostname  # eager: inline in this process
     original_image_process(original_image_id=original_image_id, claimer=claimer_name(nodename))
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def original_image_fetch_task(original_image_id: int) -> None:
+    original_image_fetch(original_image_id=original_image_id)
 
 
 @shared_task(acks_late=True)

@@ -18,7 +18,7 @@ from webhooks.selectors import platform_delivery_health
 logger = logging.getLogger(__name__)
 
 # CELERY_TASK_ROUTES + CELERY_TASK_DEFAULT_QUEUE
-BROKER_QUEUES = ("compression", "webhooks", "maintenance", "default")
+BROKER_QUEUES = ("compression", "webhooks", "maintenance", "fetch", "default")
 BROKER_TIMEOUT_SECONDS = 1  # the landing page must render even when Redis is unreachable
 
 

@@ -170,6 +170,8 @@ CELERY_TASK_ROUTES = {
     # compression jobs filling the compression workers cannot delay the sweeper that re-enqueues lost jobs.
     "compression.tasks.stuck_jobs_sweep_task": {"queue": "maintenance"},
     "compression.tasks.expired_files_purge_task": {"queue": "maintenance"},
+    # image_url downloads of asynchronous jobs: I/O, on the webhooks worker's threads, not behind compression.
+    "compression.tasks.original_image_fetch_task": {"queue": "fetch"},
     "compression.tasks.*": {"queue": "compression"},
     "webhooks.tasks.*": {"queue": "webhooks"},
     "accounts.tasks.quota_months_open_task": {"queue": "maintenance"},
@@ -274,6 +276,10 @@ CRUSH_SYNC_WAIT_SECONDS = env.float("CRUSH_SYNC_WAIT_SECONDS", default=60.0)
 # The engine time of a synchronous job (all its outputs): its searches stop at their share of it with their
 # best output meeting the quality floor, else the lossless result, else the input (anytime search). 3.5 s
 # keeps a sync `balanced` answer for inputs up to 12 MP within 5 s (p95): clients time out after 10 s.
+# An asynchronous image_url submit waits this long for the download, so that it answers the original's size.
+CRUSH_URL_SIZE_WAIT_SECONDS = env.float("CRUSH_URL_SIZE_WAIT_SECONDS", default=10.0)
+if CRUSH_URL_SIZE_WAIT_SECONDS < 0:
+    raise ImproperlyConfigured("CRUSH_URL_SIZE_WAIT_SECONDS must be 0 or more")
 CRUSH_SYNC_SEARCH_SECONDS = env.float("CRUSH_SYNC_SEARCH_SECONDS", default=3.5)
 if CRUSH_SYNC_SEARCH_SECONDS <= 0:
     raise ImproperlyConfigured("CRUSH_SYNC_SEARCH_SECONDS must be more than 0")

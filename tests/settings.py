@@ -12,6 +12,9 @@ os.environ.setdefault("CRUSH_VAR_DIR", tempfile.mkdtemp(prefix="crush-test-var-"
 # Synchronous jobs search without time pressure, as asynchronous ones do: what a test asserts of their outputs
 # must not depend on the machine's speed (a test of the budget itself sets it small).
 os.environ.setdefault("CRUSH_SYNC_SEARCH_SECONDS", "270")
+# No request waits for a download that the eager tasks of a test transaction never run
+# (the live-worker tests set it).
+os.environ.setdefault("CRUSH_URL_SIZE_WAIT_SECONDS", "0")
 
 from crush.settings import *  # noqa: F403
 

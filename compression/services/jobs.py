@@ -35,6 +35,7 @@ from compression.services.lifecycle import (
     job_lease,
     original_complete,
     original_fail,
+    original_image_enqueue,
     original_image_enqueue_on_commit,
     original_locked,
 )
@@ -82,6 +83,26 @@ def original_image_process(*, original_image_id: int, claimer: str | None = None
             status=Status.ENQUEUED, claimed_by="", updated_at=timezone.now()
         )
         raise
+
+
+def original_image_fetch(*, original_image_id: int) -> None:
+    """The image_url download of an asynchronous job, ahead of its compression, on the I/O worker's threads
+    (the `fetch` queue): the submit answers as soon as the original is stored, with its size, as clients
+    such as the Crush.pics WordPress plugin need. Then the compression task is published. A download that
+    fails for a transient reason leaves the job to the compression run, which downloads it again with
+    retries; one that cannot succeed ends the job `failed` here."""
+    original = OriginalImage.objects.select_related("account", "file").filter(pk=original_image_id).first()
+    if original is None or original.status != Status.ENQUEUED:
+        return
+    if original.file is None:
+        try:
+            if _fetch_for(original, engine_limits()) is None:
+                return  # ended failed
+        except TRANSIENT_ERRORS as exc:
+            logger.info("original %s: download deferred to its compression run: %s", original.id, exc.code)
+        except OriginalGone:
+            return
+    original_image_enqueue(original.id)
 
 
 def original_image_hand_back(*, original_image_id: int) -> bool:

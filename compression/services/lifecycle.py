@@ -24,6 +24,7 @@ from webhooks.services import original_image_event_emit
 logger = logging.getLogger(__name__)
 
 PROCESS_TASK = "compression.tasks.original_image_process_task"
+FETCH_TASK = "compression.tasks.original_image_fetch_task"
 INTERNAL_ERROR_MESSAGE = "The file could not be processed because of an internal error."
 INTERNAL_ERROR_CODE = "internal_error"
 INTERRUPTED_CODE = "interrupted"
@@ -49,6 +50,18 @@ def original_image_enqueue_on_commit(original_image_id: int) -> None:
         PROCESS_TASK,
         (original_image_id,),
         what=f"original {original_image_id}",
+        unpublished=functools.partial(_unpublished_mark, original_image_id),
+    )
+
+
+def original_image_fetch_enqueue_on_commit(original_image_id: int) -> None:
+    """Publishes the download of an asynchronous job's image_url (``jobs.original_image_fetch``) once the
+    caller's transaction commits; the broker down, the job is marked `unpublished` like any other and its
+    repair publishes the compression task, which downloads it then."""
+    broker.apply_async_on_commit(
+        FETCH_TASK,
+        (original_image_id,),
+        what=f"download of original {original_image_id}",
         unpublished=functools.partial(_unpublished_mark, original_image_id),
     )
 

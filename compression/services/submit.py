@@ -34,6 +34,7 @@ from compression.services.lifecycle import (
     INTERRUPTED_CODE,
     original_image_enqueue,
     original_image_enqueue_on_commit,
+    original_image_fetch_enqueue_on_commit,
     original_locked,
 )
 from compression.services.options import (
@@ -116,11 +117,32 @@ def original_image_submit(
         )
         if data is not None and probe is not None:
             original_store(original=original, data=data, probe=probe)
-        if not synchronous:
+        if not synchronous and data is not None:
             original_image_enqueue_on_commit(original.id)
+        elif not synchronous:  # an image_url: downloaded first by the I/O worker, then compressed
+            original_image_fetch_enqueue_on_commit(original.id)
     if not synchronous:
-        return original
+        return original if data is not None else _downloaded_wait(original)
     return _sync_run(original.id)
+
+
+def _downloaded_wait(original: OriginalImage) -> OriginalImage:
+    """An asynchronous image_url submit answers once the I/O worker stored the download (its `size` known,
+    as the Crush.pics WordPress plugin requires to keep track of the job), the job ended, or
+    CRUSH_URL_SIZE_WAIT_SECONDS passed; the request's thread only polls the row."""
+    if settings.CRUSH_URL_SIZE_WAIT_SECONDS <= 0:
+        return original
+    deadline = time.monotonic() + settings.CRUSH_URL_SIZE_WAIT_SECONDS
+    pause = SYNC_POLL_FIRST_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(pause)
+        pause = min(pause * 1.5, SYNC_POLL_MAX_SECONDS)
+        current = OriginalImage.objects.select_related("file").filter(pk=original.pk).first()
+        if current is None:
+            return original
+        if current.size is not None or current.status in ENDED_STATUSES:
+            return current
+    return original
 
 
 def _allowance_used_up(account: Account) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -166,25 +167,25 @@ def test_compress_request_is_accepted_as_compress_image_checks(
     assert done["status"] == "completed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an image_url submit answers `size: null` until the worker has downloaded it; compress_image "
-    "records the job only `if (... !empty($original_size))`, so the plugin never stores the crushed_id and "
-    "cannot match the webhook to the image",
-)
+@pytest.mark.slow
 def test_compress_request_answers_the_original_size_compress_image_records(
-    token: str, httpserver: HTTPServer
+    token: str, httpserver: HTTPServer, live_worker: Callable[..., Any], settings: Any
 ) -> None:
     """Api_Requests::compress_request, read by Image_Functions::compress_image: `$original_size =
-    $results['original_image']['size']` must be non-empty for the row (and crushed_id) to be saved."""
-    httpserver.expect_request(UPLOAD_PATH).respond_with_data(jpeg(160, 120), content_type="image/jpeg")
+    $results['original_image']['size']` must be non-empty for the row (and crushed_id) to be saved. The
+    download runs on a real worker's `fetch` queue while the request waits for it (never in the request)."""
+    settings.CRUSH_URL_SIZE_WAIT_SECONDS = 60
+    live_worker(queues="fetch,compression")
+    photo = jpeg(160, 120)
+    httpserver.expect_request(UPLOAD_PATH).respond_with_data(photo, content_type="image/jpeg")
 
     response = curl(
         token, "POST", "original_images", compress_request_body(httpserver.url_for(UPLOAD_PATH), "balanced")
     )
 
     assert response.status_code == 200, response.content
-    assert response.json()["original_image"]["size"]
+    assert response.json()["success"] is True
+    assert response.json()["original_image"]["size"] == len(photo)
 
 
 def test_compress_request_with_the_allowance_used_up_is_402_with_formatted_message(
