@@ -42,14 +42,20 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 
 def _surface_hosts(value: str) -> dict[str, str]:
     """`api.imagerecycle.com=imagerecycle,images.example.com=crush` -> {host: surface name}."""
-    names = {"crush": "crushpics", "crushpics": "crushpics", "imagerecycle": "imagerecycle"}
+    names = {
+        "crush": "crushpics",
+        "crushpics": "crushpics",
+        "imagerecycle": "imagerecycle",
+        "tinify": "tinify",
+        "kraken": "kraken",
+    }
     hosts: dict[str, str] = {}
     for item in filter(None, (part.strip() for part in value.split(","))):
         host, _, name = item.partition("=")
         host, name = host.strip().lower().rstrip("."), name.strip().lower()
         if not host or name not in names:
             raise ImproperlyConfigured(
-                f"CRUSH_SURFACE_HOSTS: {item!r} must be host=surface, surface one of crush, imagerecycle"
+                f"CRUSH_SURFACE_HOSTS: {item!r} must be host=surface, surface one of {', '.join(sorted(names))}"
             )
         hosts[host] = names[name]
     return hosts

@@ -29,7 +29,7 @@ def mounted_path(host: str, path: str) -> str:
     name = settings.CRUSH_SURFACE_HOSTS.get(host.rsplit(":", 1)[0].strip().lower().rstrip("."))
     if name is None:
         return path
-    mount = next(surface.mount for surface in SURFACES if surface.name == name)
+    mount = next((surface.mount for surface in SURFACES if surface.name == name), "")
     if not mount or any(path == root or path.startswith(root + "/") for root in (mount, *OPERATOR_PATHS)):
         return path
     return mount + path
