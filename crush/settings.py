@@ -55,7 +55,8 @@ def _surface_hosts(value: str) -> dict[str, str]:
         host, name = host.strip().lower().rstrip("."), name.strip().lower()
         if not host or name not in names:
             raise ImproperlyConfigured(
-                f"CRUSH_SURFACE_HOSTS: {item!r} must be host=surface, surface one of {', '.join(sorted(names))}"
+                f"CRUSH_SURFACE_HOSTS: {item!r} must be host=surface, surface one of "
+                + ", ".join(sorted(names))
             )
         hosts[host] = names[name]
     return hosts
