@@ -360,3 +360,14 @@ def platform_traffic(*, today: datetime.date) -> tuple[Traffic, Traffic]:
             bytes_out=totals["month_out"] or 0,
         ),
     )
+
+
+def compression_count_this_month(*, account: Account) -> int:
+    """Optimized files completed this UTC calendar month by the account and its sub-accounts, from the
+    ledger: Tinify's `Compression-Count` (each output counts one, so a shrink is 1 and a transformed output
+    of it 1 more, 2 with a resize or background)."""
+    totals = ConsumptionDay.objects.filter(
+        account__in=Account.objects.filter(Q(pk=account.pk) | Q(parent=account.pk)).values("pk"),
+        day__gte=month_start(),
+    ).aggregate(count=Coalesce(Sum("optimized_files"), 0))
+    return int(totals["count"])

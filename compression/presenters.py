@@ -9,7 +9,10 @@ from typing import Any
 from django.utils import timezone
 
 from accounts.models import CompressionType
+from compression import engine
+from compression.engine.resize import target_geometry
 from compression.models import Export, OptimizedImage, OriginalImage, Status, StoredFile
+from crush.api.surfaces import kraken
 from crush.api.surfaces.crushpics import file_link
 from crush.lib.timestamps import iso_utc
 
@@ -107,4 +110,73 @@ def export_data(export: Export, *, base_url: str) -> dict[str, Any]:
         "error_msg": export.error_msg,
         "created_at": iso_utc(export.created_at),
         "expire_at": iso_utc(export.expire_at),
+    }
+
+
+# --- Kraken's result (its /v1/url and /v1/upload answers with `wait`, and its callbacks)
+
+
+def kraken_id(original_image: OriginalImage) -> str:
+    """The `id` Kraken answers a callback_url request with and repeats in the callback: hex, like its own."""
+    return f"{original_image.id:032x}"
+
+
+def _kraken_dimensions(original_image: OriginalImage, row: OptimizedImage) -> tuple[int | None, int | None]:
+    """The output's width and height, from the source's and the style's geometry (no pixel is read)."""
+    if original_image.width is None or original_image.height is None or not row.strategy:
+        return original_image.width, original_image.height
+    spec = engine.ResizeSpec(
+        strategy=engine.ResizeStrategy(row.strategy), width=row.width, height=row.height, background=None
+    )
+    geometry = target_geometry(original_image.width, original_image.height, spec)
+    return geometry.width, geometry.height
+
+
+def _kraken_output(original_image: OriginalImage, row: OptimizedImage, *, base_url: str) -> dict[str, Any]:
+    original_size = original_image.size or 0
+    size = row.size if row.size is not None else original_size
+    stored = row.file
+    width, height = _kraken_dimensions(original_image, row)
+    return {
+        "file_name": (stored.filename if stored else "") or original_image.filename,
+        "original_size": original_size,
+        "kraked_size": size,
+        "saved_bytes": max(original_size - size, 0),
+        "kraked_url": kraken.download_link(base_url, token=stored.token, filename=stored.filename)
+        if stored is not None
+        else None,
+        "kraked_width": width,
+        "kraked_height": height,
+    }
+
+
+def kraken_result_data(
+    original_image: OriginalImage, *, base_url: str, optimized_images: Iterable[OptimizedImage] | None = None
+) -> dict[str, Any]:
+    """One output: `{"success", "file_name", "original_size", "kraked_size", "saved_bytes", "kraked_url",
+    "original_width", "original_height", "kraked_width", "kraked_height"}`. With resize styles (a `resize`
+    array, each style named by its `id`): the original's fields and `results: {id: {…}}`. A failed original:
+    `{"success": false, "message"}`."""
+    if original_image.status == Status.FAILED:
+        return {"success": False, "message": original_image.error_msg or "The image could not be optimized."}
+    rows = list(optimized_images if optimized_images is not None else original_image.optimized_images.all())
+    main = next((row for row in rows if row.style == OptimizedImage.ORIGINAL_STYLE), None)
+    styles = [row for row in rows if row.style != OptimizedImage.ORIGINAL_STYLE]
+    head = {
+        "success": True,
+        "file_name": original_image.filename,
+        "original_size": original_image.size or 0,
+        "original_width": original_image.width,
+        "original_height": original_image.height,
+    }
+    if not styles:
+        return {**head, **(_kraken_output(original_image, main, base_url=base_url) if main else {})}
+    return {
+        **head,
+        "results": {
+            row.style: _kraken_output(original_image, row, base_url=base_url)
+            if row.status == Status.COMPLETED
+            else {"success": False, "message": row.error_msg}
+            for row in styles
+        },
     }

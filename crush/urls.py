@@ -33,5 +33,10 @@ urlpatterns = [
     path("v1/", include("webhooks.api.urls")),
     path("imagerecycle/v1/", include("accounts.api.imagerecycle.urls")),
     path("imagerecycle/v1/", include("compression.api.imagerecycle.urls")),
+    path("tinify/", include("compression.api.tinify.urls")),
+    re_path(r"^tinify(?:/.*)?$", api_not_found),
+    path("kraken/", include("accounts.api.kraken.urls")),
+    path("kraken/", include("compression.api.kraken.urls")),
+    re_path(r"^kraken(?:/.*)?$", api_not_found),
     re_path(r"^(?:v1|imagerecycle)(?:/.*)?$", api_not_found),
 ]

@@ -38,6 +38,13 @@ class CallbackUrl(models.Model):
     failing_since = models.DateTimeField(
         null=True, blank=True, help_text="First failed attempt since the last success (disabled after 5 days)"
     )
+    image_id = models.BigIntegerField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="Set: a one-job receiver (Kraken's per-request callback_url) that gets only this original "
+        "image's result; it is neither listed nor counted with the account's callback URLs",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -13,17 +13,32 @@ from webhooks.models import CallbackUrl, Delivery, DeliveryStatus, WebhookEvent
 
 def callback_url_list(*, account: Account) -> QuerySet[CallbackUrl]:
     """The account's own callback URLs (a sub-account's are its own), active and disabled, oldest first."""
-    return CallbackUrl.objects.filter(account=account).order_by("id")
+    return CallbackUrl.objects.filter(account=account, image_id__isnull=True).order_by("id")
 
 
-def callback_url_active_exists(*, account: Account) -> bool:
-    """Whether an event of the account would be delivered anywhere (one cheap query: the caller can skip
-    building an event nobody receives)."""
-    return CallbackUrl.objects.filter(account=account, is_active=True).exists()
+@dataclass(frozen=True, slots=True)
+class ImageEventReceivers:
+    account_wide: bool  # an active callback URL of the account
+    own: bool  # an active one-job receiver of the image (Kraken's per-request callback_url)
+
+
+def image_event_receivers(*, account: Account, image_id: int) -> ImageEventReceivers:
+    """Who would receive an event about original image `image_id`, in one query (the caller can skip building
+    payloads nobody receives)."""
+    image_ids = set(
+        CallbackUrl.objects.filter(
+            Q(image_id__isnull=True) | Q(image_id=image_id), account=account, is_active=True
+        )
+        .values_list("image_id", flat=True)
+        .distinct()
+    )
+    return ImageEventReceivers(account_wide=None in image_ids, own=image_id in image_ids)
 
 
 def callback_url_get(*, account: Account, callback_url_id: int) -> CallbackUrl:
-    callback_url = CallbackUrl.objects.filter(account=account, pk=callback_url_id).first()
+    callback_url = CallbackUrl.objects.filter(
+        account=account, pk=callback_url_id, image_id__isnull=True
+    ).first()
     if callback_url is None:
         raise NotFound()
     return callback_url

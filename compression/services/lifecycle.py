@@ -15,11 +15,11 @@ from django.utils import timezone
 from accounts.selectors import quota_used_this_month
 from accounts.services import consumption_record, quota_release
 from compression.models import ENDED_STATUSES, OriginalImage, Status
-from compression.presenters import optimized_image_data, original_image_data
+from compression.presenters import kraken_id, kraken_result_data, optimized_image_data, original_image_data
 from compression.services.options import ORIGINAL_STYLE
 from crush import broker
-from webhooks.selectors import callback_url_active_exists
-from webhooks.services import original_image_event_emit
+from webhooks.selectors import image_event_receivers
+from webhooks.services import image_callback_emit, original_image_event_emit
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +203,15 @@ def original_end_locked(
 
 
 def _event_emit(original: OriginalImage) -> None:
-    if not callback_url_active_exists(account=original.account):
+    event = "optimized" if original.status == Status.COMPLETED else "error"
+    receivers = image_event_receivers(account=original.account, image_id=original.id)
+    if receivers.own:
+        # the job's own receiver (only Kraken's callback_url makes one): Kraken's result and its `id`
+        payload = {"id": kraken_id(original), **kraken_result_data(original, base_url=original.base_url)}
+        image_callback_emit(
+            account=original.account, event=event, original_image_id=original.id, payload=payload
+        )
+    if not receivers.account_wide:
         return  # no event to write: its payload (three reads) is not built either
     optimized = list(original.optimized_images.select_related("file").order_by("id"))
     for row in optimized:
@@ -218,7 +226,7 @@ def _event_emit(original: OriginalImage) -> None:
     }
     original_image_event_emit(
         account=original.account,
-        event="optimized" if original.status == Status.COMPLETED else "error",
+        event=event,
         original_image_id=original.id,
         payload=payload,
     )

@@ -44,29 +44,24 @@ class SubmitOptions:
     resize: tuple[StyleRequest, ...] = ()
     strip_tags: bool = True
     origin: str | None = None
-    # The full-size output's bounding box (ImageRecycle's `params.resize`): shrunk to fit it, aspect kept,
-    # never enlarged; None on a side leaves that side free.
-    max_width: int | None = None
-    max_height: int | None = None
-
-    def bounded(self) -> StyleRequest | None:
-        """The full-size output's resize, when ``max_width``/``max_height`` ask for one."""
-        if self.max_width is None and self.max_height is None:
-            return None
-        strategy = (
-            engine.ResizeStrategy.FIT
-            if self.max_width is not None and self.max_height is not None
-            else engine.ResizeStrategy.LANDSCAPE
-            if self.max_width is not None
-            else engine.ResizeStrategy.PORTRAIT
-        )
-        return StyleRequest(ORIGINAL_STYLE, strategy.value, self.max_width, self.max_height)
+    # The full-size output resized too (ImageRecycle's `params.resize` bound, Kraken's single `resize`).
+    main_resize: StyleRequest | None = None
+    # The colour alpha is flattened over when an output cannot hold it (Kraken's `convert.background`);
+    # None: white. A resize style's own background wins.
+    background: str | None = None
+    # A one-job receiver of the result (Kraken's `callback_url`), on top of the account's callback URLs.
+    callback_url: str = ""
 
 
 def options_validate(options: SubmitOptions) -> None:
     """The rules of a submit's options. Their shape (types, ranges, lengths, choices) is the surface's: each
     surface's serializer checks it, in its own words, before the service is called."""
     errors = _styles_errors(options.resize)
+    if options.main_resize is not None:
+        try:
+            resize_spec(options.main_resize)
+        except EngineError as exc:
+            errors.append(exc.message)
     if errors:
         raise ValidationFailed({"resize": errors})
     if options.compression_type == engine.CompressionType.LOSSLESS and any(

@@ -47,6 +47,7 @@ from compression.services.options import (
 )
 from crush.lib.errors import CrushError, FileTooLarge, QuotaExceeded, UnsupportedMedia, ValidationFailed
 from crush.lib.netguard import NetworkError, ResponseTooLarge
+from webhooks.services import callback_url_check, image_callback_url_create
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def original_image_submit(
             url_check(url=image_url)
         except (UrlRefused, DownloadUnavailable) as exc:
             raise ValidationFailed({"image_url": [exc.message]}) from exc
+    callback_url = options.callback_url and callback_url_check(url=options.callback_url, field="callback_url")
 
     data: bytes | None = None
     filename = ""
@@ -117,6 +119,8 @@ def original_image_submit(
         )
         if data is not None and probe is not None:
             original_store(original=original, data=data, probe=probe)
+        if callback_url:  # before the job can end: it is enqueued on commit
+            image_callback_url_create(account=account, url=callback_url, image_id=original.id)
         if not synchronous and data is not None:
             original_image_enqueue_on_commit(original.id)
         elif not synchronous:  # an image_url: downloaded first by the I/O worker, then compressed
@@ -252,13 +256,14 @@ def _original_create(
         filename=filename,
         expire_at=expire_at,
     )
-    bounded = options.bounded()
+    bounded = options.main_resize
     rows = [
         OptimizedImage(
             style=ORIGINAL_STYLE,
             strategy=bounded.strategy if bounded else "",
             width=bounded.width if bounded else None,
             height=bounded.height if bounded else None,
+            background=(bounded.background if bounded else None) or options.background,
             convert=original.convert,
         )
     ]
@@ -270,7 +275,7 @@ def _original_create(
                 strategy=spec.strategy.value,
                 width=spec.width,
                 height=spec.height,
-                background=spec.background,
+                background=spec.background or options.background,
                 convert=original.convert if style.convert is None else ",".join(style.convert),
             )
         )

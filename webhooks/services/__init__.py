@@ -10,16 +10,19 @@
 from webhooks.services.callback_urls import (
     MAX_CALLBACK_URLS_PER_ACCOUNT,
     callback_url_add,
+    callback_url_check,
     callback_url_create,
     callback_url_delete,
     callback_url_disable,
     callback_url_enable,
+    image_callback_url_create,
 )
 from webhooks.services.delivery import deliveries_requeue_lost, delivery_attempt, retry_delay_seconds
 from webhooks.services.outbox import (
     NoActiveCallbackUrl,
     account_event_emit,
     event_id_generate,
+    image_callback_emit,
     original_image_event_emit,
     webhook_event_resend,
     webhook_events_prune,
@@ -30,6 +33,7 @@ __all__ = [
     "NoActiveCallbackUrl",
     "account_event_emit",
     "callback_url_add",
+    "callback_url_check",
     "callback_url_create",
     "callback_url_delete",
     "callback_url_disable",
@@ -37,6 +41,8 @@ __all__ = [
     "deliveries_requeue_lost",
     "delivery_attempt",
     "event_id_generate",
+    "image_callback_emit",
+    "image_callback_url_create",
     "original_image_event_emit",
     "retry_delay_seconds",
     "webhook_event_resend",

@@ -20,17 +20,38 @@ MAX_CALLBACK_URLS_PER_ACCOUNT = 20  # every event is POSTed to each: bounds the 
 def callback_url_create(*, account: Account, url: str, field: str = "url") -> CallbackUrl:
     """Validates `url` with the outbound guard (scheme, host, resolved addresses); gives it a fresh secret.
     `field`: the input field the 422 names."""
-    url = url.strip()
-    try:
-        netguard.check_url(url, allow_private=settings.CRUSH_ALLOW_PRIVATE_URLS)
-    except (netguard.UrlRefused, netguard.NetworkError) as exc:
-        raise ValidationFailed({field: [str(exc.message)]}) from None
-    if CallbackUrl.objects.filter(account=account).count() >= MAX_CALLBACK_URLS_PER_ACCOUNT:
+    url = callback_url_check(url=url, field=field)
+    if (
+        CallbackUrl.objects.filter(account=account, image_id__isnull=True).count()
+        >= MAX_CALLBACK_URLS_PER_ACCOUNT
+    ):
         raise ValidationFailed(
             {field: [f"An account may have at most {MAX_CALLBACK_URLS_PER_ACCOUNT} callback URLs"]}
         )
     callback_url = CallbackUrl.objects.create(account=account, url=url, secret=signing.secret_generate())
     logger.info("callback URL %s created for account %s", callback_url.id, account.id)
+    return callback_url
+
+
+def callback_url_check(*, url: str, field: str) -> str:
+    """`url` stripped, once the outbound guard accepts it (scheme, host, resolved addresses); else a 422 on
+    `field`."""
+    url = url.strip()
+    try:
+        netguard.check_url(url, allow_private=settings.CRUSH_ALLOW_PRIVATE_URLS)
+    except (netguard.UrlRefused, netguard.NetworkError) as exc:
+        raise ValidationFailed({field: [str(exc.message)]}) from None
+    return url
+
+
+def image_callback_url_create(*, account: Account, url: str, image_id: int) -> CallbackUrl:
+    """A one-job receiver: only the end of original image `image_id` is POSTed there (Kraken's per-request
+    `callback_url`), signed and retried like any delivery. Written in the submit's transaction, so it exists
+    before the job can end; `url` was checked (`callback_url_check`) before that transaction."""
+    callback_url = CallbackUrl.objects.create(
+        account=account, url=url, secret=signing.secret_generate(), image_id=image_id
+    )
+    logger.info("callback URL %s created for image %s of account %s", callback_url.id, image_id, account.id)
     return callback_url
 
 
@@ -40,7 +61,7 @@ def callback_url_add(*, account: Account, url: str, field: str = "callback_url")
     `PATCH /v1/shop {"callback_url"}`, and `POST /v1/callback_urls`, which the Crush.pics plugin repeats on
     every settings check). Its errors name `field`."""
     url = url.strip()
-    existing = CallbackUrl.objects.filter(account=account, url=url).first()
+    existing = CallbackUrl.objects.filter(account=account, url=url, image_id__isnull=True).first()
     if existing is not None:
         return existing, False
     return callback_url_create(account=account, url=url, field=field), True

@@ -47,6 +47,31 @@ def original_image_event_emit(
     )
 
 
+def image_callback_emit(*, account: Account, event: str, original_image_id: int, payload: dict) -> None:
+    """The job's result to its one-job receivers (`image_callback_url_create`); the body sent is `payload`
+    itself (the shape the surface that asked for it promised), the event id in the `webhook-id` header."""
+    callback_url_ids = list(
+        CallbackUrl.objects.filter(account=account, is_active=True, image_id=original_image_id).values_list(
+            "id", flat=True
+        )
+    )
+    if not callback_url_ids:
+        return
+    now = timezone.now()
+    webhook_event = WebhookEvent.objects.create(
+        public_id=event_id_generate(),
+        account=account,
+        event_type=EventType(event),
+        image_id=original_image_id,
+        body=json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False),
+        created_at=now,
+    )
+    _deliveries_create(webhook_event=webhook_event, callback_url_ids=callback_url_ids)
+    logger.info(
+        "webhook event %s (image %s) for its own callback URL", webhook_event.public_id, original_image_id
+    )
+
+
 def account_event_emit(*, account: Account, event: str, payload: dict) -> WebhookEvent | None:
     """An event about the account itself (`subscription_updated`), written like an original image's: in the
     caller's transaction, None when no callback URL is active."""
@@ -57,7 +82,9 @@ def _event_emit(
     *, account: Account, event_type: EventType, image_id: int | None, payload: dict
 ) -> WebhookEvent | None:
     callback_url_ids = list(
-        CallbackUrl.objects.filter(account=account, is_active=True).values_list("id", flat=True)
+        CallbackUrl.objects.filter(account=account, is_active=True, image_id__isnull=True).values_list(
+            "id", flat=True
+        )
     )
     if not callback_url_ids:
         return None
@@ -93,9 +120,9 @@ def _event_emit(
 def webhook_event_resend(*, webhook_event: WebhookEvent) -> list[Delivery]:
     """Sends the event again, same id and body, to every callback URL of its account that is active now."""
     callback_url_ids = list(
-        CallbackUrl.objects.filter(account_id=webhook_event.account_id, is_active=True).values_list(
-            "id", flat=True
-        )
+        CallbackUrl.objects.filter(
+            account_id=webhook_event.account_id, is_active=True, image_id__isnull=True
+        ).values_list("id", flat=True)
     )
     if not callback_url_ids:
         raise NoActiveCallbackUrl()
@@ -119,11 +146,16 @@ def _deliveries_create(*, webhook_event: WebhookEvent, callback_url_ids: list[in
 
 
 def webhook_events_prune() -> int:
-    """Deletes events older than CRUSH_RETENTION_DAYS with nothing left to send (their logs go with them)."""
+    """Deletes events older than CRUSH_RETENTION_DAYS with nothing left to send (their logs go with them), and
+    the one-job receivers as old; returns the number of events deleted."""
     cutoff = timezone.now() - datetime.timedelta(days=settings.CRUSH_RETENTION_DAYS)
     deleted, _ = (
         WebhookEvent.objects.filter(created_at__lt=cutoff)
         .exclude(deliveries__status=DeliveryStatus.PENDING)
         .delete()
     )
+    # one-job receivers (Kraken's callback_url) have served their job by then
+    CallbackUrl.objects.filter(image_id__isnull=False, created_at__lt=cutoff).exclude(
+        deliveries__status=DeliveryStatus.PENDING
+    ).delete()
     return deleted

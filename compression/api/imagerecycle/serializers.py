@@ -18,7 +18,7 @@ from accounts.models import QUALITY_TARGET_MAX, QUALITY_TARGET_MIN, CompressionT
 from compression.api.serializers import convert_field, preserve_field
 from compression.engine.options import MAX_LEVEL, MIN_LEVEL
 from compression.models import OptimizedImage, OriginalImage, StoredFile
-from compression.services.options import SubmitOptions
+from compression.services.options import StyleRequest, SubmitOptions
 from crush.api import jsonbody
 from crush.api.surface import sentence
 from crush.api.surfaces.imagerecycle import PageLinkSerializer, download_link
@@ -138,10 +138,18 @@ def image_add_input(data: Any) -> ImageAddInput:
             quality_target=options.validated_data.get("quality_target"),
             convert=options.validated_data.get("convert") or (),
             preserve=options.validated_data.get("preserve"),
-            max_width=bound.get("width"),
-            max_height=bound.get("height"),
+            main_resize=_bound_resize(bound.get("width"), bound.get("height")),
         ),
     )
+
+
+def _bound_resize(width: int | None, height: int | None) -> StyleRequest | None:
+    """`params.resize` as the optimized image's resize: inside the box (`fit`), or one side bounded
+    (`landscape`: the width, `portrait`: the height); the engine never enlarges."""
+    if width is None and height is None:
+        return None
+    strategy = "fit" if width is not None and height is not None else "landscape" if width else "portrait"
+    return StyleRequest(OptimizedImage.ORIGINAL_STYLE, strategy, width, height)
 
 
 def _message(errors: dict[str, Any]) -> str:

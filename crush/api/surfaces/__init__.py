@@ -4,8 +4,10 @@ is chosen (middleware, the WSGI layer, Django's error handlers). Views know thei
 from crush.api.surface import Surface
 from crush.api.surfaces.crushpics import CRUSHPICS
 from crush.api.surfaces.imagerecycle import IMAGERECYCLE
+from crush.api.surfaces.kraken import KRAKEN
+from crush.api.surfaces.tinify import TINIFY
 
-SURFACES: tuple[Surface, ...] = (CRUSHPICS, IMAGERECYCLE)
+SURFACES: tuple[Surface, ...] = (CRUSHPICS, IMAGERECYCLE, TINIFY, KRAKEN)
 
 
 def surface_of(path: str) -> Surface | None:
