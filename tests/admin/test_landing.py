@@ -153,7 +153,7 @@ def test_broker_queue_lengths_reads_the_configured_broker() -> None:
 
     if settings.CELERY_BROKER_URL.startswith("redis"):  # CI: real Redis
         assert lengths is not None
-        assert set(lengths) == {"compression", "webhooks", "maintenance", "default"}
+        assert set(lengths) == {"compression", "webhooks", "maintenance", "fetch", "default"}
         assert all(isinstance(length, int) and length >= 0 for length in lengths.values())
     else:
         assert lengths is None
