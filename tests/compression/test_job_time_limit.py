@@ -40,18 +40,24 @@ def test_a_job_without_time_completes_every_output(account, settings, fmt: str) 
         assert (rows["thumb"].width, rows["thumb"].height) == (40, 27)
 
 
-def test_the_time_left_is_shared_between_the_outputs_left(account, settings, monkeypatch) -> None:
-    # given: a job time limit, and an engine that records the deadline it is given
-    settings.CRUSH_JOB_TIME_LIMIT_SECONDS = 100
+@pytest.fixture
+def deadlines(monkeypatch) -> list[float]:  # type: ignore[no-untyped-def]
+    """The engine, recording the seconds left before each deadline it is given."""
     real_compress = engine.compress
-    deadlines: list[float] = []
+    recorded: list[float] = []
 
     def recording(data: bytes, *, deadline: float | None = None, **kwargs):  # type: ignore[no-untyped-def]
         assert deadline is not None
-        deadlines.append(deadline - time.monotonic())
+        recorded.append(deadline - time.monotonic())
         return real_compress(data, deadline=deadline, **kwargs)
 
     monkeypatch.setattr(engine, "compress", recording)
+    return recorded
+
+
+def test_the_time_left_is_shared_between_the_outputs_left(account, settings, deadlines) -> None:
+    # given: a job time limit, and an engine that records the deadline it is given
+    settings.CRUSH_JOB_TIME_LIMIT_SECONDS = 100
     name, _content_type, make = SAMPLES["jpeg"]
 
     # when
@@ -67,19 +73,10 @@ def test_the_time_left_is_shared_between_the_outputs_left(account, settings, mon
 
 
 def test_a_synchronous_conversion_has_the_sync_time_once_per_format_it_tries(
-    account, settings, monkeypatch
+    account, settings, deadlines
 ) -> None:
     # given: a sync search time, and an engine that records the deadline it is given
     settings.CRUSH_SYNC_SEARCH_SECONDS = 10
-    real_compress = engine.compress
-    deadlines: list[float] = []
-
-    def recording(data: bytes, *, deadline: float | None = None, **kwargs):  # type: ignore[no-untyped-def]
-        assert deadline is not None
-        deadlines.append(deadline - time.monotonic())
-        return real_compress(data, deadline=deadline, **kwargs)
-
-    monkeypatch.setattr(engine, "compress", recording)
     name, _content_type, make = SAMPLES["jpeg"]
 
     def sync(**overrides: object) -> OriginalImage:
