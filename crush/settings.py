@@ -283,6 +283,11 @@ CRUSH_SYNC_WAIT_SECONDS = env.float("CRUSH_SYNC_WAIT_SECONDS", default=60.0)
 # The engine time of a synchronous job (all its outputs): its searches stop at their share of it with their
 # best output meeting the quality floor, else the lossless result, else the input (anytime search). 3.5 s
 # keeps a sync `balanced` answer for inputs up to 12 MP within 5 s (p95): clients time out after 10 s.
+# Google Cloud Storage's JSON API, where a Tinify `store` with `service: gcs` uploads (another address: an
+# operator's or a test's stand-in only; customers never choose it).
+CRUSH_GCS_ENDPOINT = env.str("CRUSH_GCS_ENDPOINT", default="https://storage.googleapis.com")
+if not CRUSH_GCS_ENDPOINT.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("CRUSH_GCS_ENDPOINT must be an http(s) URL")
 # An asynchronous image_url submit waits this long for the download, so that it answers the original's size.
 CRUSH_URL_SIZE_WAIT_SECONDS = env.float("CRUSH_URL_SIZE_WAIT_SECONDS", default=10.0)
 if CRUSH_URL_SIZE_WAIT_SECONDS < 0:

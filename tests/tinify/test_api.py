@@ -253,7 +253,7 @@ def test_output_post_converts_to_the_smallest_of_a_list(tinify: APIClient) -> No
         {"resize": {"method": "stretch", "width": 10, "height": 10}},
         {"convert": {"type": "image/bmp"}},
         {"preserve": ["everything"]},
-        {"store": {"service": "gcs", "gcp_access_token": "x", "path": "b/k"}},
+        {"store": {"service": "gcs", "path": "b/k"}},
     ],
 )
 def test_output_post_refuses_bad_commands_with_400(tinify: APIClient, command: dict[str, Any]) -> None:
@@ -363,3 +363,55 @@ def test_the_tinify_host_answers_at_the_root(token: str) -> None:
     assert shrunk.status_code == 201
     assert shrunk["Location"].startswith(f"https://{TINIFY_HOST}/tinify/output/")
     assert output.status_code == 200 and output["Content-Type"] == "image/jpeg"
+
+
+@pytest.fixture
+def customer_gcs(httpserver: Any, settings: Any) -> Any:
+    """Google Cloud Storage's JSON API stood in for by a loopback server (CRUSH_GCS_ENDPOINT)."""
+    settings.CRUSH_GCS_ENDPOINT = httpserver.url_for("/")
+    return httpserver
+
+
+@pytest.mark.django_db
+def test_output_post_store_uploads_to_the_customers_gcs(tinify: APIClient, customer_gcs: Any) -> None:
+    # given: the bucket's upload endpoint accepting the object
+    customer_gcs.expect_request(
+        "/upload/storage/v1/b/customer/o", method="POST", query_string="uploadType=multipart"
+    ).respond_with_json({"name": "images/photo.jpg"})
+    location = shrink(tinify, jpeg(200, 120))["Location"]
+    command = {
+        "resize": {"method": "fit", "width": 100, "height": 100},
+        "store": {
+            "service": "gcs",
+            "gcp_access_token": "ya29.token",
+            "path": "customer/images/photo.jpg",
+            "headers": {"Cache-Control": "max-age=60"},
+        },
+    }
+
+    # when
+    response = tinify.post("/tinify" + location, command, format="json")
+
+    # then: the object's URL, and the upload carried the token, the metadata and the resized image
+    assert response.status_code == 200, response.content
+    assert response["Location"] == "https://storage.googleapis.com/customer/images/photo.jpg"
+    ((upload, _answer),) = customer_gcs.log
+    assert upload.headers["Authorization"] == "Bearer ya29.token"
+    boundary = upload.headers["Content-Type"].split("boundary=")[1]
+    metadata_part, media_part = upload.get_data().split(f"--{boundary}".encode())[1:3]
+    metadata = json.loads(metadata_part.split(b"\r\n\r\n", 1)[1])
+    assert metadata == {"name": "images/photo.jpg", "contentType": "image/jpeg", "cacheControl": "max-age=60"}
+    image = media_part.split(b"\r\n\r\n", 1)[1].removesuffix(b"\r\n")
+    assert decoded(image).width == 100
+
+
+@pytest.mark.django_db
+def test_output_post_store_refused_by_gcs_is_400(tinify: APIClient, customer_gcs: Any) -> None:
+    customer_gcs.expect_request("/upload/storage/v1/b/customer/o").respond_with_data("denied", status=403)
+    location = shrink(tinify, jpeg())["Location"]
+    command = {"store": {"service": "gcs", "gcp_access_token": "expired", "path": "customer/x.jpg"}}
+
+    response = tinify.post("/tinify" + location, command, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "store_failed"

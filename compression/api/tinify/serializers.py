@@ -17,7 +17,7 @@ from rest_framework import serializers
 from compression import engine
 from compression.models import OptimizedImage, OriginalImage
 from compression.services.options import StyleRequest, SubmitOptions
-from compression.services.store import S3Target
+from compression.services.store import GcsTarget, S3Target
 
 # Tinify's "smart lossy": the reduction each image takes is chosen by how it looks (SSIMULACRA2 floor), which
 # is Crush's `balanced` (palette quantisation for PNG included); `lossy` is a fixed level whatever the image.
@@ -120,7 +120,9 @@ class StoreSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["service"] == "gcs":
-            raise serializers.ValidationError("Google Cloud Storage is not supported here; use service s3.")
+            if not attrs.get("gcp_access_token"):
+                raise serializers.ValidationError("gcs takes gcp_access_token.")
+            return attrs
         if not attrs.get("aws_access_key_id") or not attrs.get("aws_secret_access_key"):
             raise serializers.ValidationError("s3 takes aws_access_key_id and aws_secret_access_key.")
         return attrs
@@ -142,7 +144,7 @@ class OutputCommandSerializer(serializers.Serializer):
 class OutputCommand:
     options: SubmitOptions
     style: str  # the output answered: the full-size one or TRANSFORMED_STYLE
-    store: S3Target | None
+    store: S3Target | GcsTarget | None
 
 
 def output_command(data: dict[str, Any]) -> OutputCommand:
@@ -163,7 +165,7 @@ def output_command(data: dict[str, Any]) -> OutputCommand:
             origin=ORIGIN,
         ),
         style=TRANSFORMED_STYLE if options_style else OptimizedImage.ORIGINAL_STYLE,
-        store=_s3_target(store) if store else None,
+        store=_store_target(store) if store else None,
     )
 
 
@@ -181,7 +183,9 @@ def _style(resize: dict[str, Any] | None, background: str | None) -> StyleReques
     return StyleRequest(TRANSFORMED_STYLE, strategy.value, width, height, background)
 
 
-def _s3_target(store: dict[str, Any]) -> S3Target:
+def _store_target(store: dict[str, Any]) -> S3Target | GcsTarget:
+    if store["service"] == "gcs":
+        return GcsTarget(access_token=store["gcp_access_token"], path=store["path"], headers=store["headers"])
     return S3Target(
         access_key_id=store["aws_access_key_id"],
         secret_access_key=store["aws_secret_access_key"],

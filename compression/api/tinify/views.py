@@ -35,7 +35,7 @@ from compression.api.tinify.serializers import (
 from compression.models import OptimizedImage, OriginalImage, Status
 from compression.selectors import original_image_get, stored_file_open
 from compression.services.options import SubmitOptions
-from compression.services.store import output_store_s3
+from compression.services.store import S3Target, output_store_gcs, output_store_s3
 from compression.services.submit import original_image_submit
 from crush.api import jsonbody
 from crush.api.surfaces.tinify import (
@@ -218,8 +218,11 @@ class OutputApi(CountedTinifyApi):
             return _image_response(output)
         assert output.file is not None  # a completed output has its file (`_output`)
         with stored_file_open(stored_file=output.file) as handle:
-            location = output_store_s3(
-                target=command.store, data=handle.read(), content_type=output.file_type
+            store = output_store_s3 if isinstance(command.store, S3Target) else output_store_gcs
+            location = store(
+                target=command.store,  # type: ignore[arg-type]  # the function of its kind
+                data=handle.read(),
+                content_type=output.file_type,
             )
         stored = HttpResponse(b"", status=200)
         stored["Location"] = location
