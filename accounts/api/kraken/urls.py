@@ -1,6 +1,5 @@
 from django.urls import URLPattern
 
-from accounts.api.kraken import schema  # noqa: F401 - registers the security scheme
 from accounts.api.kraken.views import UserStatusApi
 from crush.api.routing import slash_optional
 

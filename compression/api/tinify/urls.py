@@ -1,6 +1,5 @@
 from django.urls import URLPattern
 
-from compression.api.tinify import schema  # noqa: F401 - registers the security scheme
 from compression.api.tinify.views import OutputApi, ShrinkApi
 from crush.api.routing import slash_optional
 
